@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 __all__ = [
     "METRICS",
     "FORECAST_METRICS",
+    "METRIC_NAMES",
     "PLUGIN_ID_PATTERN",
     "MetricSpec",
     "PluginMetrics",
@@ -53,7 +54,9 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("response_time_p95_ms", "ms", 0.0, None, description="95th percentile response time"),
     MetricSpec("error_rate", "errors/requests", 0.0, 1.0, description="share of failed requests"),
     MetricSpec("request_count", "requests", 0.0, None, integer=True, description="requests in the interval"),
-    MetricSpec("active_users", "users", 0.0, None, integer=True, description="distinct users in the interval"),
+    MetricSpec(
+        "active_users", "users", 0.0, None, integer=True, description="distinct users in the interval"
+    ),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 

@@ -1,0 +1,72 @@
+"""Ingestion and the plugin registry: ``collect-metrics`` and ``plugins``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ...collect.registry import PluginSpec
+from ...collect.validate import MetricBatch
+from ..deps import PluginId, ServiceDep
+from ..responses import JSON
+
+router = APIRouter(tags=["collection"])
+
+_BATCH_SCHEMA = {
+    "requestBody": {
+        "required": False,
+        "description": (
+            'A batch of up to 10,000 samples, {"samples": [...]} or a bare list. '
+            "Leave the body empty to collect once from the plugin's registered source."
+        ),
+        "content": {
+            "application/json": {
+                "schema": MetricBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/collect-metrics/{plugin_id}",
+    openapi_extra=_BATCH_SCHEMA,
+    summary="Ingest a batch of samples, or collect once from the plugin's source",
+    response_class=JSON,
+)
+async def collect_metrics(plugin_id: PluginId, request: Request, service: ServiceDep) -> Any:
+    # The raw body goes straight to the validator: parsing it once, in pydantic-core, is what
+    # makes 10,000-sample batches cheap.
+    body = await request.body()
+    return JSON(await run_in_threadpool(service.collect_metrics, plugin_id, body))
+
+
+@router.get("/plugins", summary="All registered plugins", response_class=JSON)
+def list_plugins(service: ServiceDep) -> Any:
+    return JSON({"plugins": service.list_plugins()})
+
+
+@router.post("/plugins", summary="Register (or replace) a plugin and its metric source", status_code=201)
+def register_plugin(spec: PluginSpec, service: ServiceDep) -> Any:
+    return JSON(service.register_plugin(spec.model_dump(mode="json")), status_code=201)
+
+
+@router.get("/plugins/{plugin_id}", summary="One plugin's registration and data extent")
+def get_plugin(plugin_id: PluginId, service: ServiceDep) -> Any:
+    return JSON(service.get_plugin(plugin_id))
+
+
+@router.put("/plugins/{plugin_id}", summary="Replace a plugin's registration")
+def replace_plugin(plugin_id: PluginId, spec: PluginSpec, service: ServiceDep) -> Any:
+    from ...errors import ValidationError
+
+    if spec.plugin_id != plugin_id:
+        raise ValidationError("plugin_id in the body must match the URL", field="plugin_id")
+    return JSON(service.register_plugin(spec.model_dump(mode="json")))
+
+
+@router.delete("/plugins/{plugin_id}", summary="Remove a plugin and all its data", status_code=204)
+def delete_plugin(plugin_id: PluginId, service: ServiceDep) -> None:
+    service.delete_plugin(plugin_id)

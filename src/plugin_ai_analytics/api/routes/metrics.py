@@ -1,0 +1,49 @@
+"""Reading metrics back: ``metrics-history`` (JSON or CSV, raw or downsampled, paged)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from ..deps import PluginId, ServiceDep
+from ..responses import JSON
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics-history/{plugin_id}", summary="A plugin's metric history")
+async def metrics_history(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    start: Annotated[str | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
+    resolution: Annotated[
+        str, Query(description="'raw' or a bucket width such as 300s, 5m, 1h, 1d (downsampled in SQL)")
+    ] = "raw",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    metrics: Annotated[str | None, Query(description="comma-separated metric names (default: all)")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    page = await run_in_threadpool(
+        lambda: service.metrics_history(
+            plugin_id, start=start, end=end, resolution=resolution, limit=limit, offset=offset, metrics=chosen
+        )
+    )
+    if format == "csv":
+        out = io.StringIO()
+        columns = ["timestamp", *(["samples"] if page["resolution"] != "raw" else []), *page["metrics"]]
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(page["samples"])
+        headers = {"Content-Disposition": f'attachment; filename="{plugin_id}-metrics.csv"'}
+        if page["next_offset"] is not None:
+            headers["X-Next-Offset"] = str(page["next_offset"])
+        return Response(out.getvalue(), media_type="text/csv", headers=headers)
+    return JSON(page)

@@ -1,0 +1,209 @@
+"""The command-line tool: serve, demo, import, collect, plugins, status.
+
+Thin: every command calls the service layer; errors print one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="plugin-ai-analytics",
+    help="Watch platform plugins: collect metrics, forecast them, detect anomalies, advise.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="The plugin registry.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+def _service() -> Any:
+    from .service import AnalyticsService
+
+    return AnalyticsService()
+
+
+def _fail(exc: Exception) -> None:
+    from .errors import AnalyticsError
+
+    if isinstance(exc, AnalyticsError):
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    raise exc
+
+
+@app.callback()
+def _main() -> None:
+    """Settings come from the environment and .env (see README: Configuration)."""
+    from .config import get_settings
+    from .errors import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    plugins_file: Annotated[
+        Path | None, typer.Option(help="YAML plugin registry to load at start (AI_ANALYTICS_PLUGINS_FILE)")
+    ] = None,
+) -> None:
+    """Start the service (REST API, scheduler, workers) in this process."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .config import get_settings
+
+    settings = get_settings()
+    if plugins_file is not None:
+        settings = settings.model_copy(update={"plugins_file": plugins_file})
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    backfill: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder of NAB-style CSVs (timestamp,value) to replay as history; default: ../shared/data/nab"
+        ),
+    ] = None,
+    plugins_file: Annotated[Path, typer.Option(help="sample plugin registry")] = Path(
+        "examples/plugins.yaml"
+    ),
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the service afterwards")
+    ] = True,
+) -> None:
+    """Set up something real to look at, then serve: this service's own process sampled every
+    5 s, the processes named in the sample plugins file, and real recorded server metrics
+    (the NAB AWS CloudWatch series, when found) replayed as history ending now."""
+    import os
+
+    from .demo import prepare_demo
+
+    service = _service()
+    try:
+        summary = prepare_demo(service, os.getpid(), plugins_file=plugins_file, backfill=backfill)
+    except Exception as exc:
+        service.close()
+        _fail(exc)
+        return
+    service.close()
+    for line in summary:
+        typer.echo(line)
+    if serve_after:
+        typer.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        serve(host=host, port=port, plugins_file=plugins_file if plugins_file.exists() else None)
+
+
+@app.command("import")
+def import_history(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file", exists=True, dir_okay=False)],
+    plugin: Annotated[str, typer.Option("--plugin", "-p", help="plugin id to store the history under")],
+    timestamp_column: Annotated[str, typer.Option(help="name of the timestamp column")] = "timestamp",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            "-m",
+            help="COLUMN=metric, e.g. value=cpu_percent (repeatable); "
+            "columns already named like metrics map themselves",
+        ),
+    ] = None,
+    shift_to_now: Annotated[bool, typer.Option(help="move the timestamps so the last row is now")] = False,
+) -> None:
+    """Import metric history from CSV or Parquet (backfill, evaluation)."""
+    from rich.progress import Progress
+
+    from .collect.importer import parse_mapping, read_history
+
+    try:
+        frame = read_history(path, timestamp_column, parse_mapping(map_ or []), shift_to_now=shift_to_now)
+        service = _service()
+        try:
+            with Progress(transient=False) as bar:
+                task = bar.add_task(f"importing {path.name} → {plugin}", total=len(frame))
+                result = service.import_frame(plugin, frame, progress=lambda n: bar.update(task, completed=n))
+        finally:
+            service.close()
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(json.dumps(result))
+
+
+@app.command()
+def collect(plugin: Annotated[str, typer.Argument(help="plugin id with a registered source")]) -> None:
+    """Collect one sample from a plugin's source now and store it."""
+    service = _service()
+    try:
+        typer.echo(json.dumps(service.collect_once(plugin)))
+    except Exception as exc:
+        _fail(exc)
+    finally:
+        service.close()
+
+
+@plugins_app.command("list")
+def plugins_list() -> None:
+    """List registered plugins with their data extent."""
+    from rich.console import Console
+    from rich.table import Table
+
+    service = _service()
+    try:
+        plugins = service.list_plugins()
+    finally:
+        service.close()
+    table = Table("plugin", "source", "interval s", "samples", "last sample")
+    for p in plugins:
+        table.add_row(
+            p["plugin_id"],
+            (p["source"] or {}).get("type", "push"),
+            f"{p['interval_seconds']:g}",
+            str(p["samples"]),
+            p["last_sample"] or "-",
+        )
+    Console().print(table)
+
+
+@plugins_app.command("load")
+def plugins_load(path: Annotated[Path, typer.Argument(help="YAML registry file", exists=True)]) -> None:
+    """Register every plugin in a YAML registry file."""
+    service = _service()
+    try:
+        ids = service.load_plugins_file(path)
+    except Exception as exc:
+        _fail(exc)
+        return
+    finally:
+        service.close()
+    typer.echo(f"registered {len(ids)} plugins: {', '.join(ids)}")
+
+
+@app.command()
+def status() -> None:
+    """Print the system status (database, scheduler, executor, data quality) as JSON."""
+    service = _service()
+    try:
+        typer.echo(json.dumps(service.system_status(), indent=2, default=str))
+    finally:
+        service.close()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,64 @@
+"""Sets up a fresh install with real things to look at: the service's own process, the sample
+plugins file's sources, and real recorded server metrics replayed as history ending now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["prepare_demo", "default_backfill_dir"]
+
+# NAB file name fragment → the metric it measures (the others, bytes and packets, are not ours).
+_NAB_METRICS = {"cpu_utilization": "cpu_percent", "request_count": "request_count"}
+
+
+def default_backfill_dir() -> Path | None:
+    """``../shared/data/nab/data/realAWSCloudwatch`` next to the checkout, when present."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "data" / "nab" / "data" / "realAWSCloudwatch"
+        if candidate.is_dir():
+            return candidate
+    candidate = Path.cwd().parent / "shared" / "data" / "nab" / "data" / "realAWSCloudwatch"
+    return candidate if candidate.is_dir() else None
+
+
+def prepare_demo(service: Any, pid: int, *, plugins_file: Path | None, backfill: Path | None) -> list[str]:
+    from .collect.importer import read_history
+
+    lines = []
+    service.register_plugin(
+        {
+            "plugin_id": "plugin-ai-analytics",
+            "name": "this service's own process",
+            "source": {"type": "process", "pid": pid},
+            "interval_seconds": 5,
+        }
+    )
+    lines.append(f"sampling this service's own process (pid {pid}) every 5 s as plugin 'plugin-ai-analytics'")
+    if plugins_file is not None and plugins_file.exists():
+        ids = service.load_plugins_file(plugins_file)
+        lines.append(f"registered {len(ids)} plugins from {plugins_file}: {', '.join(ids)}")
+    folder = backfill or default_backfill_dir()
+    if folder is None or not folder.is_dir():
+        lines.append("no recorded history found to replay (pass --backfill FOLDER of timestamp,value CSVs)")
+        return lines
+    for path in sorted(folder.glob("*.csv")):
+        metric = next((m for frag, m in _NAB_METRICS.items() if frag in path.name), None)
+        if metric is None:
+            continue
+        plugin_id = "nab-" + path.stem.replace("_", "-")
+        frame = read_history(path, "timestamp", {"value": metric}, shift_to_now=True)
+        if metric == "request_count":
+            frame[metric] = frame[metric].round()
+        service.import_frame(plugin_id, frame)
+        service.register_plugin(
+            {
+                "plugin_id": plugin_id,
+                "name": f"replay of {path.name}",
+                "description": f"recorded {metric} from NAB",
+                "interval_seconds": 300,
+            }
+        )
+        lines.append(f"replayed {len(frame)} samples of {path.name} as plugin '{plugin_id}' ({metric})")
+    return lines

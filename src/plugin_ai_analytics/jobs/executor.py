@@ -1,0 +1,96 @@
+"""The job executor: runs long work (training, batch analysis, collection) off the request path.
+
+Embedded default is an in-process thread pool; every job's state lives in the store's ``jobs``
+table so any API replica can answer "how is job X doing".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from ..errors import AnalyticsError
+from ..logs import log_event
+from ..store import Store, now_ms
+
+__all__ = ["JobRunner", "Progress"]
+
+Progress = Callable[[float], None]
+
+
+class JobRunner:
+    """Queues jobs on a pool and records their life (queued → running → succeeded/failed)."""
+
+    def __init__(self, store: Store, *, workers: int = 2) -> None:
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self.workers = workers
+
+    def submit(
+        self,
+        kind: str,
+        plugin_id: str | None,
+        work: Callable[[Progress], dict[str, Any]],
+        params: dict[str, Any] | None = None,
+    ) -> str:
+        job_id = self._store.create_job(kind, plugin_id, params)
+        with self._lock:
+            self._pending += 1
+        self._pool.submit(self._run, job_id, kind, plugin_id, work)
+        return job_id
+
+    def _run(self, job_id: str, kind: str, plugin_id: str | None, work: Callable[[Progress], dict]) -> None:
+        store = self._store
+        store.update_job(job_id, status="running", started_at=now_ms())
+        log_event(logging.INFO, kind, "job started", plugin=plugin_id, job=job_id)
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            # Writing every tick would make progress reporting the bottleneck of fast jobs.
+            fraction = max(0.0, min(1.0, fraction))
+            if fraction - last[0] >= 0.01 or fraction >= 1.0:
+                last[0] = fraction
+                store.update_job(job_id, progress=fraction)
+
+        try:
+            result = work(progress)
+        except AnalyticsError as exc:
+            store.update_job(
+                job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict()
+            )
+            log_event(logging.ERROR, kind, f"job failed: {exc.message}", plugin=plugin_id, job=job_id)
+        except Exception as exc:  # a job must never take the worker down with it
+            store.update_job(
+                job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}"
+            )
+            log_event(
+                logging.ERROR,
+                kind,
+                f"job crashed: {exc!r}\n{traceback.format_exc()}",
+                plugin=plugin_id,
+                job=job_id,
+            )
+        else:
+            store.update_job(job_id, status="succeeded", progress=1.0, finished_at=now_ms(), result=result)
+            log_event(logging.INFO, kind, "job succeeded", plugin=plugin_id, job=job_id)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def run_now(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run a short task on the pool without a job record (e.g. a scheduled collection)."""
+        return self._pool.submit(fn, *args)
+
+    @property
+    def queue_depth(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -1,0 +1,77 @@
+"""Engine creation, migrations, and the one place that knows each SQL dialect difference.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed write is in the WAL file before
+the request is acknowledged, so it survives ``kill -9`` of the server (only an OS crash or power
+loss could drop the last transactions; set ``synchronous=FULL`` for that at a throughput cost).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
+
+__all__ = ["make_engine", "migrate", "upsert", "is_sqlite"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; creates the SQLite file's directory and sets its pragmas."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent; safe on every start)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def upsert(conn: Connection, table: Table, key: list[str], update: list[str], *, merge: bool) -> Insert:
+    """An INSERT that, on a key clash, overwrites ``update`` columns.
+
+    With ``merge`` a NULL in the new row keeps the stored value, so two partial samples for the
+    same instant combine instead of erasing each other, and re-sending a sample is idempotent.
+    """
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    from sqlalchemy import func
+
+    stmt = insert(table)
+    excluded = stmt.excluded
+    if merge:
+        values = {col: func.coalesce(excluded[col], table.c[col]) for col in update}
+    else:
+        values = {col: excluded[col] for col in update}
+    return stmt.on_conflict_do_update(index_elements=key, set_=values)

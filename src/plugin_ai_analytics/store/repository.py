@@ -1,0 +1,331 @@
+"""Queries over the tables: the only code that reads or writes the database.
+
+Everything takes and returns plain values (epoch milliseconds, dicts); the service layer turns
+them into records. Dialect differences stay in ``database.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, delete, func, insert, literal, select, update
+
+from ..domain import METRIC_NAMES
+from ..errors import NotFound
+from . import tables as t
+from .database import is_sqlite, make_engine, migrate, upsert
+
+__all__ = ["Store", "now_ms"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Store:
+    """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
+
+    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> float:
+        """Round-trip time of a trivial query, in ms (raises if the database is down)."""
+        start = time.perf_counter()
+        with self.engine.connect() as conn:
+            conn.execute(select(literal(1))).scalar_one()
+        return (time.perf_counter() - start) * 1000
+
+    # -- plugins -----------------------------------------------------------------------------
+
+    def upsert_plugin(self, plugin: dict[str, Any]) -> None:
+        now = now_ms()
+        row = {
+            "plugin_id": plugin["plugin_id"],
+            "name": plugin.get("name") or plugin["plugin_id"],
+            "description": plugin.get("description") or "",
+            "source": plugin.get("source"),
+            "interval_seconds": float(plugin.get("interval_seconds") or 60.0),
+            "enabled": bool(plugin.get("enabled", True)),
+            "memory_limit_mb": plugin.get("memory_limit_mb"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        cols = [
+            "name",
+            "description",
+            "source",
+            "interval_seconds",
+            "enabled",
+            "memory_limit_mb",
+            "updated_at",
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(upsert(conn, t.plugins, ["plugin_id"], cols, merge=False), [row])
+
+    def get_plugin(self, plugin_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.plugins).where(t.plugins.c.plugin_id == plugin_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list_plugins(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.plugins).order_by(t.plugins.c.plugin_id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def delete_plugin(self, plugin_id: str) -> None:
+        """Remove a plugin and everything recorded about it, in one transaction."""
+        with self.engine.begin() as conn:
+            found = conn.execute(delete(t.plugins).where(t.plugins.c.plugin_id == plugin_id)).rowcount
+            if not found:
+                raise NotFound(f"plugin {plugin_id!r} is not registered", plugin_id=plugin_id)
+            for table in (t.metrics, t.predictions, t.models, t.anomalies, t.suggestions, t.rejections):
+                conn.execute(delete(table).where(table.c.plugin_id == plugin_id))
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def insert_samples(self, plugin_id: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Store validated samples atomically; a (plugin, ts) already stored is merged, not duplicated.
+
+        Each row holds ``ts`` (epoch ms) and any of the metric columns. The plugin is registered
+        as push-only on first sight.
+        """
+        if not rows:
+            return 0
+        now = now_ms()
+        full = [{"plugin_id": plugin_id, "ts": r["ts"], **{m: r.get(m) for m in METRIC_NAMES}} for r in rows]
+        with self.engine.begin() as conn:
+            conn.execute(
+                _insert_ignore(conn, t.plugins, ["plugin_id"]),
+                [
+                    {
+                        "plugin_id": plugin_id,
+                        "name": plugin_id,
+                        "description": "",
+                        "source": None,
+                        "interval_seconds": 60.0,
+                        "enabled": True,
+                        "memory_limit_mb": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            conn.execute(upsert(conn, t.metrics, ["plugin_id", "ts"], list(METRIC_NAMES), merge=True), full)
+        return len(full)
+
+    def record_rejection(self, plugin_id: str, field: str | None, message: str, samples: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.rejections),
+                [
+                    {
+                        "plugin_id": plugin_id,
+                        "at": now_ms(),
+                        "field": field,
+                        "message": message[:2000],
+                        "samples": samples,
+                    }
+                ],
+            )
+
+    def rejection_counts(self, plugin_id: str | None = None, since_ms: int | None = None) -> dict[str, int]:
+        q = select(t.rejections.c.plugin_id, func.count(), func.sum(t.rejections.c.samples)).group_by(
+            t.rejections.c.plugin_id
+        )
+        if plugin_id is not None:
+            q = q.where(t.rejections.c.plugin_id == plugin_id)
+        if since_ms is not None:
+            q = q.where(t.rejections.c.at >= since_ms)
+        with self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(q)}
+
+    def metrics_history(
+        self,
+        plugin_id: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        resolution_ms: int | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        metrics: Sequence[str] = METRIC_NAMES,
+    ) -> list[dict[str, Any]]:
+        """Samples in ``[start, end)``, oldest first; with ``resolution_ms``, one row per bucket.
+
+        Downsampling happens in SQL: response time and error rate are averaged weighted by the
+        request count when it is known (an interval with more requests says more), request
+        counts are summed, active users and p95 take the bucket's maximum (a lower bound of
+        the true distinct count / percentile), CPU and memory are plain means.
+        """
+        m = t.metrics.c
+        where = [m.plugin_id == plugin_id]
+        if start_ms is not None:
+            where.append(m.ts >= start_ms)
+        if end_ms is not None:
+            where.append(m.ts < end_ms)
+        if not resolution_ms:
+            cols = [m.ts, *(m[name] for name in metrics)]
+            q = select(*cols).where(and_(*where)).order_by(m.ts).limit(limit).offset(offset)
+        else:
+            # ``//`` is integer (floor) division on both dialects for integer operands.
+            bucket = (m.ts // resolution_ms) * resolution_ms
+            bucket = bucket.label("ts")
+            aggregates = []
+            for name in metrics:
+                col = m[name]
+                if name in ("response_time_ms", "error_rate"):
+                    weight = case((col.is_not(None), m.request_count), else_=None)
+                    weighted = func.sum(col * m.request_count) / func.nullif(func.sum(weight), 0)
+                    aggregates.append(func.coalesce(weighted, func.avg(col)).label(name))
+                elif name == "request_count":
+                    aggregates.append(func.sum(col).label(name))
+                elif name in ("active_users", "response_time_p95_ms"):
+                    aggregates.append(func.max(col).label(name))
+                else:
+                    aggregates.append(func.avg(col).label(name))
+            q = (
+                select(bucket, func.count().label("samples"), *aggregates)
+                .where(and_(*where))
+                .group_by(bucket)
+                .order_by(bucket)
+                .limit(limit)
+                .offset(offset)
+            )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def iter_metrics(
+        self, plugin_id: str, *, start_ms: int | None = None, end_ms: int | None = None, chunk: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Stream all samples of a plugin in chunks (keyset paging, constant memory)."""
+        after = start_ms - 1 if start_ms is not None else None
+        while True:
+            m = t.metrics.c
+            where = [m.plugin_id == plugin_id]
+            if after is not None:
+                where.append(m.ts > after)
+            if end_ms is not None:
+                where.append(m.ts < end_ms)
+            q = select(m.ts, *(m[n] for n in METRIC_NAMES)).where(and_(*where)).order_by(m.ts).limit(chunk)
+            with self.engine.connect() as conn:
+                rows = [dict(r) for r in conn.execute(q).mappings()]
+            if not rows:
+                return
+            yield rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1]["ts"]
+
+    def metrics_extent(self, plugin_id: str) -> dict[str, Any]:
+        m = t.metrics.c
+        q = select(func.count(), func.min(m.ts), func.max(m.ts)).where(m.plugin_id == plugin_id)
+        with self.engine.connect() as conn:
+            count, first, last = conn.execute(q).one()
+        return {"samples": int(count), "first_ts": first, "last_ts": last}
+
+    def all_extents(self) -> dict[str, dict[str, Any]]:
+        m = t.metrics.c
+        q = select(m.plugin_id, func.count(), func.min(m.ts), func.max(m.ts)).group_by(m.plugin_id)
+        with self.engine.connect() as conn:
+            return {
+                pid: {"samples": int(c), "first_ts": first, "last_ts": last}
+                for pid, c, first, last in conn.execute(q)
+            }
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def create_job(self, kind: str, plugin_id: str | None, params: dict[str, Any] | None = None) -> str:
+        job_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.jobs),
+                [
+                    {
+                        "job_id": job_id,
+                        "kind": kind,
+                        "plugin_id": plugin_id,
+                        "status": "queued",
+                        "progress": 0.0,
+                        "created_at": now_ms(),
+                        "result": {"params": params} if params else None,
+                    }
+                ],
+            )
+        return job_id
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(**values))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"job {job_id!r} does not exist", job_id=job_id)
+        return dict(row)
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(t.jobs).order_by(t.jobs.c.created_at.desc()).limit(limit)
+        if status:
+            q = q.where(t.jobs.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def job_counts(self) -> dict[str, int]:
+        q = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(q)}
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        plugin_id: str | None,
+        outcome: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.audit_log),
+                [
+                    {
+                        "at": now_ms(),
+                        "actor": actor,
+                        "action": action,
+                        "plugin_id": plugin_id,
+                        "outcome": outcome,
+                        "details": json.loads(json.dumps(details, default=str)) if details else None,
+                    }
+                ],
+            )
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def delete_older_than(self, table_name: str, column: str, cutoff_ms: int) -> int:
+        table = t.metadata.tables[table_name]
+        with self.engine.begin() as conn:
+            return conn.execute(delete(table).where(table.c[column] < cutoff_ms)).rowcount
+
+
+def _insert_ignore(conn: Any, table: Any, key: list[str]) -> Any:
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=key)
