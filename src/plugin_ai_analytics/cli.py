@@ -81,12 +81,8 @@ def demo(
             help="folder of NAB-style CSVs (timestamp,value) to replay as history; default: ../shared/data/nab"
         ),
     ] = None,
-    plugins_file: Annotated[Path, typer.Option(help="sample plugin registry")] = Path(
-        "examples/plugins.yaml"
-    ),
-    serve_after: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="start the service afterwards")
-    ] = True,
+    plugins_file: Annotated[Path, typer.Option(help="sample plugin registry")] = Path("examples/plugins.yaml"),
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="start the service afterwards")] = True,
 ) -> None:
     """Set up something real to look at, then serve: this service's own process sampled every
     5 s, the processes named in the sample plugins file, and real recorded server metrics

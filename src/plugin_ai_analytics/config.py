@@ -19,9 +19,7 @@ __all__ = ["Settings", "get_settings", "load_settings"]
 class Settings(BaseSettings):
     """Every setting the service reads, with the SPEC's defaults."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default=Path("data/ai_analytics"), alias="AI_ANALYTICS_DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
@@ -30,9 +28,7 @@ class Settings(BaseSettings):
 
     model_retraining_interval_hours: float = Field(default=168.0, alias="MODEL_RETRAINING_INTERVAL", gt=0)
     prediction_horizon_hours: float = Field(default=24.0, alias="PREDICTION_HORIZON", gt=0, le=24 * 14)
-    anomaly_detection_sensitivity: float = Field(
-        default=0.1, alias="ANOMALY_DETECTION_SENSITIVITY", gt=0, lt=0.5
-    )
+    anomaly_detection_sensitivity: float = Field(default=0.1, alias="ANOMALY_DETECTION_SENSITIVITY", gt=0, lt=0.5)
 
     max_batch_samples: int = Field(default=10_000, alias="AI_ANALYTICS_MAX_BATCH", gt=0, le=1_000_000)
     max_future_skew_seconds: float = Field(default=300.0, alias="AI_ANALYTICS_MAX_FUTURE_SKEW", ge=0)
@@ -41,13 +37,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(default=True, alias="AI_ANALYTICS_SCHEDULER")
 
     retention_metrics_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_METRICS_DAYS", gt=0)
-    retention_predictions_days: float = Field(
-        default=7, alias="AI_ANALYTICS_RETENTION_PREDICTIONS_DAYS", gt=0
-    )
+    retention_predictions_days: float = Field(default=7, alias="AI_ANALYTICS_RETENTION_PREDICTIONS_DAYS", gt=0)
     retention_anomalies_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_ANOMALIES_DAYS", gt=0)
-    retention_suggestions_days: float = Field(
-        default=90, alias="AI_ANALYTICS_RETENTION_SUGGESTIONS_DAYS", gt=0
-    )
+    retention_suggestions_days: float = Field(default=90, alias="AI_ANALYTICS_RETENTION_SUGGESTIONS_DAYS", gt=0)
 
     @field_validator("log_level")
     @classmethod

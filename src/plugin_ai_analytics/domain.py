@@ -54,9 +54,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("response_time_p95_ms", "ms", 0.0, None, description="95th percentile response time"),
     MetricSpec("error_rate", "errors/requests", 0.0, 1.0, description="share of failed requests"),
     MetricSpec("request_count", "requests", 0.0, None, integer=True, description="requests in the interval"),
-    MetricSpec(
-        "active_users", "users", 0.0, None, integer=True, description="distinct users in the interval"
-    ),
+    MetricSpec("active_users", "users", 0.0, None, integer=True, description="distinct users in the interval"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 

@@ -38,9 +38,7 @@ def configure_logging(log_dir: Path, level: str = "INFO") -> Path:
     if _configured == path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    formatter = _EventFormatter(
-        "%(asctime)s %(levelname)s %(event_prefix)s%(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
-    )
+    formatter = _EventFormatter("%(asctime)s %(levelname)s %(event_prefix)s%(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()

@@ -16,10 +16,10 @@ from typing import Any
 import psutil
 
 from . import __version__
-from .collect.validate import MetricSample, check_plugin_id, normalise_samples, parse_batch
+from .collect.validate import MetricSample, check_plugin_id, normalise_samples, parse_batch, validate_samples
 from .config import Settings, get_settings
 from .domain import METRIC_NAMES
-from .errors import NotFound, NotImplementedYet, SourceError, ValidationError
+from .errors import AnalyticsError, NotFound, NotImplementedYet, PayloadTooLarge, SourceError, ValidationError
 from .jobs.executor import JobRunner
 from .jobs.scheduler import Scheduler
 from .logs import configure_logging, log_event
@@ -116,33 +116,26 @@ class AnalyticsService:
             return self.collect_once(plugin_id)
         try:
             samples = parse_batch(body, max_samples=self.settings.max_batch_samples)
-        except (ValidationError, Exception) as exc:
+        except AnalyticsError as exc:
             self._reject(plugin_id, exc, None)
             raise
         return self._store_samples(plugin_id, samples)
 
-    def ingest_samples(
-        self, plugin_id: str, samples: Sequence[dict[str, Any] | MetricSample]
-    ) -> dict[str, Any]:
+    def ingest_samples(self, plugin_id: str, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """Ingest already-decoded samples (Python API, instrumentation client, importers)."""
-        from pydantic import TypeAdapter
-
         check_plugin_id(plugin_id)
-        if len(samples) > self.settings.max_batch_samples:
-            import json
-
-            return self.collect_metrics(plugin_id, json.dumps({"samples": list(samples)}, default=str))
         try:
-            parsed = TypeAdapter(list[MetricSample]).validate_python(
-                [s.model_dump() if isinstance(s, MetricSample) else s for s in samples]
-            )
-        except Exception:
-            import json
-
-            # Re-run through the JSON path so the error names the field exactly like the API does.
-            return self.collect_metrics(plugin_id, json.dumps({"samples": list(samples)}, default=str))
-        if not parsed:
-            raise ValidationError("samples: batch is empty", field="samples")
+            if len(samples) > self.settings.max_batch_samples:
+                raise PayloadTooLarge(
+                    f"samples: batch of {len(samples)} exceeds the limit of {self.settings.max_batch_samples}",
+                    field="samples",
+                )
+            if not samples:
+                raise ValidationError("samples: batch is empty", field="samples")
+            parsed = validate_samples(samples)
+        except AnalyticsError as exc:
+            self._reject(plugin_id, exc, len(samples))
+            raise
         return self._store_samples(plugin_id, parsed)
 
     def _store_samples(self, plugin_id: str, samples: Sequence[MetricSample]) -> dict[str, Any]:
@@ -162,8 +155,8 @@ class AnalyticsService:
             "plugin_id": plugin_id,
             "received": len(samples),
             "stored": stored,
-            "first": ms_to_iso(rows[0]["ts"]),
-            "last": ms_to_iso(rows[-1]["ts"]),
+            "first": ms_to_iso(rows[0][0]),
+            "last": ms_to_iso(rows[-1][0]),
         }
 
     def _reject(self, plugin_id: str, exc: Exception, samples: int | None) -> None:
@@ -175,9 +168,7 @@ class AnalyticsService:
         except Exception:  # the rejection log must never hide the real error from the client
             log_event(logging.ERROR, "collect_metrics", "could not record a rejection", plugin=plugin_id)
 
-    def import_frame(
-        self, plugin_id: str, frame: Any, *, chunk: int = 5000, progress: Any = None
-    ) -> dict[str, Any]:
+    def import_frame(self, plugin_id: str, frame: Any, *, chunk: int = 5000, progress: Any = None) -> dict[str, Any]:
         """Import a history frame (``timestamp`` + metric columns) in chunks; each chunk is atomic."""
         import pandas as pd
 
@@ -225,9 +216,7 @@ class AnalyticsService:
     def get_plugin(self, plugin_id: str) -> dict[str, Any]:
         plugin = self.store.get_plugin(plugin_id)
         if plugin is None:
-            raise NotFound(
-                f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id
-            )
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
         return _public_plugin(plugin, self.store.metrics_extent(plugin_id))
 
     def list_plugins(self) -> list[dict[str, Any]]:
@@ -298,9 +287,7 @@ class AnalyticsService:
         try:
             self.collect_once(plugin_id)
         except Exception as exc:
-            log_event(
-                logging.ERROR, "collect_metrics", f"scheduled collection failed: {exc}", plugin=plugin_id
-            )
+            log_event(logging.ERROR, "collect_metrics", f"scheduled collection failed: {exc}", plugin=plugin_id)
             raise
 
     # -- history -----------------------------------------------------------------------------
@@ -326,9 +313,7 @@ class AnalyticsService:
         chosen = tuple(metrics) if metrics else METRIC_NAMES
         for name in chosen:
             if name not in METRIC_NAMES:
-                raise ValidationError(
-                    f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}", field="metrics"
-                )
+                raise ValidationError(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}", field="metrics")
         start_ms, end_ms = to_ms(start), to_ms(end)
         if start_ms is not None and end_ms is not None and end_ms <= start_ms:
             raise ValidationError("'to' must be after 'from'", field="to")
@@ -403,9 +388,7 @@ class AnalyticsService:
             stale = [
                 p["plugin_id"]
                 for p in plugins
-                if p["source"]
-                and p["last_sample"]
-                and now - to_ms(p["last_sample"]) > 3 * p["interval_seconds"] * 1000
+                if p["source"] and p["last_sample"] and now - to_ms(p["last_sample"]) > 3 * p["interval_seconds"] * 1000
             ]
             rejected = self.store.rejection_counts(since_ms=now - 86_400_000)
             status["plugins"] = {

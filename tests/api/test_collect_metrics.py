@@ -63,9 +63,7 @@ def test_history_downsampled_in_buckets(api: httpx.Client) -> None:
     row = page["samples"][0]
     assert row["cpu_percent"] == pytest.approx(sum(s["cpu_percent"] for s in hour1) / 60)
     assert row["request_count"] == sum(s["request_count"] for s in hour1)
-    weighted = sum(s["response_time_ms"] * s["request_count"] for s in hour1) / sum(
-        s["request_count"] for s in hour1
-    )
+    weighted = sum(s["response_time_ms"] * s["request_count"] for s in hour1) / sum(s["request_count"] for s in hour1)
     assert row["response_time_ms"] == pytest.approx(weighted)
     assert row["active_users"] == max(s["active_users"] for s in hour1)
 

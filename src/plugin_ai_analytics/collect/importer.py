@@ -45,9 +45,7 @@ def read_history(
         elif suffix in (".csv", ".txt", ".gz"):
             frame = pd.read_csv(path)
         else:
-            raise ValidationError(
-                f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)", field="path"
-            )
+            raise ValidationError(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)", field="path")
     except (OSError, ValueError) as exc:
         raise ValidationError(f"cannot read {path}: {exc}", field="path") from None
     if timestamp_column not in frame.columns:
@@ -61,16 +59,12 @@ def read_history(
     renamed = {c: m for c, m in mapping.items()}
     chosen = {c: renamed.get(c, c) for c in frame.columns if c in renamed or c in METRIC_NAMES}
     if not chosen:
-        raise ValidationError(
-            f"{path.name}: no column maps to a metric; use --map COLUMN=metric", field="map"
-        )
+        raise ValidationError(f"{path.name}: no column maps to a metric; use --map COLUMN=metric", field="map")
     out = frame[[timestamp_column, *chosen]].rename(columns={timestamp_column: "timestamp", **chosen})
     try:
         out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True)
     except (ValueError, TypeError) as exc:
-        raise ValidationError(
-            f"{path.name}: timestamps cannot be parsed: {exc}", field="timestamp_column"
-        ) from None
+        raise ValidationError(f"{path.name}: timestamps cannot be parsed: {exc}", field="timestamp_column") from None
     out = out.sort_values("timestamp", kind="stable").reset_index(drop=True)
     if shift_to_now and len(out):
         target = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")

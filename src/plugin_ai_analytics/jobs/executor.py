@@ -61,14 +61,10 @@ class JobRunner:
         try:
             result = work(progress)
         except AnalyticsError as exc:
-            store.update_job(
-                job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict()
-            )
+            store.update_job(job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict())
             log_event(logging.ERROR, kind, f"job failed: {exc.message}", plugin=plugin_id, job=job_id)
         except Exception as exc:  # a job must never take the worker down with it
-            store.update_job(
-                job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}"
-            )
+            store.update_job(job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}")
             log_event(
                 logging.ERROR,
                 kind,

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["make_engine", "migrate", "upsert", "is_sqlite"]
+__all__ = ["make_engine", "migrate", "upsert", "is_sqlite", "metrics_upsert_sql"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -75,3 +75,20 @@ def upsert(conn: Connection, table: Table, key: list[str], update: list[str], *,
     else:
         values = {col: excluded[col] for col in update}
     return stmt.on_conflict_do_update(index_elements=key, set_=values)
+
+
+def metrics_upsert_sql(conn: Connection) -> str:
+    """The raw upsert of one metrics row, in the driver's parameter style.
+
+    ``ON CONFLICT ... DO UPDATE`` with ``excluded`` reads the same on SQLite and PostgreSQL;
+    only the placeholder differs (``?`` for sqlite3, ``%s`` for psycopg).
+    """
+    from ..domain import METRIC_NAMES
+
+    mark = "?" if is_sqlite(conn) else "%s"
+    columns = ["plugin_id", "ts", *METRIC_NAMES]
+    updates = ", ".join(f"{c} = COALESCE(excluded.{c}, metrics.{c})" for c in METRIC_NAMES)
+    return (
+        f"INSERT INTO metrics ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT (plugin_id, ts) DO UPDATE SET {updates}"
+    )

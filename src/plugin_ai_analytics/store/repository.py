@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, case, delete, func, insert, literal, select
 from ..domain import METRIC_NAMES
 from ..errors import NotFound
 from . import tables as t
-from .database import is_sqlite, make_engine, migrate, upsert
+from .database import is_sqlite, make_engine, metrics_upsert_sql, migrate, upsert
 
 __all__ = ["Store", "now_ms"]
 
@@ -97,16 +97,16 @@ class Store:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def insert_samples(self, plugin_id: str, rows: Sequence[dict[str, Any]]) -> int:
+    def insert_samples(self, plugin_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
         """Store validated samples atomically; a (plugin, ts) already stored is merged, not duplicated.
 
-        Each row holds ``ts`` (epoch ms) and any of the metric columns. The plugin is registered
-        as push-only on first sight.
+        Each row is ``(ts epoch ms, *values in METRIC_NAMES order)``. The plugin is registered
+        as push-only on first sight. This is the ingestion hot path, so it goes to the driver's
+        ``executemany`` with one prepared statement instead of through SQL expression objects.
         """
         if not rows:
             return 0
         now = now_ms()
-        full = [{"plugin_id": plugin_id, "ts": r["ts"], **{m: r.get(m) for m in METRIC_NAMES}} for r in rows]
         with self.engine.begin() as conn:
             conn.execute(
                 _insert_ignore(conn, t.plugins, ["plugin_id"]),
@@ -124,8 +124,9 @@ class Store:
                     }
                 ],
             )
-            conn.execute(upsert(conn, t.metrics, ["plugin_id", "ts"], list(METRIC_NAMES), merge=True), full)
-        return len(full)
+            sql = metrics_upsert_sql(conn)
+            conn.exec_driver_sql(sql, [(plugin_id, *row) for row in rows])
+        return len(rows)
 
     def record_rejection(self, plugin_id: str, field: str | None, message: str, samples: int) -> None:
         with self.engine.begin() as conn:
@@ -242,8 +243,7 @@ class Store:
         q = select(m.plugin_id, func.count(), func.min(m.ts), func.max(m.ts)).group_by(m.plugin_id)
         with self.engine.connect() as conn:
             return {
-                pid: {"samples": int(c), "first_ts": first, "last_ts": last}
-                for pid, c, first, last in conn.execute(q)
+                pid: {"samples": int(c), "first_ts": first, "last_ts": last} for pid, c, first, last in conn.execute(q)
             }
 
     # -- jobs --------------------------------------------------------------------------------

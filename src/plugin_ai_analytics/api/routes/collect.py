@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...collect.registry import PluginSpec
-from ...collect.validate import MetricBatch
+from ...collect.validate import BATCH_SCHEMA
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
@@ -21,11 +21,7 @@ _BATCH_SCHEMA = {
             'A batch of up to 10,000 samples, {"samples": [...]} or a bare list. '
             "Leave the body empty to collect once from the plugin's registered source."
         ),
-        "content": {
-            "application/json": {
-                "schema": MetricBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-            }
-        },
+        "content": {"application/json": {"schema": BATCH_SCHEMA}},
     }
 }
 

@@ -99,9 +99,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_models_plugin_metric_version", ["plugin_id", "metric", "version"], unique=True
-        )
+        batch_op.create_index("ix_models_plugin_metric_version", ["plugin_id", "metric", "version"], unique=True)
 
     op.create_table(
         "plugins",
@@ -137,9 +135,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.create_index("ix_predictions_made_at", ["made_at"], unique=False)
-        batch_op.create_index(
-            "ix_predictions_plugin_metric_target", ["plugin_id", "metric", "target_ts"], unique=False
-        )
+        batch_op.create_index("ix_predictions_plugin_metric_target", ["plugin_id", "metric", "target_ts"], unique=False)
 
     op.create_table(
         "rejections",

@@ -1,0 +1,153 @@
+"""The Python API of the seed: ``PluginAIAnalytics`` with async methods, over the service layer.
+
+Creating one is cheap: the service (database, scheduler) starts on first use, so
+``from plugin_ai_analytics import ai_analytics`` costs nothing until it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from .config import Settings
+from .domain import METRIC_NAMES, PluginMetrics
+
+__all__ = ["PluginAIAnalytics"]
+
+
+class PluginAIAnalytics:
+    """Collect, forecast, detect and advise for platform plugins, from Python.
+
+    >>> import asyncio, tempfile, pathlib
+    >>> from plugin_ai_analytics import PluginAIAnalytics
+    >>> from plugin_ai_analytics.config import Settings
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> analytics = PluginAIAnalytics(Settings(data_dir=tmp, log_dir=tmp, scheduler_enabled=False))
+    >>> sample = {"timestamp": "2026-01-01T00:00:00Z", "cpu_percent": 12.5}
+    >>> asyncio.run(analytics.collect_metrics("shop", sample))["stored"]
+    1
+    >>> analytics.metrics_history["shop"][0].cpu_percent
+    12.5
+    >>> analytics.close()
+    """
+
+    def __init__(self, settings: Settings | None = None, *, service: Any = None) -> None:
+        self._settings = settings
+        self._service = service
+        self._lock = threading.Lock()
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            with self._lock:
+                if self._service is None:
+                    from .service import AnalyticsService
+
+                    service = AnalyticsService(self._settings)
+                    service.start()
+                    self._service = service
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- the seed's methods ------------------------------------------------------------------
+
+    async def collect_metrics(
+        self, plugin_id: str, metrics: PluginMetrics | Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> dict[str, Any]:
+        """Store one sample or a list of samples; with none, collect once from the plugin's source."""
+        if metrics is None:
+            return await self._call(self.service.collect_once, plugin_id)
+        items = [metrics] if isinstance(metrics, PluginMetrics | Mapping) else list(metrics)
+        samples = [_sample_dict(m) for m in items]
+        return await self._call(self.service.ingest_samples, plugin_id, samples)
+
+    async def train_models(self, plugin_id: str) -> dict[str, Any]:
+        raise self.service.not_built("training forecasting models", 3)
+
+    async def predict_performance(self, plugin_id: str) -> dict[str, Any]:
+        raise self.service.not_built("forecasting", 3)
+
+    async def detect_anomalies(self, plugin_id: str) -> dict[str, Any]:
+        raise self.service.not_built("anomaly detection", 4)
+
+    async def generate_optimization_suggestions(self, plugin_id: str) -> dict[str, Any]:
+        raise self.service.not_built("optimisation suggestions", 5)
+
+    async def get_analytics_summary(self, plugin_id: str) -> dict[str, Any]:
+        raise self.service.not_built("the analytics summary", 5)
+
+    async def export_analytics_data(self, plugin_id: str, format: str = "json") -> Any:
+        raise self.service.not_built("data export", 5)
+
+    # -- debugging attributes of the seed -----------------------------------------------------
+
+    @property
+    def metrics_history(self) -> Mapping[str, list[PluginMetrics]]:
+        """``metrics_history[plugin_id]``: the plugin's most recent samples (up to 1,000), oldest first."""
+        return _HistoryView(self)
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Trained models by plugin (empty until forecasting lands, issue 3)."""
+        return {}
+
+    @property
+    def last_training(self) -> dict[str, datetime]:
+        """When each plugin's models were last trained (empty until forecasting lands, issue 3)."""
+        return {}
+
+    @property
+    def predictions(self) -> dict[str, Any]:
+        """Latest stored predictions by plugin (empty until forecasting lands, issue 3)."""
+        return {}
+
+
+class _HistoryView(Mapping[str, list[PluginMetrics]]):
+    def __init__(self, owner: PluginAIAnalytics) -> None:
+        self._owner = owner
+
+    def __getitem__(self, plugin_id: str) -> list[PluginMetrics]:
+        from .errors import NotFound
+
+        service = self._owner.service
+        extent = service.store.metrics_extent(plugin_id)
+        if not extent["samples"]:
+            raise KeyError(plugin_id)
+        try:
+            page = service.metrics_history(plugin_id, limit=1000, offset=max(0, extent["samples"] - 1000))
+        except NotFound:
+            raise KeyError(plugin_id) from None
+        return [
+            PluginMetrics(
+                plugin_id=plugin_id,
+                timestamp=datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")),
+                **{m: row[m] for m in METRIC_NAMES},
+            )
+            for row in page["samples"]
+        ]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(p["plugin_id"] for p in self._owner.service.list_plugins() if p["samples"])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _sample_dict(sample: Any) -> dict[str, Any]:
+    if isinstance(sample, PluginMetrics):
+        data = asdict(sample)
+        data.pop("plugin_id")
+        data["timestamp"] = sample.timestamp.isoformat()
+        return {k: v for k, v in data.items() if v is not None}
+    return dict(sample)

@@ -1,0 +1,58 @@
+"""The seed's Python API: ``from plugin_ai_analytics import ai_analytics`` and its async methods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import plugin_ai_analytics
+from plugin_ai_analytics import PluginAIAnalytics, PluginMetrics
+from plugin_ai_analytics.errors import NotImplementedYet, ValidationError
+
+from ..conftest import make_settings
+
+
+def test_public_names() -> None:
+    assert sorted(plugin_ai_analytics.__all__) == ["PluginAIAnalytics", "PluginMetrics", "__version__", "ai_analytics"]
+    assert isinstance(plugin_ai_analytics.ai_analytics, PluginAIAnalytics)
+
+
+@pytest.fixture
+def analytics(tmp_path: Path, database_url: str):
+    api = PluginAIAnalytics(make_settings(tmp_path, database_url, scheduler_enabled=False))
+    yield api
+    api.close()
+
+
+async def test_collect_metrics_stores_samples(analytics: PluginAIAnalytics) -> None:
+    sample = PluginMetrics("shop", datetime(2026, 11, 1, tzinfo=UTC), cpu_percent=12.0, memory_mb=300.0)
+    result = await analytics.collect_metrics("shop", sample)
+    assert result["stored"] == 1
+    await analytics.collect_metrics("shop", [{"timestamp": "2026-11-01T00:01:00Z", "error_rate": 0.5}])
+    history = analytics.metrics_history["shop"]
+    assert [h.cpu_percent for h in history] == [12.0, None]
+    assert history[1].error_rate == 0.5
+    assert list(analytics.metrics_history) == ["shop"]
+
+
+async def test_bad_sample_names_the_field(analytics: PluginAIAnalytics) -> None:
+    with pytest.raises(ValidationError) as err:
+        await analytics.collect_metrics("shop", {"timestamp": "2026-11-01T00:00:00Z", "error_rate": 3})
+    assert err.value.field == "samples[0].error_rate"
+    with pytest.raises(KeyError):
+        analytics.metrics_history["shop"]
+
+
+async def test_unbuilt_methods_say_so(analytics: PluginAIAnalytics) -> None:
+    for method in (
+        analytics.train_models,
+        analytics.predict_performance,
+        analytics.detect_anomalies,
+        analytics.generate_optimization_suggestions,
+        analytics.get_analytics_summary,
+        analytics.export_analytics_data,
+    ):
+        with pytest.raises(NotImplementedYet, match="not implemented yet"):
+            await method("shop")
