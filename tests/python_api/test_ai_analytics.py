@@ -56,3 +56,12 @@ async def test_unbuilt_methods_say_so(analytics: PluginAIAnalytics) -> None:
     ):
         with pytest.raises(NotImplementedYet, match="not implemented yet"):
             await method("shop")
+
+
+def test_docstring_example_runs() -> None:
+    import doctest
+
+    import plugin_ai_analytics.analytics as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
