@@ -98,6 +98,7 @@ class AnalyticsService:
             self.load_plugins_file(self.settings.plugins_file)
         for plugin in self.store.list_plugins():
             self._schedule_source(plugin)
+        self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
@@ -289,6 +290,11 @@ class AnalyticsService:
         except Exception as exc:
             log_event(logging.ERROR, "collect_metrics", f"scheduled collection failed: {exc}", plugin=plugin_id)
             raise
+
+    def apply_retention(self) -> dict[str, int]:
+        from .ops.retention import apply_retention
+
+        return apply_retention(self.store, self.settings, now_ms())
 
     # -- history -----------------------------------------------------------------------------
 

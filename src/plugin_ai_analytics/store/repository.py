@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, literal, select, update
 
 from ..domain import METRIC_NAMES
 from ..errors import NotFound
@@ -24,6 +24,17 @@ __all__ = ["Store", "now_ms"]
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def canonical_json(value: Any) -> str:
+    """One byte-exact text per value, so a checksum of it is stable."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def sha256_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -245,6 +256,132 @@ class Store:
             return {
                 pid: {"samples": int(c), "first_ts": first, "last_ts": last} for pid, c, first, last in conn.execute(q)
             }
+
+    # -- models: safe format, verified on load ------------------------------------------------
+
+    def save_model(
+        self,
+        plugin_id: str,
+        metric: str,
+        model_name: str,
+        state: dict[str, Any],
+        quality: dict[str, Any] | None,
+        data_from: int | None,
+        data_to: int | None,
+    ) -> int:
+        """Store a trained model's state as canonical JSON with its SHA-256; it becomes the active one."""
+        text = canonical_json(state)
+        with self.engine.begin() as conn:
+            m = t.models.c
+            version = conn.execute(
+                select(func.coalesce(func.max(m.version), 0)).where(m.plugin_id == plugin_id, m.metric == metric)
+            ).scalar_one()
+            conn.execute(update(t.models).where(m.plugin_id == plugin_id, m.metric == metric).values(active=False))
+            conn.execute(
+                insert(t.models),
+                [
+                    {
+                        "plugin_id": plugin_id,
+                        "metric": metric,
+                        "version": version + 1,
+                        "model_name": model_name,
+                        "trained_at": now_ms(),
+                        "data_from": data_from,
+                        "data_to": data_to,
+                        "state": text,
+                        "checksum": sha256_hex(text),
+                        "quality": quality,
+                        "active": True,
+                    }
+                ],
+            )
+        return int(version + 1)
+
+    def active_models(self, plugin_id: str | None = None) -> list[dict[str, Any]]:
+        """Active model rows *without* their state (cheap listing for status and summaries)."""
+        m = t.models.c
+        cols = [m.plugin_id, m.metric, m.version, m.model_name, m.trained_at, m.data_from, m.data_to, m.quality]
+        q = select(*cols).where(m.active.is_(True)).order_by(m.plugin_id, m.metric)
+        if plugin_id is not None:
+            q = q.where(m.plugin_id == plugin_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def load_model_state(self, plugin_id: str, metric: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The active model's state, after verifying its checksum; a mismatch is refused."""
+        from ..errors import ModelIntegrityError
+
+        m = t.models.c
+        q = select(t.models).where(m.plugin_id == plugin_id, m.metric == metric, m.active.is_(True))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        if row is None:
+            return None
+        if sha256_hex(row["state"]) != row["checksum"]:
+            raise ModelIntegrityError(
+                f"stored model {plugin_id}/{metric} v{row['version']} fails its checksum: refused (retrain it)",
+                plugin_id=plugin_id,
+                metric=metric,
+            )
+        try:
+            state = json.loads(row["state"])
+        except ValueError:
+            raise ModelIntegrityError(f"stored model {plugin_id}/{metric} is not valid JSON: refused") from None
+        info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
+        return state, info
+
+    # -- predictions and their scoring -------------------------------------------------------
+
+    def replace_predictions(self, plugin_id: str, made_at: int, rows: Sequence[dict[str, Any]]) -> None:
+        """Store a fresh forecast; future targets of older forecasts are superseded (deleted),
+        while past ones stay to be scored against actuals."""
+        p = t.predictions.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(t.predictions).where(p.plugin_id == plugin_id, p.target_ts > made_at, p.actual.is_(None))
+            )
+            if rows:
+                conn.execute(insert(t.predictions), [{"plugin_id": plugin_id, "made_at": made_at, **r} for r in rows])
+
+    def latest_predictions(self, plugin_id: str) -> list[dict[str, Any]]:
+        p = t.predictions.c
+        with self.engine.connect() as conn:
+            made = conn.execute(select(func.max(p.made_at)).where(p.plugin_id == plugin_id)).scalar_one()
+            if made is None:
+                return []
+            q = select(t.predictions).where(p.plugin_id == plugin_id, p.made_at == made).order_by(p.metric, p.target_ts)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def unscored_predictions(self, before_ms: int, limit: int = 5000) -> list[dict[str, Any]]:
+        p = t.predictions.c
+        q = (
+            select(p.id, p.plugin_id, p.metric, p.target_ts)
+            .where(p.actual.is_(None), p.target_ts <= before_ms)
+            .order_by(p.target_ts)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def score_predictions(self, scored: Sequence[tuple[int, float]]) -> None:
+        now = now_ms()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.predictions)
+                .where(t.predictions.c.id == bindparam("pid"))
+                .values(actual=bindparam("actual"), scored_at=now),
+                [{"pid": pid, "actual": actual} for pid, actual in scored],
+            )
+
+    def scored_predictions(self, plugin_id: str, since_ms: int) -> list[dict[str, Any]]:
+        p = t.predictions.c
+        q = (
+            select(p.metric, p.made_at, p.target_ts, p.value, p.actual, p.lower_80, p.upper_80, p.lower_95, p.upper_95)
+            .where(p.plugin_id == plugin_id, p.actual.is_not(None), p.target_ts >= since_ms)
+            .order_by(p.target_ts)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # -- jobs --------------------------------------------------------------------------------
 
