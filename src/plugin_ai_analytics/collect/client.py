@@ -301,7 +301,7 @@ class PluginMonitor:
             durations, errors, users = self._durations, self._errors, self._users
             self._durations, self._errors, self._users = array("d"), 0, set()
         count = len(durations)
-        sample: dict[str, Any] = {"timestamp": datetime.now(UTC).isoformat()}
+        sample: dict[str, Any] = {"timestamp": datetime.now(UTC).isoformat(timespec="microseconds")}
         if self._process is not None:
             try:
                 sample.update(self._process.collect())
