@@ -79,7 +79,15 @@ class TrackedCall:
         return False  # the host sees its exception unchanged
 
 
+# Above this many calls per interval p95 is taken on an evenly strided subset: sorting a million
+# floats holds the GIL for ~0.2 s, a stall the host would feel; 50,000 points keep p95 within a
+# fraction of a percent while sorting in ~7 ms.
+P95_EXACT_LIMIT = 50_000
+
+
 def _p95(durations: array) -> float:
+    if len(durations) > P95_EXACT_LIMIT:
+        durations = durations[:: -(-len(durations) // P95_EXACT_LIMIT)]
     ordered = sorted(durations)
     # Linear interpolation between closest ranks (numpy's default), so small windows stay honest.
     position = 0.95 * (len(ordered) - 1)
