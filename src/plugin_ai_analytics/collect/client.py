@@ -271,7 +271,7 @@ class PluginMonitor:
         self._stop.set()
         self._thread.join(timeout / 2)
         self.flush(timeout=max(0.1, timeout / 2))
-        if self._http is not None:
+        if self._http is not None and not self._thread.is_alive():
             self._http.close()
 
     def __enter__(self) -> PluginMonitor:
@@ -312,7 +312,7 @@ class PluginMonitor:
         sample: dict[str, Any] = {"timestamp": datetime.now(UTC).isoformat(timespec="microseconds")}
         if self._process is not None:
             try:
-                sample.update(self._process.collect())
+                sample.update((k, v) for k, v in self._process.collect().items() if v is not None)
             except Exception as exc:
                 self._last_error = f"process metrics unavailable: {exc!r}"
         sample["request_count"] = count

@@ -3,7 +3,8 @@ or command-line pattern, read with psutil and summed over every match.
 
 CPU is measured from cumulative CPU times, never from a fresh ``cpu_percent()`` (whose first
 answer is a meaningless 0): the first ``collect()`` measures over ``FIRST_SAMPLE_SECONDS`` unless
-``prime()`` was called earlier; later calls measure over the time since the previous call.
+``prime()`` was called earlier; later calls measure over the time since the previous call
+(calls closer together than ``MIN_CPU_WINDOW_SECONDS`` give memory but no CPU figure).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import psutil
 
 from plugin_ai_analytics.errors import SourceError
 
-__all__ = ["FIRST_SAMPLE_SECONDS", "ProcessSource"]
+__all__ = ["FIRST_SAMPLE_SECONDS", "MIN_CPU_WINDOW_SECONDS", "ProcessSource"]
 
 FIRST_SAMPLE_SECONDS = 0.25
+MIN_CPU_WINDOW_SECONDS = 0.1
 _MIB = 1024 * 1024
 
 
@@ -121,5 +123,7 @@ class ProcessSource:
                 continue
             used += max(0.0, seconds - before)
         self._cpu_baseline, self._baseline_at = cpu, now
-        cpu_percent = 100.0 * used / elapsed if elapsed > 0 else None
+        # CPU times tick every 10 ms: over a shorter window than MIN_CPU_WINDOW_SECONDS the ratio
+        # is mostly rounding, so no CPU figure is better than a wild one.
+        cpu_percent = 100.0 * used / elapsed if elapsed >= MIN_CPU_WINDOW_SECONDS else None
         return {"cpu_percent": cpu_percent, "memory_mb": rss / _MIB}

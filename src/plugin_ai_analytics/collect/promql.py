@@ -63,7 +63,7 @@ class PromQLSource:
                     value = self._query(client, query)
                 except ConnectionError as exc:
                     # The server itself is unreachable: every other query would fail the same way.
-                    raise SourceError(f"Prometheus at {self.url} unreachable ({exc})", field=name) from None
+                    raise SourceError(f"Prometheus at {self.url} unreachable ({exc})") from None
                 except (ValueError, KeyError, TypeError, IndexError) as exc:
                     failures[name] = str(exc)
                     continue
