@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import http.server
 import json
+import os
 import threading
 import time
 from datetime import datetime
@@ -244,3 +245,28 @@ def test_buffer_is_bounded_and_close_does_not_hang():
     started = time.monotonic()
     monitor.close(timeout=1.0)
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_a_forked_worker_reports_its_own_calls(collector):
+    monitor = PluginMonitor("forked", endpoint=f"http://127.0.0.1:{collector.port}", flush_interval=600)
+    for _ in range(3):
+        with monitor.track():
+            pass
+
+    pid = os.fork()
+    if pid == 0:  # the worker: its own thread delivers its own 5 calls, not the parent's 3
+        code = 1
+        try:
+            for _ in range(5):
+                with monitor.track():
+                    pass
+            monitor.close(timeout=5)
+            code = 0 if monitor.stats()["sent"] == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    monitor.close()
+
+    assert sorted(s["request_count"] for s in collector.samples) == [3, 5]

@@ -61,9 +61,10 @@ def test_mapped_values_equal_what_was_driven_between_two_scrapes(client_python_e
     assert second["response_time_ms"] == pytest.approx(1000 * (18 * 0.02 + 2 * 0.2) / 20)  # 38 ms
     # 95th of 20 is the 19th: 1 into the 2 observations of the (0.1, 0.25] bucket -> 175 ms.
     assert second["response_time_p95_ms"] == pytest.approx(175.0)
-    assert second["memory_mb"] == pytest.approx(psutil.Process().memory_info().rss / 2**20, rel=0.1)
-    assert second["cpu_percent"] == pytest.approx(independent_cpu, abs=20)
-    assert second["cpu_percent"] > 30
+    assert second["memory_mb"] == pytest.approx(psutil.Process().memory_info().rss / 2**20, rel=0.2)
+    # The exporter reports this very process, which just spun for 0.4 s of a ~0.45 s window.
+    assert second["cpu_percent"] == pytest.approx(independent_cpu, abs=20), (second, independent_cpu)
+    assert second["cpu_percent"] > 30, (second, independent_cpu)
 
     third = source.collect()  # an idle interval: zero requests, no invented latency or error rate
     assert third["request_count"] == 0

@@ -96,6 +96,12 @@ def _p95(durations: array) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def _restart_in_child(ref: weakref.ref[PluginMonitor]) -> None:
+    monitor = ref()
+    if monitor is not None:
+        monitor._after_fork()
+
+
 def _close_at_exit(ref: weakref.ref[PluginMonitor]) -> None:
     monitor = ref()
     if monitor is not None:
@@ -161,12 +167,34 @@ class PluginMonitor:
         self._process: Any = None
 
         self._closed = False
+        self._start_thread()
+        ref = weakref.ref(self)
+        atexit.register(_close_at_exit, ref)
+        # Pre-forking servers (gunicorn --preload) fork after the monitor exists: the child gets
+        # no thread and possibly a lock held by a thread that no longer exists.
+        os.register_at_fork(after_in_child=lambda: _restart_in_child(ref))
+
+    def _start_thread(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name=f"plugin-monitor-{plugin_id}", daemon=True
+            target=self._run, name=f"plugin-monitor-{self.plugin_id}", daemon=True
         )
         self._thread.start()
-        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks and state (the parent reports its own calls and keeps
+        its own buffer), a fresh connection, and a delivery thread of its own."""
+        self._lock = threading.Lock()
+        self._io_lock = threading.Lock()
+        self._durations, self._errors, self._users = array("d"), 0, set()
+        self._buffer = deque()
+        self._sent = self._dropped = self._rejected = self._failed_attempts = 0
+        self._last_error = None
+        self._backoff, self._retry_at = self.flush_interval, 0.0
+        self._http = None
+        self._process = None
+        if not self._closed:
+            self._start_thread()
 
     # -- the host's side -------------------------------------------------------------------
 
@@ -181,7 +209,7 @@ class PluginMonitor:
         """Decorator timing every call of ``fn`` (sync or ``async def``) like ``track()``."""
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
             raise TypeError("tracked() cannot time a generator; wrap the code that consumes it in track()")
-        lock, perf_counter = self._lock, _perf_counter
+        perf_counter = _perf_counter
         monitor = self
 
         if inspect.iscoroutinefunction(fn):
@@ -193,12 +221,12 @@ class PluginMonitor:
                     result = await fn(*args, **kwargs)
                 except Exception:
                     elapsed = perf_counter() - start
-                    with lock:
+                    with monitor._lock:
                         monitor._durations.append(elapsed)
                         monitor._errors += 1
                     raise
                 elapsed = perf_counter() - start
-                with lock:
+                with monitor._lock:
                     monitor._durations.append(elapsed)
                 return result
 
@@ -211,12 +239,12 @@ class PluginMonitor:
                 result = fn(*args, **kwargs)
             except Exception:
                 elapsed = perf_counter() - start
-                with lock:
+                with monitor._lock:
                     monitor._durations.append(elapsed)
                     monitor._errors += 1
                 raise
             elapsed = perf_counter() - start
-            with lock:
+            with monitor._lock:
                 monitor._durations.append(elapsed)
             return result
 
