@@ -1,0 +1,211 @@
+"""The contract every pull source honours (``Source.collect``) and the source configuration as
+stored in the plugin registry: a discriminated union on ``type`` (process, prometheus, promql),
+validated once, and ``build_source`` which turns a configuration into a live source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from plugin_ai_analytics.domain import METRIC_NAMES
+from plugin_ai_analytics.errors import ValidationError
+
+__all__ = [
+    "MetricValues",
+    "ProcessSourceConfig",
+    "PrometheusMapping",
+    "PrometheusSourceConfig",
+    "PromQLSourceConfig",
+    "Source",
+    "SourceConfig",
+    "build_source",
+    "parse_source_config",
+]
+
+MetricValues = dict[str, float | int | None]
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A place metrics can be read from, now.
+
+    ``collect()`` measures at the moment it is called and returns metric values by name
+    (a metric the source cannot know is absent or None); it raises ``SourceError`` with a message
+    an operator can act on when the source cannot be read. A source may keep state between calls
+    (rates need the previous reading), so the caller keeps one instance per plugin.
+    """
+
+    def collect(self) -> MetricValues: ...
+
+
+def _check_regex(value: str, what: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{what} is not a valid regular expression: {exc}") from None
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    import httpx  # only configurations with URLs pay for it
+
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+class _Config(BaseModel):
+    # A typo in a stored configuration must fail loudly, not be ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProcessSourceConfig(_Config):
+    """Local process(es) read with psutil, chosen by exactly one of ``pid``, ``name`` or ``cmdline``.
+
+    ``name`` matches the process name exactly; ``cmdline`` is a regular expression searched in the
+    space-joined command line. When several processes match, their CPU and memory are summed.
+    """
+
+    type: Literal["process"] = "process"
+    pid: int | None = Field(default=None, gt=0)
+    name: str | None = Field(default=None, min_length=1)
+    cmdline: str | None = Field(default=None, min_length=1)
+
+    @field_validator("cmdline")
+    @classmethod
+    def _cmdline_is_regex(cls, value: str | None) -> str | None:
+        return None if value is None else _check_regex(value, "cmdline")
+
+    @model_validator(mode="after")
+    def _exactly_one_selector(self) -> ProcessSourceConfig:
+        given = [k for k in ("pid", "name", "cmdline") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of pid, name or cmdline (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class PrometheusMapping(_Config):
+    """Which exposition names feed which fields. Defaults follow the common conventions
+    (client_python's process collector and the usual HTTP middleware names)."""
+
+    cpu_seconds: str = "process_cpu_seconds_total"
+    resident_memory: str = "process_resident_memory_bytes"
+    # Histogram or summary in seconds (``_sum``, ``_count``, and ``_bucket`` for a histogram).
+    request_duration: str = "http_request_duration_seconds"
+    # Counter of requests, labelled with the response status.
+    requests_total: str = "http_requests_total"
+    status_label: str = "status"
+    # Statuses that count as errors: a regular expression matched against the whole label value.
+    error_status: str = "5.."
+    active_users: str = "active_users"
+
+    @field_validator("error_status")
+    @classmethod
+    def _error_status_is_regex(cls, value: str) -> str:
+        return _check_regex(value, "error_status")
+
+
+class PrometheusSourceConfig(_Config):
+    """A Prometheus exposition endpoint (``/metrics``) scraped directly.
+
+    ``labels`` keeps only series whose labels agree with it; series that do not carry a filtered
+    label at all (typically the unlabelled process_* metrics) are kept.
+    """
+
+    type: Literal["prometheus"]
+    url: str
+    mapping: PrometheusMapping = PrometheusMapping()
+    labels: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class PromQLSourceConfig(_Config):
+    """An existing Prometheus server, asked one instant PromQL query per field."""
+
+    type: Literal["promql"]
+    url: str
+    queries: dict[str, str] = Field(min_length=1)
+    timeout: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("queries")
+    @classmethod
+    def _queries_name_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(METRIC_NAMES))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRIC_NAMES)}")
+        empty = sorted(k for k, q in value.items() if not q.strip())
+        if empty:
+            raise ValueError(f"empty query for {', '.join(empty)}")
+        return value
+
+
+SourceConfig = Annotated[
+    ProcessSourceConfig | PrometheusSourceConfig | PromQLSourceConfig,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: pydantic.TypeAdapter[Any] | None = None
+
+
+def parse_source_config(data: Mapping[str, Any], *, field_prefix: str = "source") -> SourceConfig:
+    """Validate a source configuration (API JSON or YAML mapping).
+
+    Raises ``ValidationError`` whose ``field`` is the dotted path of the first bad field, e.g.
+    ``source.pid`` or ``source.mapping.error_status``.
+    """
+    global _ADAPTER
+    if _ADAPTER is None:
+        _ADAPTER = pydantic.TypeAdapter(SourceConfig)
+    try:
+        return _ADAPTER.validate_python(dict(data) if isinstance(data, Mapping) else data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        # In a discriminated union pydantic puts the tag first; the operator never wrote it.
+        if loc and loc[0] in ("process", "prometheus", "promql"):
+            loc = loc[1:]
+        path = ".".join([field_prefix, *loc]) if field_prefix else ".".join(loc)
+        if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":
+            path = f"{field_prefix}.type" if field_prefix else "type"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ValidationError(f"{path}: {message}", field=path) from None
+
+
+def build_source(config: SourceConfig | Mapping[str, Any]) -> Source:
+    """A live source for ``config`` (a validated model, or a mapping validated here)."""
+    if isinstance(config, Mapping):
+        config = parse_source_config(config)
+    if isinstance(config, ProcessSourceConfig):
+        from plugin_ai_analytics.collect.process import ProcessSource
+
+        return ProcessSource(pid=config.pid, name=config.name, cmdline=config.cmdline)
+    if isinstance(config, PrometheusSourceConfig):
+        from plugin_ai_analytics.collect.scrape import ScrapeSource
+
+        return ScrapeSource(config.url, mapping=config.mapping, labels=config.labels, timeout=config.timeout)
+    if isinstance(config, PromQLSourceConfig):
+        from plugin_ai_analytics.collect.promql import PromQLSource
+
+        return PromQLSource(config.url, config.queries, timeout=config.timeout)
+    raise TypeError(f"not a source configuration: {type(config).__name__}")
