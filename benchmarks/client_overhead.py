@@ -40,9 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     delivered: list[int] = []
-    monitor = PluginMonitor(
-        "bench", sink=lambda _id, samples: delivered.append(len(samples)), flush_interval=1.0
-    )
+    monitor = PluginMonitor("bench", sink=lambda _id, samples: delivered.append(len(samples)), flush_interval=1.0)
     tracked = monitor.tracked(plugin_call)
     async_tracked = monitor.tracked(async_plugin_call)
     track = monitor.track
@@ -74,19 +72,25 @@ def main() -> None:
 
         asyncio.run(drive())
 
-    results = {name: best_per_call_us(fn, args.calls, args.repeats) for name, fn in [
-        ("bare call", bare),
-        ("@monitor.tracked", decorated),
-        ("with monitor.track()", context_manager),
-        ("bare await", async_bare),
-        ("@monitor.tracked (async)", async_decorated),
-    ]}
+    results = {
+        name: best_per_call_us(fn, args.calls, args.repeats)
+        for name, fn in [
+            ("bare call", bare),
+            ("@monitor.tracked", decorated),
+            ("with monitor.track()", context_manager),
+            ("bare await", async_bare),
+            ("@monitor.tracked (async)", async_decorated),
+        ]
+    }
     monitor.close()
 
     print(f"python {platform.python_version()} on {platform.machine()}, {args.calls} calls x {args.repeats}")
     print(f"{'form':<28}{'µs/call':>10}{'overhead µs':>14}")
-    baseline = {"@monitor.tracked": "bare call", "with monitor.track()": "bare call",
-                "@monitor.tracked (async)": "bare await"}
+    baseline = {
+        "@monitor.tracked": "bare call",
+        "with monitor.track()": "bare call",
+        "@monitor.tracked (async)": "bare await",
+    }
     for name, us in results.items():
         overhead = f"{us - results[baseline[name]]:.3f}" if name in baseline else "-"
         print(f"{name:<28}{us:>10.3f}{overhead:>14}")

@@ -60,7 +60,10 @@ def start_server(env: dict[str, str], cwd: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "plugin_ai_analytics", "serve", "--port", str(port)],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api/plugin-ai-analytics"
     deadline = time.monotonic() + 60
@@ -105,8 +108,12 @@ def post_all(url: str, bodies: list[tuple[str, bytes]], clients: int) -> tuple[f
 
 def bench_backend(name: str, args: argparse.Namespace, bodies: list[tuple[str, bytes]]) -> dict:
     tmp = tempfile.mkdtemp(prefix="ingest-bench-")
-    env = {**os.environ, "AI_ANALYTICS_DATA_DIR": f"{tmp}/data", "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
-           "AI_ANALYTICS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AI_ANALYTICS_DATA_DIR": f"{tmp}/data",
+        "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
+        "AI_ANALYTICS_LOG_LEVEL": "WARNING",
+    }
     dbname = None
     if name == "postgres":
         from sqlalchemy import create_engine, text
@@ -120,9 +127,7 @@ def bench_backend(name: str, args: argparse.Namespace, bodies: list[tuple[str, b
     try:
         post_all(url, bodies[: max(2, len(bodies) // 20)], args.clients)  # warm-up (connections, caches)
         elapsed, latencies = post_all(url, bodies, args.clients)
-        stored = sum(
-            httpx.get(f"{url}/plugins/bench-{p}").json()["samples"] for p in range(args.plugins)
-        )
+        stored = sum(httpx.get(f"{url}/plugins/bench-{p}").json()["samples"] for p in range(args.plugins))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -142,38 +147,6 @@ def bench_backend(name: str, args: argparse.Namespace, bodies: list[tuple[str, b
     }
 
 
-def client_overhead(calls: int = 200_000) -> dict:
-    """µs added per tracked call by the instrumentation client, versus a bare call."""
-    from plugin_ai_analytics.collect.client import PluginMonitor
-
-    received: list = []
-    monitor = PluginMonitor("overhead", sink=lambda pid, samples: received.extend(samples), flush_interval=0.5)
-
-    def work() -> int:
-        return 1
-
-    tracked = monitor.tracked(work)
-    best: dict[str, float] = {}
-    for _ in range(3):  # best of three: the floor is the overhead, the rest is machine noise
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            work()
-        bare = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            with monitor.track():
-                work()
-        ctx = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            tracked()
-        deco = time.perf_counter() - t0
-        for key, value in (("context_manager_us", (ctx - bare) / calls * 1e6), ("decorator_us", (deco - bare) / calls * 1e6)):
-            best[key] = min(best.get(key, float("inf")), value)
-    monitor.close()
-    return {k: round(v, 2) for k, v in best.items()}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=200)
@@ -184,13 +157,17 @@ def main() -> None:
     ap.add_argument("--skip-client", action="store_true")
     args = ap.parse_args()
     bodies = make_bodies(args.batches, args.batch_size, args.plugins)
-    print(f"machine: {os.cpu_count()} cores; {args.batches} batches x {args.batch_size} samples, "
-          f"{args.clients} concurrent clients, {args.plugins} plugins")
+    print(
+        f"machine: {os.cpu_count()} cores; {args.batches} batches x {args.batch_size} samples, "
+        f"{args.clients} concurrent clients, {args.plugins} plugins"
+    )
     for backend in args.backends.split(","):
         result = bench_backend(backend, args, bodies)
         print(json.dumps(result))
     if not args.skip_client:
-        print(json.dumps({"instrumentation_client_overhead": client_overhead()}))
+        # One measurement of the client, in its own script (also runnable alone).
+        overhead = Path(__file__).with_name("client_overhead.py")
+        subprocess.run([sys.executable, str(overhead), "--calls", "500000", "--repeats", "3"], check=True)
 
 
 if __name__ == "__main__":

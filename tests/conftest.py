@@ -84,12 +84,12 @@ def service(tmp_path: Path, database_url: str) -> Iterator[AnalyticsService]:
 class LiveServer:
     """The real app under uvicorn on a free port, in a thread."""
 
-    def __init__(self, service: AnalyticsService) -> None:
+    def __init__(self, service: AnalyticsService, port: int | None = None) -> None:
         import uvicorn
 
         from plugin_ai_analytics.api.app import create_app
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(service), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

@@ -87,8 +87,13 @@ class Forecasting:
             state = model.to_state()
             quality = {"backtest": state["backtest"]["chosen"], "step_seconds": state["step_seconds"]}
             version = self._store.save_model(
-                plugin_id, metric, model.model, state, quality,
-                int(series.index[0].value // 10**6), int(series.index[-1].value // 10**6),
+                plugin_id,
+                metric,
+                model.model,
+                state,
+                quality,
+                int(series.index[0].value // 10**6),
+                int(series.index[-1].value // 10**6),
             )
             with self._cache_lock:
                 self._cache[(plugin_id, metric)] = (version, model)
@@ -104,11 +109,17 @@ class Forecasting:
             log_event(logging.ERROR, "train_models", message, plugin=plugin_id)
             raise InsufficientData(message, plugin_id=plugin_id, needed_hours=needed, skipped=skipped)
         elapsed = time.perf_counter() - started
-        log_event(logging.INFO, "train_models", "trained", plugin=plugin_id, metrics=len(trained),
-                  seconds=round(elapsed, 2))
+        log_event(
+            logging.INFO, "train_models", "trained", plugin=plugin_id, metrics=len(trained), seconds=round(elapsed, 2)
+        )
         forecast = self.predict(plugin_id, train_missing=False)
-        return {"plugin_id": plugin_id, "trained": trained, "skipped": skipped, "seconds": round(elapsed, 2),
-                "predictions_made_at": forecast["made_at"]}
+        return {
+            "plugin_id": plugin_id,
+            "trained": trained,
+            "skipped": skipped,
+            "seconds": round(elapsed, 2),
+            "predictions_made_at": forecast["made_at"],
+        }
 
     def submit_training(self, plugin_id: str) -> str:
         """Queue a training job; returns its id (poll ``/jobs/{id}``)."""
@@ -167,18 +178,22 @@ class Forecasting:
             for rec in forecast.itertuples(index=False):
                 target = int(rec.timestamp.value // 10**6)
                 row = {
-                    "metric": metric, "target_ts": target, "value": float(rec.forecast),
-                    "lower_80": float(rec.lower_80), "upper_80": float(rec.upper_80),
-                    "lower_95": float(rec.lower_95), "upper_95": float(rec.upper_95),
-                    "confidence": float(rec.confidence), "clipped": bool(rec.clipped),
+                    "metric": metric,
+                    "target_ts": target,
+                    "value": float(rec.forecast),
+                    "lower_80": float(rec.lower_80),
+                    "upper_80": float(rec.upper_80),
+                    "lower_95": float(rec.lower_95),
+                    "upper_95": float(rec.upper_95),
+                    "confidence": float(rec.confidence),
+                    "clipped": bool(rec.clipped),
                     "model_id": f"{metric}/v{info['version']}:{model.model}"[:128],
                 }
                 rows.append(row)
                 points.append(row)
             out[metric] = {"model": model.model, "version": info["version"], "points": points}
         if not rows and not out:
-            raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first",
-                                   plugin_id=plugin_id)
+            raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
         self._store.replace_predictions(plugin_id, made_at, rows)
         return self._public(plugin_id, made_at, out)
 
@@ -188,8 +203,9 @@ class Forecasting:
             raise InsufficientData(f"no predictions for {plugin_id!r} yet", plugin_id=plugin_id)
         out: dict[str, Any] = {}
         for row in rows:
-            entry = out.setdefault(row["metric"], {"model": row["model_id"].split(":", 1)[-1],
-                                                   "version": row["model_id"], "points": []})
+            entry = out.setdefault(
+                row["metric"], {"model": row["model_id"].split(":", 1)[-1], "version": row["model_id"], "points": []}
+            )
             entry["points"].append(row)
         return self._public(plugin_id, rows[0]["made_at"], out)
 
@@ -208,8 +224,10 @@ class Forecasting:
                     {
                         "timestamp": ms_to_iso(p["target_ts"]),
                         "value": p["value"],
-                        "lower_80": p["lower_80"], "upper_80": p["upper_80"],
-                        "lower_95": p["lower_95"], "upper_95": p["upper_95"],
+                        "lower_80": p["lower_80"],
+                        "upper_80": p["upper_80"],
+                        "lower_95": p["lower_95"],
+                        "upper_95": p["upper_95"],
                         "confidence": p["confidence"],
                         "clipped": p["clipped"],
                     }
@@ -315,7 +333,8 @@ class Forecasting:
                 continue
             accuracy = self.accuracy(plugin_id, days=1)
             if any(
-                a["accuracy_percent"] is not None and a["scored_predictions"] >= 12
+                a["accuracy_percent"] is not None
+                and a["scored_predictions"] >= 12
                 and a["accuracy_percent"] < RETRAIN_BELOW_ACCURACY
                 for a in accuracy.values()
             ):

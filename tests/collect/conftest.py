@@ -52,9 +52,7 @@ CHILD_CODE = (
 
 class Child:
     def __init__(self, mode: str, marker: str, executable: str = sys.executable) -> None:
-        self.popen = subprocess.Popen(
-            [executable, "-c", CHILD_CODE, mode, marker], stdout=subprocess.PIPE, text=True
-        )
+        self.popen = subprocess.Popen([executable, "-c", CHILD_CODE, mode, marker], stdout=subprocess.PIPE, text=True)
         assert self.popen.stdout is not None
         assert self.popen.stdout.readline().strip() == "ready"
         self.pid = self.popen.pid

@@ -182,8 +182,11 @@ def collector():
 
 def test_server_down_then_back_host_unaffected_and_buffer_delivered(collector):
     monitor = PluginMonitor(
-        "http-plugin", endpoint=f"http://127.0.0.1:{collector.port}/", token="s3cret",
-        flush_interval=0.1, max_backoff=0.3,
+        "http-plugin",
+        endpoint=f"http://127.0.0.1:{collector.port}/",
+        token="s3cret",
+        flush_interval=0.1,
+        max_backoff=0.3,
     )
 
     @monitor.tracked
@@ -214,8 +217,11 @@ def test_server_down_then_back_host_unaffected_and_buffer_delivered(collector):
 
     received_before = len(collector.samples)
     collector.start()
-    wait_until(lambda: monitor.stats()["buffered"] == 0 and monitor.stats()["sent"] > received_before,
-               timeout=5, what="the buffered samples to arrive")
+    wait_until(
+        lambda: monitor.stats()["buffered"] == 0 and monitor.stats()["sent"] > received_before,
+        timeout=5,
+        what="the buffered samples to arrive",
+    )
     monitor.close()
 
     # Every call made, while the server was up or down, is counted exactly once.
@@ -227,8 +233,9 @@ def test_server_down_then_back_host_unaffected_and_buffer_delivered(collector):
 
 def test_buffer_is_bounded_and_close_does_not_hang():
     port = free_port()  # nothing listens here
-    monitor = PluginMonitor("bounded", endpoint=f"http://127.0.0.1:{port}", flush_interval=0.05,
-                            max_buffer=3, max_backoff=0.05)
+    monitor = PluginMonitor(
+        "bounded", endpoint=f"http://127.0.0.1:{port}", flush_interval=0.05, max_buffer=3, max_backoff=0.05
+    )
     wait_until(lambda: monitor.stats()["dropped"] >= 3, timeout=5, what="old samples to be dropped")
     assert monitor.stats()["buffered"] <= 3
 

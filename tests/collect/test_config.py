@@ -72,11 +72,13 @@ def test_yaml_registry_entries_build_their_sources():
         ({"pid": 1}, "source.type", "Unable to extract tag"),
         ({"type": "prometheus", "url": "file:///etc/passwd"}, "source.url", "http://"),
         ({"type": "prometheus", "url": "http://h/m", "timeout": 0}, "source.timeout", "greater than 0"),
-        ({"type": "prometheus", "url": "http://h/m", "mapping": {"error_status": "["}},
-         "source.mapping.error_status", "regular expression"),
+        (
+            {"type": "prometheus", "url": "http://h/m", "mapping": {"error_status": "["}},
+            "source.mapping.error_status",
+            "regular expression",
+        ),
         ({"type": "promql", "url": "http://p:9090", "queries": {}}, "source.queries", "at least 1"),
-        ({"type": "promql", "url": "http://p:9090", "queries": {"cpu": "up"}},
-         "source.queries", "unknown metric"),
+        ({"type": "promql", "url": "http://p:9090", "queries": {"cpu": "up"}}, "source.queries", "unknown metric"),
     ],
 )
 def test_invalid_configs_name_the_field(config, field, message):

@@ -87,7 +87,9 @@ process_resident_memory_bytes 104857600
 
 def test_custom_mapping_label_filter_and_counter_reset(text_exporter):
     mapping = PrometheusMapping(
-        requests_total="myapp_requests_total", status_label="code", error_status="50[0-9]",
+        requests_total="myapp_requests_total",
+        status_label="code",
+        error_status="50[0-9]",
         request_duration="myapp_latency_seconds",
     )
     source = ScrapeSource(text_exporter.url, mapping=mapping, labels={"plugin": "a"})

@@ -89,9 +89,7 @@ class ProcessSourceConfig(_Config):
     def _exactly_one_selector(self) -> ProcessSourceConfig:
         given = [k for k in ("pid", "name", "cmdline") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of pid, name or cmdline (got {', '.join(given) or 'none'})"
-            )
+            raise ValueError(f"give exactly one of pid, name or cmdline (got {', '.join(given) or 'none'})")
         return self
 
 

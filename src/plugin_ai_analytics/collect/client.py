@@ -176,9 +176,7 @@ class PluginMonitor:
 
     def _start_thread(self) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"plugin-monitor-{self.plugin_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"plugin-monitor-{self.plugin_id}", daemon=True)
         self._thread.start()
 
     def _after_fork(self) -> None:
@@ -371,7 +369,8 @@ class PluginMonitor:
                 if self._failed_attempts == 1 or self._backoff == self.flush_interval:
                     log.warning(
                         "plugin monitor %s: delivery failed (%s); buffering and retrying",
-                        self.plugin_id, self._last_error,
+                        self.plugin_id,
+                        self._last_error,
                     )
                 self._retry_at = time.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, self.max_backoff)
@@ -386,8 +385,7 @@ class PluginMonitor:
                 self._retry_at = 0.0
             else:
                 self._rejected += len(chunk)
-                log.warning("plugin monitor %s: %d samples rejected: %s", self.plugin_id, len(chunk),
-                            self._last_error)
+                log.warning("plugin monitor %s: %d samples rejected: %s", self.plugin_id, len(chunk), self._last_error)
 
     def _send(self, chunk: list[dict[str, Any]], timeout: float) -> str:
         """Deliver one chunk: "sent", "rejected" (invalid, do not retry) or "retry"."""

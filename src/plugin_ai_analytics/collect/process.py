@@ -32,9 +32,7 @@ def _cpu_seconds(proc: psutil.Process) -> float:
 class ProcessSource:
     """Reads ``cpu_percent`` (% of one core) and ``memory_mb`` (RSS, MiB) of matching processes."""
 
-    def __init__(
-        self, *, pid: int | None = None, name: str | None = None, cmdline: str | None = None
-    ) -> None:
+    def __init__(self, *, pid: int | None = None, name: str | None = None, cmdline: str | None = None) -> None:
         if sum(x is not None for x in (pid, name, cmdline)) != 1:
             raise ValueError("give exactly one of pid, name or cmdline")
         self.pid = pid
@@ -88,9 +86,7 @@ class ProcessSource:
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
             except psutil.AccessDenied as exc:
-                raise SourceError(
-                    f"process {self.describe()}: access denied to pid {proc.pid} ({exc})"
-                ) from None
+                raise SourceError(f"process {self.describe()}: access denied to pid {proc.pid} ({exc})") from None
             cpu[key] = seconds
             rss += resident
         return now, cpu, float(rss), len(cpu)

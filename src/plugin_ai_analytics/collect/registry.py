@@ -39,9 +39,11 @@ class PluginSpec(BaseModel):
     def _valid_source(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        from .base import validate_source_config
+        from .base import parse_source_config
 
-        return validate_source_config(value)
+        # Our ValidationError (not a ValueError) passes through pydantic untouched, so the
+        # operator sees the exact path, e.g. source.mapping.error_status.
+        return parse_source_config(value).model_dump(mode="json")
 
 
 def load_registry_file(path: Path) -> list[dict[str, Any]]:

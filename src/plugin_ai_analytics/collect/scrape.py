@@ -44,9 +44,7 @@ def _add(current: float | None, value: float) -> float:
     return value if current is None else current + value
 
 
-def read_exposition(
-    text: str, mapping: PrometheusMapping, labels: Mapping[str, str] | None = None
-) -> Exposition:
+def read_exposition(text: str, mapping: PrometheusMapping, labels: Mapping[str, str] | None = None) -> Exposition:
     """Parse exposition ``text`` and total what ``mapping`` names; ``ValueError`` if unparsable."""
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -196,9 +194,7 @@ def _rates(before: Exposition, now: Exposition, elapsed: float) -> dict[str, flo
         requests = count  # no request counter: every timed request is one request
     if requests is not None:
         values["request_count"] = round(requests)
-        errors_reset = (
-            now.requests is not None and before.requests is not None and now.requests < before.requests
-        )
+        errors_reset = now.requests is not None and before.requests is not None and now.requests < before.requests
         errors = now.errors if errors_reset else _increase(now.errors, before.errors, born_at_zero=True)
         if errors is not None and requests > 0:
             values["error_rate"] = min(1.0, max(0.0, errors / requests))
