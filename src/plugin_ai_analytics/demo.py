@@ -48,6 +48,10 @@ def prepare_demo(service: Any, pid: int, *, plugins_file: Path | None, backfill:
         if metric is None:
             continue
         plugin_id = "nab-" + path.stem.replace("_", "-")
+        if service.store.metrics_extent(plugin_id)["samples"]:
+            # Replaying again would interleave a second, shifted copy with the first.
+            lines.append(f"plugin '{plugin_id}' already holds its replayed history")
+            continue
         frame = read_history(path, "timestamp", {"value": metric}, shift_to_now=True)
         if metric == "request_count":
             frame[metric] = frame[metric].round()
