@@ -9,6 +9,7 @@ time-of-day shape and their noise while making their level right.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ._candidates import Context
 
@@ -77,11 +78,41 @@ def _native_boundary(y: np.ndarray, j: int, old: float, new: float, k: int) -> i
     return j
 
 
+def _recent_shift(y: np.ndarray, ctx: Context) -> tuple[int, float] | None:
+    """A shift in the last few samples, too young for the hourly test: every one of the last
+    (at least 4, and 20 minutes of) samples lies beyond the whole range of the two days before,
+    by more than that range's 2 %-98 % width. A stationary series almost never does that; a
+    stopped instance or a failed-over database does it at once."""
+    k = ctx.coarse
+    newest = MIN_REGIME_HOURS * k
+    shortest = max(4, ctx.steps(pd.Timedelta(minutes=20)))
+    if shortest >= newest or len(y) < newest + MIN_REGIME_HOURS * k:
+        return None
+    ref = y[max(0, len(y) - newest - REFERENCE_HOURS * k) : len(y) - newest]
+    lo, hi = np.quantile(ref, [0.02, 0.98])
+    width = hi - lo
+    tail = y[len(y) - newest :][::-1]
+    below = np.cumprod(tail < ref.min() - width)
+    above = np.cumprod(tail > ref.max() + width)
+    run = int(max(below.sum(), above.sum()))
+    if run < shortest or run >= newest or width <= 0:
+        return None
+    return len(y) - run, float(np.median(y[len(y) - run :]) - np.median(ref))
+
+
 def align_level_shifts(y: np.ndarray, ctx: Context) -> np.ndarray:
     """``y`` with each earlier regime moved (additively) to the level of the last one.
 
     Uses only ``y`` itself, so it can run at every backtest origin without look-ahead.
     """
+    recent = _recent_shift(y, ctx)
+    if recent is not None:
+        j, delta = recent
+        return np.concatenate([_align_hourly(y[:j], ctx) + delta, y[j:]])
+    return _align_hourly(y, ctx)
+
+
+def _align_hourly(y: np.ndarray, ctx: Context) -> np.ndarray:
     k = ctx.coarse
     if len(y) < k * (2 * MIN_REGIME_HOURS):
         return y
