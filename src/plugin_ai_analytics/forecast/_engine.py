@@ -1,0 +1,577 @@
+"""Training (per-series selection by rolling-origin backtest, conformal intervals), prediction,
+the JSON-safe state of a trained forecaster, and the operator-facing backtest.
+
+Pure: a series in, a forecast out; no clock, no storage, no global state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from plugin_ai_analytics.domain import metric_spec
+from plugin_ai_analytics.errors import InsufficientData, ModelIntegrityError, ValidationError
+
+from ._candidates import CANDIDATES, Context
+from ._regimes import align_level_shifts
+from ._scoring import accuracy, coverage, mase, seasonal_scale
+from ._series import DAY, HOUR, Grid, min_history, prepare, require_history
+
+STATE_FORMAT = "plugin-ai-analytics/forecaster"
+STATE_VERSION = 1
+FORECAST_COLUMNS = ("timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95", "confidence", "clipped")
+
+# Selection backtest: up to this many origins, half a horizon apart, the newest one horizon
+# before the end. Overlapping origins give the conformal quantiles more (recent) residuals than
+# one-per-horizon origins could, at the same history length.
+MAX_ORIGINS = 6
+# Interval widths and confidence are estimated per block of horizon steps (pooling neighbours:
+# 288 steps with 6 residuals each would give noisy quantiles).
+HORIZON_BLOCKS = 12
+# Combinations tried on top of the single candidates, over the best-ranked k singles.
+COMBINATIONS = (("mean", 2), ("mean", 3), ("median", 3), ("median", 5))
+DEFAULT_HORIZON = pd.Timedelta(hours=24)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast table plus the model that made it.
+
+    ``frame`` has the columns ``timestamp, forecast, lower_80, upper_80, lower_95, upper_95,
+    confidence, clipped``. ``confidence`` is the backtest accuracy % (100 x (1 - WAPE)) of this
+    model at that horizon step; ``clipped`` says the point or a bound was moved into the
+    metric's physical range.
+    """
+
+    frame: pd.DataFrame
+    model: str
+    metric: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.frame[key]
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.frame.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """Backtest figures of one candidate (or the chosen combination) on the training series."""
+
+    mase: float
+    accuracy: float
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "mase": self.mase,
+            "accuracy": self.accuracy,
+            "coverage_80": self.coverage_80,
+            "coverage_95": self.coverage_95,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def _combine(forecasts: np.ndarray, how: str) -> np.ndarray:
+    if how == "median":
+        return np.median(forecasts, axis=0)
+    return np.mean(forecasts, axis=0)
+
+
+def _spec_name(members: Sequence[str], how: str) -> str:
+    return members[0] if len(members) == 1 else f"{how}({', '.join(members)})"
+
+
+def _block_of(horizon: int) -> np.ndarray:
+    blocks = min(HORIZON_BLOCKS, horizon)
+    return np.arange(horizon) * blocks // horizon
+
+
+def _conformal_offsets(residuals: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Split-conformal lower/upper offsets from signed residuals (actual - forecast).
+
+    Each tail gets alpha/2 with the finite-sample correction ceil((n + 1)(1 - alpha/2)) / n, so
+    the interval is not narrower than the residuals justify; both offsets keep the point inside.
+    """
+    r = np.sort(residuals)
+    n = len(r)
+    rank = min(n, math.ceil((n + 1) * (1 - alpha / 2)))
+    upper = r[rank - 1]
+    lower = r[n - rank]
+    return min(float(lower), 0.0), max(float(upper), 0.0)
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    lower_95: np.ndarray
+    upper_95: np.ndarray
+    confidence: np.ndarray
+
+
+def _calibrate(residuals: np.ndarray, actuals: np.ndarray) -> _Calibration:
+    """Per-block interval offsets and confidence from backtest residuals ``(origins, horizon)``."""
+    horizon = residuals.shape[1]
+    block = _block_of(horizon)
+    nb = int(block.max()) + 1
+    out = np.zeros((5, nb))
+    for b in range(nb):
+        r = residuals[:, block == b].ravel()
+        a = actuals[:, block == b].ravel()
+        lo80, hi80 = _conformal_offsets(r, 0.20)
+        lo95, hi95 = _conformal_offsets(r, 0.05)
+        out[:, b] = (lo80, hi80, min(lo95, lo80), max(hi95, hi80), accuracy(a, a - r))
+    return _Calibration(*out)
+
+
+def _context(grid: Grid, end: int, horizon: int) -> Context:
+    return Context(step=grid.step, horizon=horizon, t_last=grid.start + (end - 1) * grid.step)
+
+
+def _origins(n: int, horizon: int, min_fit: int) -> list[int]:
+    stride = max(1, horizon // 2)
+    origins = [n - horizon - j * stride for j in range(MAX_ORIGINS)]
+    return sorted(o for o in origins if o >= min_fit)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    members: tuple[str, ...]
+    combine: str
+    calibration: _Calibration
+    scores: dict[str, ModelScore]
+    chosen: ModelScore
+    origins: int
+
+
+def _loo_coverage(residuals: np.ndarray, actuals: np.ndarray) -> tuple[float, float] | tuple[None, None]:
+    """Coverage when each origin's intervals are calibrated on the other origins only: an honest
+    estimate of what the stated 80 %/95 % will deliver, not the in-sample fit."""
+    k = residuals.shape[0]
+    if k < 2:
+        return None, None
+    hits80 = hits95 = 0.0
+    for i in range(k):
+        keep = np.arange(k) != i
+        cal = _calibrate(residuals[keep], actuals[keep])
+        block = _block_of(residuals.shape[1])
+        r = residuals[i]
+        hits80 += float(np.mean((r >= cal.lower_80[block]) & (r <= cal.upper_80[block])))
+        hits95 += float(np.mean((r >= cal.lower_95[block]) & (r <= cal.upper_95[block])))
+    return hits80 / k, hits95 / k
+
+
+def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
+    y = grid.values
+    n = len(y)
+    ctx0 = _context(grid, n, horizon)
+    min_fit = max(ctx0.season, horizon)
+    origins = _origins(n, horizon, min_fit)
+    if not origins:
+        raise InsufficientData("insufficient data: no backtest origin fits", needed_hours=None)
+    usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
+    if not usable:
+        usable = ["naive"]
+    actual = np.stack([y[o : o + horizon] for o in origins])
+    scales = np.array([seasonal_scale(y[:o], ctx0.season) for o in origins])
+    forecasts: dict[str, np.ndarray] = {name: np.empty((len(origins), horizon)) for name in usable}
+    for i, o in enumerate(origins):
+        ctx = _context(grid, o, horizon)
+        history = align_level_shifts(y[:o], ctx)
+        for name in usable:
+            forecasts[name][i] = CANDIDATES[name].forecast(history, ctx)
+
+    def score(f: np.ndarray) -> float:
+        return float(np.mean(np.mean(np.abs(actual - f), axis=1) / scales))
+
+    def model_score(f: np.ndarray) -> ModelScore:
+        acc = float(np.mean([accuracy(a, p) for a, p in zip(actual, f, strict=True)]))
+        c80, c95 = _loo_coverage(actual - f, actual)
+        return ModelScore(mase=score(f), accuracy=acc, coverage_80=c80, coverage_95=c95)
+
+    single = {name: score(f) for name, f in forecasts.items()}
+    ranked = sorted(single, key=lambda name: (single[name], name))
+    best: tuple[float, tuple[str, ...], str] = (single[ranked[0]], (ranked[0],), "single")
+    for how, k in COMBINATIONS:
+        if len(ranked) < k:
+            continue
+        members = tuple(ranked[:k])
+        s = score(_combine(np.stack([forecasts[m] for m in members]), how))
+        # A combination must earn its extra cost by a clear margin, not by noise.
+        if s < best[0] * 0.99:
+            best = (s, members, how)
+    _, members, how = best
+    combined = _combine(np.stack([forecasts[m] for m in members]), how)
+    return _Selection(
+        members=members,
+        combine=how,
+        calibration=_calibrate(actual - combined, actual),
+        scores={name: model_score(f) for name, f in forecasts.items()},
+        chosen=model_score(combined),
+        origins=len(origins),
+    )
+
+
+def _horizon_steps(horizon: pd.Timedelta, step: pd.Timedelta) -> int:
+    return max(1, math.ceil(horizon / step))
+
+
+def _check_horizon(horizon: pd.Timedelta) -> pd.Timedelta:
+    horizon = pd.Timedelta(horizon)
+    if horizon <= pd.Timedelta(0) or horizon > pd.Timedelta(days=31):
+        raise ValidationError("horizon must be between 1 second and 31 days", field="horizon")
+    return horizon
+
+
+def train(
+    series: pd.Series,
+    *,
+    horizon: pd.Timedelta = DEFAULT_HORIZON,
+    metric: str | None = None,
+    candidates: Sequence[str] | None = None,
+) -> TrainedForecaster:
+    """Choose and calibrate a forecaster for ``series`` from backtests on its own history.
+
+    ``candidates`` restricts the pool (default: every model in ``CANDIDATES``). Raises
+    ``InsufficientData`` (with ``needed_hours``) when the history is too short to check a
+    forecast, ``ValidationError`` for a malformed series, horizon, metric or candidate name.
+    """
+    horizon = _check_horizon(horizon)
+    if metric is not None:
+        try:
+            metric_spec(metric)
+        except KeyError as exc:
+            raise ValidationError(str(exc.args[0]), field="metric") from None
+    pool = list(CANDIDATES) if candidates is None else list(candidates)
+    unknown = [c for c in pool if c not in CANDIDATES]
+    if unknown or not pool:
+        raise ValidationError(f"unknown candidate model(s): {unknown}", field="candidates")
+    grid = prepare(series, horizon)
+    require_history(grid, horizon)
+    steps = _horizon_steps(horizon, grid.step)
+    if len(grid.values) < steps + max(steps, _context(grid, len(grid.values), steps).season):
+        # Enough samples in total but spread so thin the grid is short (coarse step vs horizon).
+        raise InsufficientData(
+            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history on a regular grid",
+            needed_hours=math.ceil(min_history(horizon) / HOUR),
+        )
+    sel = _select(grid, steps, pool)
+    return TrainedForecaster(
+        horizon=horizon,
+        step=grid.step,
+        metric=metric,
+        members=sel.members,
+        combine=sel.combine,
+        calibration=sel.calibration,
+        scores=sel.scores,
+        chosen=sel.chosen,
+        backtest_origins=sel.origins,
+        trained_on=(grid.start, grid.last, grid.observed),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The trained forecaster
+
+
+@dataclass(frozen=True)
+class TrainedForecaster:
+    """A chosen model spec with its calibrated intervals; ``predict`` refits it on new history.
+
+    Holds no fitted parameters, only the spec and the interval offsets, so its state is small,
+    JSON-safe and can never execute code when loaded.
+    """
+
+    horizon: pd.Timedelta
+    step: pd.Timedelta
+    metric: str | None
+    members: tuple[str, ...]
+    combine: str
+    calibration: _Calibration = field(repr=False)
+    scores: dict[str, ModelScore] = field(repr=False)
+    chosen: ModelScore
+    backtest_origins: int
+    trained_on: tuple[pd.Timestamp, pd.Timestamp, int]
+
+    @property
+    def model(self) -> str:
+        """The chosen model's display name, e.g. ``median(theta, seasonal_median, naive)``."""
+        return _spec_name(self.members, self.combine)
+
+    @property
+    def horizon_steps(self) -> int:
+        return _horizon_steps(self.horizon, self.step)
+
+    def predict(self, series: pd.Series) -> Forecast:
+        """Forecast ``horizon`` after the last timestamp of ``series`` (the latest history)."""
+        grid = prepare(series, self.horizon, step=self.step)
+        y = grid.values
+        h = self.horizon_steps
+        ctx = _context(grid, len(y), h)
+        need = max(CANDIDATES[m].min_steps(ctx) for m in self.members)
+        if len(y) < need:
+            more = math.ceil((need - len(y)) * self.step / HOUR)
+            raise InsufficientData(
+                f"insufficient data: need {more} more hours of history for model {self.model}",
+                needed_hours=more,
+            )
+        history = align_level_shifts(y, ctx)
+        point = _combine(np.stack([CANDIDATES[m].forecast(history, ctx) for m in self.members]), self.combine)
+        block = _block_of(h)
+        cal = self.calibration
+        table = {
+            "forecast": point,
+            "lower_80": point + cal.lower_80[block],
+            "upper_80": point + cal.upper_80[block],
+            "lower_95": point + cal.lower_95[block],
+            "upper_95": point + cal.upper_95[block],
+        }
+        clipped = np.zeros(h, dtype=bool)
+        if self.metric is not None:
+            spec = metric_spec(self.metric)
+            lo = spec.lower
+            hi = spec.upper if spec.upper is not None else np.inf
+            for name, values in table.items():
+                c = np.clip(values, lo, hi)
+                clipped |= c != values
+                table[name] = c
+        frame = pd.DataFrame(
+            {
+                "timestamp": pd.DatetimeIndex(grid.last + self.step * np.arange(1, h + 1)),
+                **table,
+                "confidence": cal.confidence[block],
+                "clipped": clipped,
+            },
+            columns=list(FORECAST_COLUMNS),
+        )
+        return Forecast(frame=frame, model=self.model, metric=self.metric)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe description (str/int/float/bool/None/lists/dicts) of this forecaster."""
+        cal = self.calibration
+        start, end, samples = self.trained_on
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "horizon_seconds": int(self.horizon.total_seconds()),
+            "step_seconds": int(self.step.total_seconds()),
+            "metric": self.metric,
+            "model": {"name": self.model, "members": list(self.members), "combine": self.combine},
+            "intervals": {
+                "lower_80": [float(v) for v in cal.lower_80],
+                "upper_80": [float(v) for v in cal.upper_80],
+                "lower_95": [float(v) for v in cal.lower_95],
+                "upper_95": [float(v) for v in cal.upper_95],
+            },
+            "confidence": [float(v) for v in cal.confidence],
+            "backtest": {
+                "origins": self.backtest_origins,
+                "chosen": self.chosen.to_dict(),
+                "models": {name: s.to_dict() for name, s in self.scores.items()},
+            },
+            "trained_on": {"start": start.isoformat(), "end": end.isoformat(), "samples": int(samples)},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TrainedForecaster:
+        """Rebuild from ``to_state()``; a malformed or foreign state raises ``ModelIntegrityError``."""
+        try:
+            if state["format"] != STATE_FORMAT or state["version"] != STATE_VERSION:
+                raise ValueError(f"format {state['format']!r} version {state['version']!r}")
+            members = tuple(str(m) for m in state["model"]["members"])
+            combine = str(state["model"]["combine"])
+            if not members or any(m not in CANDIDATES for m in members) or combine not in {"single", "mean", "median"}:
+                raise ValueError(f"unknown model {members} / {combine}")
+            horizon = pd.Timedelta(seconds=int(state["horizon_seconds"]))
+            step = pd.Timedelta(seconds=int(state["step_seconds"]))
+            if horizon <= pd.Timedelta(0) or step <= pd.Timedelta(0):
+                raise ValueError("horizon and step must be positive")
+            blocks = min(HORIZON_BLOCKS, _horizon_steps(horizon, step))
+            arrays = [np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")]
+            arrays.append(np.asarray(state["confidence"], dtype=float))
+            if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
+                raise ValueError("interval tables have the wrong length or non-finite values")
+            metric = state["metric"]
+            if metric is not None:
+                metric_spec(metric)
+            bt = state["backtest"]
+            scores = {name: ModelScore(**s) for name, s in bt["models"].items()}
+            trained = state["trained_on"]
+            return cls(
+                horizon=horizon,
+                step=step,
+                metric=metric,
+                members=members,
+                combine=combine,
+                calibration=_Calibration(*arrays),
+                scores=scores,
+                chosen=ModelScore(**bt["chosen"]),
+                backtest_origins=int(bt["origins"]),
+                trained_on=(pd.Timestamp(trained["start"]), pd.Timestamp(trained["end"]), int(trained["samples"])),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelIntegrityError(f"invalid forecaster state: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator-facing backtest
+
+
+@dataclass(frozen=True)
+class OriginResult:
+    """One backtest origin: the forecast made from everything before ``origin`` and its scores."""
+
+    origin: pd.Timestamp
+    model: str
+    mase: float
+    accuracy: float
+    coverage_80: float
+    coverage_95: float
+    forecast: pd.DataFrame = field(repr=False)
+    actual: np.ndarray = field(repr=False)
+    fit_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin.isoformat(),
+            "model": self.model,
+            "mase": self.mase,
+            "accuracy": self.accuracy,
+            "coverage_80": self.coverage_80,
+            "coverage_95": self.coverage_95,
+        }
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Per-origin and average scores of the engine on a series' last ``origins`` horizons."""
+
+    horizon: pd.Timedelta
+    origins: list[OriginResult]
+
+    def _mean(self, attr: str) -> float:
+        return float(np.mean([getattr(o, attr) for o in self.origins]))
+
+    @property
+    def mase(self) -> float:
+        return self._mean("mase")
+
+    @property
+    def accuracy(self) -> float:
+        return self._mean("accuracy")
+
+    @property
+    def coverage_80(self) -> float:
+        return self._mean("coverage_80")
+
+    @property
+    def coverage_95(self) -> float:
+        return self._mean("coverage_95")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "horizon_seconds": int(self.horizon.total_seconds()),
+            "origins": [o.to_dict() for o in self.origins],
+            "average": {
+                "mase": self.mase,
+                "accuracy": self.accuracy,
+                "coverage_80": self.coverage_80,
+                "coverage_95": self.coverage_95,
+            },
+        }
+
+    def format(self) -> str:
+        """A plain-text table for the CLI."""
+        lines = [f"{'origin':<26} {'model':<40} {'MASE':>6} {'acc %':>6} {'cov80':>6} {'cov95':>6}"]
+        for o in self.origins:
+            lines.append(
+                f"{o.origin.isoformat():<26} {o.model[:40]:<40} {o.mase:>6.3f} {o.accuracy:>6.1f} "
+                f"{o.coverage_80:>6.2f} {o.coverage_95:>6.2f}"
+            )
+        lines.append(
+            f"{'average':<26} {'':<40} {self.mase:>6.3f} {self.accuracy:>6.1f} "
+            f"{self.coverage_80:>6.2f} {self.coverage_95:>6.2f}"
+        )
+        return "\n".join(lines)
+
+
+def backtest(
+    series: pd.Series,
+    *,
+    horizon: pd.Timedelta = DEFAULT_HORIZON,
+    origins: int = 3,
+    metric: str | None = None,
+    candidates: Sequence[str] | None = None,
+) -> BacktestReport:
+    """Score the engine as it runs in production on the last ``origins`` horizons of ``series``.
+
+    For origin k (k = origins..1) everything before ``end - k * horizon`` is given to ``train``
+    and ``predict``; the next ``horizon`` of the regularised series is the truth. MASE is scaled
+    by the daily seasonal-naive error on that origin's history; accuracy = 100 x (1 - WAPE).
+    """
+    import time
+
+    horizon = _check_horizon(horizon)
+    if origins < 1:
+        raise ValidationError("origins must be at least 1", field="origins")
+    grid = prepare(series, horizon)
+    h = _horizon_steps(horizon, grid.step)
+    n = len(grid.values)
+    season = _context(grid, n, h).season
+    results = []
+    clean = series.dropna()
+    for k in range(origins, 0, -1):
+        o = n - k * h
+        if o <= 0:
+            raise InsufficientData(
+                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours for {origins} origins",
+                needed_hours=math.ceil((1 - o) * grid.step / HOUR),
+            )
+        cut = grid.start + (o - 1) * grid.step
+        # Samples binned into grid index o - 1 (up to half a step after it) belong to history.
+        history = clean[clean.index <= cut + grid.step / 2]
+        t0 = time.perf_counter()
+        trained = train(history, horizon=horizon, metric=metric, candidates=candidates)
+        fc = trained.predict(history)
+        seconds = time.perf_counter() - t0
+        actual = grid.values[o : o + h]
+        f = fc.frame
+        results.append(
+            OriginResult(
+                origin=cut + grid.step,
+                model=fc.model,
+                mase=mase(actual, f["forecast"].to_numpy(), seasonal_scale(grid.values[:o], season)),
+                accuracy=accuracy(actual, f["forecast"].to_numpy()),
+                coverage_80=coverage(actual, f["lower_80"].to_numpy(), f["upper_80"].to_numpy()),
+                coverage_95=coverage(actual, f["lower_95"].to_numpy(), f["upper_95"].to_numpy()),
+                forecast=f,
+                actual=actual,
+                fit_seconds=seconds,
+            )
+        )
+    return BacktestReport(horizon=horizon, origins=results)
+
+
