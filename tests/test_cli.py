@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import NAB
 
-COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status"]
+COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest"]
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, check: bool = True):
@@ -69,3 +69,41 @@ def test_import_refuses_unknown_metric_and_bad_rows(tmp_path: Path) -> None:
     result = run(tmp_path, "import", str(csv), "-p", "x", "-m", "value=memory_mb", check=False)
     assert result.returncode == 2 and "samples[1].memory_mb" in result.stderr
     assert "0 earlier rows were stored" in result.stderr
+
+
+def test_forecast_writes_the_period_after_the_last_row(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = NAB / "data" / "realAWSCloudwatch" / "ec2_cpu_utilization_24ae8d.csv"
+    if not path.exists():
+        pytest.skip(f"NAB data not found at {path}")
+    out = tmp_path / "fc.csv"
+    run(tmp_path, "forecast", str(path), "--horizon", "24h", "--output", str(out), "--metric", "cpu_percent")
+    fc = pd.read_csv(out)
+    assert list(fc.columns) == ["timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert len(fc) == 288
+    last = pd.read_csv(path)["timestamp"].iloc[-1]
+    assert pd.Timestamp(fc["timestamp"].iloc[0]) == pd.Timestamp(last, tz="UTC") + pd.Timedelta(minutes=5)
+    assert (fc["lower_95"] <= fc["lower_80"]).all() and (fc["upper_80"] <= fc["upper_95"]).all()
+    assert (fc["lower_95"] >= 0).all()
+
+
+def test_backtest_prints_per_origin_and_average(tmp_path: Path) -> None:
+    import json
+
+    path = NAB / "data" / "realAWSCloudwatch" / "ec2_cpu_utilization_24ae8d.csv"
+    if not path.exists():
+        pytest.skip(f"NAB data not found at {path}")
+    table = run(tmp_path, "backtest", str(path), "--horizon", "24h", "--origins", "3").stdout
+    assert table.count("\n") >= 4 and "average" in table and "MASE" in table
+    report = json.loads(run(tmp_path, "backtest", str(path), "--origins", "2", "--json").stdout)
+    assert len(report["origins"]) == 2
+    assert 0 < report["average"]["mase"] < 5 and 0 <= report["average"]["coverage_80"] <= 1
+
+
+def test_forecast_refuses_a_short_history_saying_how_much_more(tmp_path: Path) -> None:
+    csv = tmp_path / "short.csv"
+    rows = ["timestamp,value"] + [f"2026-01-01T{h:02d}:00:00Z,{h}" for h in range(6)]
+    csv.write_text("\n".join(rows) + "\n")
+    result = run(tmp_path, "forecast", str(csv), "-o", str(tmp_path / "o.csv"), check=False)
+    assert result.returncode == 2 and "insufficient data: need" in result.stderr

@@ -73,10 +73,12 @@ class PluginAIAnalytics:
         return await self._call(self.service.ingest_samples, plugin_id, samples)
 
     async def train_models(self, plugin_id: str) -> dict[str, Any]:
-        raise self.service.not_built("training forecasting models", 3)
+        """Train every metric's forecaster now (waits for it); returns what was trained and skipped."""
+        return await self._call(self.service.train_models_now, plugin_id)
 
     async def predict_performance(self, plugin_id: str) -> dict[str, Any]:
-        raise self.service.not_built("forecasting", 3)
+        """24 h forecasts of every trained metric with 80%/95% intervals and confidence."""
+        return await self._call(self.service.predict, plugin_id)
 
     async def detect_anomalies(self, plugin_id: str) -> dict[str, Any]:
         raise self.service.not_built("anomaly detection", 4)
@@ -98,19 +100,32 @@ class PluginAIAnalytics:
         return _HistoryView(self)
 
     @property
-    def models(self) -> dict[str, Any]:
-        """Trained models by plugin (empty until forecasting lands, issue 3)."""
-        return {}
+    def models(self) -> dict[str, dict[str, Any]]:
+        """Active models: ``models[plugin_id][metric]`` → name, version, training time, backtest."""
+        out: dict[str, dict[str, Any]] = {}
+        for m in self.service.store.active_models():
+            out.setdefault(m["plugin_id"], {})[m["metric"]] = {
+                "model": m["model_name"],
+                "version": m["version"],
+                "trained_at": _utc(m["trained_at"]),
+                "backtest": (m["quality"] or {}).get("backtest"),
+            }
+        return out
 
     @property
     def last_training(self) -> dict[str, datetime]:
-        """When each plugin's models were last trained (empty until forecasting lands, issue 3)."""
-        return {}
+        """When each plugin's models were last trained."""
+        out: dict[str, datetime] = {}
+        for m in self.service.store.active_models():
+            at = _utc(m["trained_at"])
+            if m["plugin_id"] not in out or at > out[m["plugin_id"]]:
+                out[m["plugin_id"]] = at
+        return out
 
     @property
-    def predictions(self) -> dict[str, Any]:
-        """Latest stored predictions by plugin (empty until forecasting lands, issue 3)."""
-        return {}
+    def predictions(self) -> Mapping[str, dict[str, Any]]:
+        """``predictions[plugin_id]``: the latest stored forecast (as ``predict_performance`` returns it)."""
+        return _PredictionsView(self)
 
 
 class _HistoryView(Mapping[str, list[PluginMetrics]]):
@@ -142,6 +157,31 @@ class _HistoryView(Mapping[str, list[PluginMetrics]]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class _PredictionsView(Mapping[str, dict[str, Any]]):
+    def __init__(self, owner: PluginAIAnalytics) -> None:
+        self._owner = owner
+
+    def __getitem__(self, plugin_id: str) -> dict[str, Any]:
+        from .errors import InsufficientData
+
+        try:
+            return self._owner.service.forecasting.latest(plugin_id)
+        except InsufficientData:
+            raise KeyError(plugin_id) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({m["plugin_id"] for m in self._owner.service.store.active_models()}))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _utc(ms: int) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _sample_dict(sample: Any) -> dict[str, Any]:

@@ -142,6 +142,76 @@ def import_history(
     typer.echo(json.dumps(result))
 
 
+def _horizon(text: str) -> Any:
+    import pandas as pd
+
+    from .errors import ValidationError
+
+    try:
+        value = pd.Timedelta(text)
+    except ValueError:
+        raise ValidationError(f"--horizon {text!r} is not a duration like 24h, 90min, 2d", field="horizon") from None
+    return value
+
+
+@app.command()
+def forecast(
+    history: Annotated[
+        Path, typer.Argument(help="CSV/Parquet with a timestamp column and a value column", exists=True)
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write the forecast CSV")],
+    horizon: Annotated[str, typer.Option(help="how far ahead, e.g. 24h")] = "24h",
+    timestamp_column: Annotated[str, typer.Option(help="name of the timestamp column")] = "timestamp",
+    value_column: Annotated[str | None, typer.Option(help="value column (default: the only other column)")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="metric name, to respect its physical range (e.g. error_rate in 0..1)")
+    ] = None,
+) -> None:
+    """Forecast the period after the last row with exactly the production engine; writes
+    timestamp,forecast,lower_80,upper_80,lower_95,upper_95."""
+    from .collect.importer import read_series
+    from .forecast import train
+
+    try:
+        series = read_series(history, timestamp_column, value_column)
+        model = train(series, horizon=_horizon(horizon), metric=metric)
+        result = model.predict(series).to_frame()
+    except Exception as exc:
+        _fail(exc)
+        return
+    columns = ["timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    out = result[columns].copy()
+    out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(output, index=False)
+    typer.echo(f"model {model.model}: {len(out)} steps of {model.step} written to {output}")
+
+
+@app.command()
+def backtest(
+    history: Annotated[
+        Path, typer.Argument(help="CSV/Parquet with a timestamp column and a value column", exists=True)
+    ],
+    horizon: Annotated[str, typer.Option(help="how far ahead each origin forecasts, e.g. 24h")] = "24h",
+    origins: Annotated[int, typer.Option(help="how many consecutive horizons at the end to score")] = 3,
+    timestamp_column: Annotated[str, typer.Option(help="name of the timestamp column")] = "timestamp",
+    value_column: Annotated[str | None, typer.Option(help="value column (default: the only other column)")] = None,
+    metric: Annotated[str | None, typer.Option(help="metric name, to respect its physical range")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Score the production engine on the last ORIGINS horizons of your own history: per-origin and
+    average MASE, accuracy % (100 x (1 - WAPE)) and 80%/95% interval coverage."""
+    from .collect.importer import read_series
+    from .forecast import backtest as run_backtest
+
+    try:
+        series = read_series(history, timestamp_column, value_column)
+        report = run_backtest(series, horizon=_horizon(horizon), origins=origins, metric=metric)
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format())
+
+
 @app.command()
 def collect(plugin: Annotated[str, typer.Argument(help="plugin id with a registered source")]) -> None:
     """Collect one sample from a plugin's source now and store it."""

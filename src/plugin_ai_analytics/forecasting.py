@@ -125,9 +125,15 @@ class Forecasting:
         """Queue a training job; returns its id (poll ``/jobs/{id}``)."""
         if self._store.get_plugin(plugin_id) is None:
             raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
-        return self._service.jobs.submit(
-            "train_models", plugin_id, lambda progress: self.train_now(plugin_id, progress)
-        )
+        self._training.add(plugin_id)
+
+        def work(progress: Any) -> dict[str, Any]:
+            try:
+                return self.train_now(plugin_id, progress)
+            finally:
+                self._training.discard(plugin_id)
+
+        return self._service.jobs.submit("train_models", plugin_id, work)
 
     def _model(self, plugin_id: str, metric: str) -> tuple[Any, dict[str, Any]] | None:
         from .forecast import TrainedForecaster
@@ -149,8 +155,15 @@ class Forecasting:
 
     def predict(self, plugin_id: str, *, train_missing: bool = True) -> dict[str, Any]:
         """24 h forecasts of every trained metric, stored for accuracy tracking."""
-        frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         models = {m["metric"]: m for m in self._store.active_models(plugin_id)}
+        if models:
+            # Nothing arrived since the stored forecast and no model changed: it still stands.
+            stored = self._store.latest_predictions(plugin_id)
+            extent = self._store.metrics_extent(plugin_id)
+            newest_model = max(m["trained_at"] for m in models.values())
+            if stored and extent["last_ts"] is not None and stored[0]["made_at"] > max(extent["last_ts"], newest_model):
+                return self.latest(plugin_id)
+        frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
             return self.latest(plugin_id)

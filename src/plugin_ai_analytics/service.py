@@ -87,6 +87,9 @@ class AnalyticsService:
         self.scheduler = Scheduler(self.jobs.run_now)
         self._sources: dict[str, Any] = {}
         self.started_at = time.time()
+        from .forecasting import Forecasting
+
+        self.forecasting = Forecasting(self)
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # prime: the first reading covers time since this call
 
@@ -99,6 +102,8 @@ class AnalyticsService:
         for plugin in self.store.list_plugins():
             self._schedule_source(plugin)
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
+        self.scheduler.every("score_predictions", 60, self.forecasting.score_due, first_in=30)
+        self.scheduler.every("retrain_due", 600, self.forecasting.retrain_tick, first_in=120)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
@@ -353,6 +358,27 @@ class AnalyticsService:
 
     def list_jobs(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return [_public_job(j) for j in self.store.list_jobs(status=status, limit=limit)]
+
+    # -- forecasting -------------------------------------------------------------------------
+
+    def train_models(self, plugin_id: str) -> dict[str, Any]:
+        """Queue training of every metric's forecaster; returns the job to poll."""
+        check_plugin_id(plugin_id)
+        job_id = self.forecasting.submit_training(plugin_id)
+        return {"job_id": job_id, "status": "queued", "poll": f"/api/plugin-ai-analytics/jobs/{job_id}"}
+
+    def train_models_now(self, plugin_id: str) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        return self.forecasting.train_now(plugin_id)
+
+    def predict(self, plugin_id: str) -> dict[str, Any]:
+        """24 h forecasts of every trained metric with 80%/95% intervals and confidence."""
+        check_plugin_id(plugin_id)
+        return self.forecasting.predict(plugin_id)
+
+    def forecast_accuracy(self, plugin_id: str, days: float = 7) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        return {"plugin_id": plugin_id, "window_days": days, "metrics": self.forecasting.accuracy(plugin_id, days=days)}
 
     # -- analyses whose engines land in later issues -----------------------------------------
 

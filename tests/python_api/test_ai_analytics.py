@@ -47,8 +47,6 @@ async def test_bad_sample_names_the_field(analytics: PluginAIAnalytics) -> None:
 
 async def test_unbuilt_methods_say_so(analytics: PluginAIAnalytics) -> None:
     for method in (
-        analytics.train_models,
-        analytics.predict_performance,
         analytics.detect_anomalies,
         analytics.generate_optimization_suggestions,
         analytics.get_analytics_summary,
@@ -65,3 +63,16 @@ def test_docstring_example_runs() -> None:
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+async def test_train_and_predict_fill_the_debugging_attributes(analytics: PluginAIAnalytics) -> None:
+    from ..api.test_forecasts import synthetic_plugin
+
+    await analytics.collect_metrics("shop", synthetic_plugin(5))
+    result = await analytics.train_models("shop")
+    assert "cpu_percent" in result["trained"]
+    forecast = await analytics.predict_performance("shop")
+    assert len(forecast["metrics"]["cpu_percent"]["forecast"]) == 288
+    assert analytics.models["shop"]["cpu_percent"]["version"] == 1
+    assert analytics.last_training["shop"] <= datetime.now(UTC)
+    assert analytics.predictions["shop"]["metrics"].keys() == forecast["metrics"].keys()

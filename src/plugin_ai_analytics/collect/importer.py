@@ -71,3 +71,39 @@ def read_history(
         # Whole steps only, so a 5-minute series stays on round 5-minute marks.
         out["timestamp"] = out["timestamp"] + (target - out["timestamp"].iloc[-1]).floor("min")
     return out
+
+
+def read_series(path: Path, timestamp_column: str = "timestamp", value_column: str | None = None) -> Any:
+    """One numeric column of a CSV/Parquet file as a Series on a UTC DatetimeIndex.
+
+    Without ``value_column`` the file must hold exactly one column besides the timestamp.
+    """
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        frame = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}", field="path") from None
+    if timestamp_column not in frame.columns:
+        raise ValidationError(
+            f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
+            field="timestamp_column",
+        )
+    others = [c for c in frame.columns if c != timestamp_column]
+    if value_column is None:
+        if len(others) != 1:
+            raise ValidationError(
+                f"{path.name}: {len(others)} value columns ({', '.join(map(str, others))}); "
+                "choose one with --value-column",
+                field="value_column",
+            )
+        value_column = others[0]
+    elif value_column not in frame.columns:
+        raise ValidationError(f"{path.name}: no column {value_column!r}", field="value_column")
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(frame[timestamp_column], utc=True))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"{path.name}: timestamps cannot be parsed: {exc}", field="timestamp_column") from None
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    return pd.Series(values.to_numpy(dtype=float), index=index, name=str(value_column)).sort_index()

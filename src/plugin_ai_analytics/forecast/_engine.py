@@ -410,7 +410,9 @@ class TrainedForecaster:
             if horizon <= pd.Timedelta(0) or step <= pd.Timedelta(0):
                 raise ValueError("horizon and step must be positive")
             blocks = min(HORIZON_BLOCKS, _horizon_steps(horizon, step))
-            arrays = [np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")]
+            arrays = [
+                np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")
+            ]
             arrays.append(np.asarray(state["confidence"], dtype=float))
             if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
                 raise ValueError("interval tables have the wrong length or non-finite values")
@@ -573,5 +575,3 @@ def backtest(
             )
         )
     return BacktestReport(horizon=horizon, origins=results)
-
-
