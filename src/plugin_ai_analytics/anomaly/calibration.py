@@ -91,7 +91,8 @@ class TailCalibrator:
 
     def learn_one(self, raw: float) -> None:
         if math.isfinite(raw):
-            self._scores.append(raw)
+            # Six significant digits are plenty for a rank and halve the serialised state.
+            self._scores.append(float(f"{raw:.6g}"))
             self._since_refresh += 1
 
     def to_state(self) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """One metric's ensemble: its detectors, their calibrators and the fusion into one surprise.
 
-Each detector's raw score becomes a surprise (``-log10`` tail probability); the metric's surprise
-is the strongest one, corrected for the number of detectors asked (Bonferroni), and combined with
-a *sustained* surprise (the recent mean of surprises, itself calibrated) so that a long stretch
+Each detector's raw score becomes a surprise (``-log10`` tail probability); the detectors'
+probabilities are combined with Fisher's method (evidence from several detectors adds up), and
+the result is combined with a *sustained* surprise (the recent mean of surprises, itself calibrated) so that a long stretch
 of mildly unusual samples counts as much as one wild sample.
 """
 
@@ -26,7 +26,7 @@ from .detectors import (
     robust_location_scale,
 )
 
-__all__ = ["MetricChannel", "MetricReading", "SUSTAINED_SPAN"]
+__all__ = ["MetricChannel", "MetricReading", "SUSTAINED_SPAN", "fisher_surprise"]
 
 SUSTAINED_SPAN = 6  # samples averaged by the sustained signal (30 min at a 5-minute step)
 MAX_SURPRISE = 60.0  # beyond 1e-60 every tail probability is just "never seen"
@@ -44,6 +44,26 @@ class MetricReading:
     expected: float | None
     lower: float | None
     upper: float | None
+
+
+def fisher_surprise(surprises: list[float]) -> float:
+    """Fisher's combination of k tail probabilities given as surprises (``-log10 p``).
+
+    Under the null, -2 sum(ln p) follows chi-squared with 2k degrees of freedom, whose tail has
+    the closed form exp(-y) * sum_{i<k} y^i / i! with y = -sum(ln p); computed in log space.
+
+    >>> round(fisher_surprise([3.0]), 6)
+    3.0
+    >>> fisher_surprise([3.0, 3.0]) > 3.0
+    True
+    """
+    y = math.log(10.0) * sum(surprises)
+    if y <= 0.0:
+        return 0.0
+    terms = [i * math.log(y) - math.lgamma(i + 1) for i in range(len(surprises))]
+    top = max(terms)
+    log_tail = -y + top + math.log(sum(math.exp(t - top) for t in terms))
+    return max(0.0, -log_tail / math.log(10.0))
 
 
 def default_detectors(period: int | None) -> list[UnivariateDetector]:
@@ -89,7 +109,7 @@ class MetricChannel:
                 cal.learn_one(raw)
             det.learn_one(x)
         k = int(np.argmax(surprises))
-        base = max(0.0, surprises[k] - math.log10(len(surprises)))
+        base = min(fisher_surprise(surprises), MAX_SURPRISE)
         self.recent.append(base)
         mean_recent = float(self.recent.view().mean())
         sustained = min(self.sustained.surprise(mean_recent), MAX_SURPRISE)

@@ -196,7 +196,9 @@ class PluginDetector:
                 for channel in self.channels.values():
                     channel.enable_seasonal(per_day)
         self.forest_metrics = sorted(self.channels)
-        if self.forest_metrics:
+        # The forest is the cross-metric detector: with a single metric the per-metric ensemble
+        # already covers it, and adding it measurably only adds false alarms (NAB 58.8 -> 53.7).
+        if len(self.forest_metrics) >= 2:
             self.forest = IsolationForestDetector(
                 n_features=len(self.forest_metrics) + 1, contamination=min(0.5, self.sensitivity)
             )
