@@ -1,1 +1,25 @@
+"""Anomaly detection engine: streaming detectors, calibration, events, severity, actions, feedback.
 
+Pure: samples in, verdicts and events out; no database, HTTP, clock or global state.
+"""
+
+from .events import CRITICAL_METRICS, Diagnosis, Event, EventShape, MetricEvidence, Severity, Verdict, severity_of
+from .feedback import FeedbackMemory
+from .frame import OUTPUT_COLUMNS, detect_frame
+from .plugin import PluginDetector, alert_threshold_for
+
+__all__ = [
+    "CRITICAL_METRICS",
+    "Diagnosis",
+    "Event",
+    "EventShape",
+    "FeedbackMemory",
+    "MetricEvidence",
+    "OUTPUT_COLUMNS",
+    "PluginDetector",
+    "Severity",
+    "Verdict",
+    "alert_threshold_for",
+    "detect_frame",
+    "severity_of",
+]

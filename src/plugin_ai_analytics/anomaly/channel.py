@@ -1,0 +1,182 @@
+"""One metric's ensemble: its detectors, their calibrators and the fusion into one surprise.
+
+Each detector's raw score becomes a surprise (``-log10`` tail probability); the detectors'
+probabilities are combined with Fisher's method (evidence from several detectors adds up), and
+the result is combined with a *sustained* surprise (the recent mean of surprises, itself calibrated) so that a long stretch
+of mildly unusual samples counts as much as one wild sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._buffer import Ring
+from .calibration import TailCalibrator
+from .detectors import (
+    Band,
+    LevelShift,
+    SeasonalBaseline,
+    SubsequenceDiscord,
+    UnivariateDetector,
+    detector_from_state,
+    robust_location_scale,
+)
+
+__all__ = ["MetricChannel", "MetricReading", "SUSTAINED_SPAN", "fisher_surprise"]
+
+SUSTAINED_SPAN = 6  # samples averaged by the sustained signal (30 min at a 5-minute step)
+MAX_SURPRISE = 60.0  # beyond 1e-60 every tail probability is just "never seen"
+_CALIBRATION_CAPACITY = 1000
+_CALIBRATION_MIN = 100
+_SEASONAL_MAX_HISTORY = 2016  # one week of 5-minute samples bounds the seasonal buffer
+
+
+@dataclass(frozen=True, slots=True)
+class MetricReading:
+    """What one metric's ensemble says about one sample."""
+
+    surprise: float  # -log10 tail probability after fusion; 3.0 = "1 in 1000"
+    detector: str  # the detector (or "sustained") that carried the surprise
+    expected: float | None
+    lower: float | None
+    upper: float | None
+
+
+def fisher_surprise(surprises: list[float]) -> float:
+    """Fisher's combination of k tail probabilities given as surprises (``-log10 p``).
+
+    Under the null, -2 sum(ln p) follows chi-squared with 2k degrees of freedom, whose tail has
+    the closed form exp(-y) * sum_{i<k} y^i / i! with y = -sum(ln p); computed in log space.
+
+    >>> round(fisher_surprise([3.0]), 6)
+    3.0
+    >>> fisher_surprise([3.0, 3.0]) > 3.0
+    True
+    """
+    y = math.log(10.0) * sum(surprises)
+    if y <= 0.0:
+        return 0.0
+    terms = [i * math.log(y) - math.lgamma(i + 1) for i in range(len(surprises))]
+    top = max(terms)
+    log_tail = -y + top + math.log(sum(math.exp(t - top) for t in terms))
+    return max(0.0, -log_tail / math.log(10.0))
+
+
+def default_detectors(period: int | None) -> list[UnivariateDetector]:
+    """The measured default ensemble for one metric (see docs/anomaly-detection.md)."""
+    detectors: list[UnivariateDetector] = [
+        SubsequenceDiscord(m=1, capacity=1024),  # a value never seen (novelty, HTM's spatial anomaly)
+        SubsequenceDiscord(m=8, capacity=1024),  # a shape never seen
+        LevelShift(recent=6, capacity=256),
+    ]
+    if period is not None and period >= 4:
+        lags = max(1, min(3, _SEASONAL_MAX_HISTORY // period))
+        if period * lags <= 2 * _SEASONAL_MAX_HISTORY:
+            detectors.append(SeasonalBaseline(period=period, lags=lags))
+    return detectors
+
+
+class MetricChannel:
+    """The detectors of one metric and the fusion of their calibrated scores."""
+
+    def __init__(self, period: int | None, detectors: list[UnivariateDetector] | None = None) -> None:
+        self.period = period
+        self.detectors = detectors if detectors is not None else default_detectors(period)
+        self.calibrators = [TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN) for _ in self.detectors]
+        self.recent = Ring(SUSTAINED_SPAN)
+        self.sustained = TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN)
+        self.last_value: float | None = None
+
+    def _names(self) -> list[str]:
+        names = []
+        for det in self.detectors:
+            m = getattr(det, "m", None)
+            names.append(f"{det.kind}{m}" if m is not None else det.kind)
+        return names
+
+    def update(self, x: float) -> MetricReading:
+        """Score ``x`` with everything learned so far, then learn it (score-then-learn: causal)."""
+        band = self.band()  # before learning x: the band x is judged against
+        surprises = []
+        for det, cal in zip(self.detectors, self.calibrators, strict=True):
+            raw = det.score_one(x) if det.ready else math.nan
+            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if det.ready else 0.0)
+            if det.ready:
+                cal.learn_one(raw)
+            det.learn_one(x)
+        k = int(np.argmax(surprises))
+        base = min(fisher_surprise(surprises), MAX_SURPRISE)
+        self.recent.append(base)
+        mean_recent = float(self.recent.view().mean())
+        sustained = min(self.sustained.surprise(mean_recent), MAX_SURPRISE)
+        self.sustained.learn_one(mean_recent)
+        detector = self._names()[k]
+        if sustained > base:
+            detector = "sustained"
+        surprise = max(0.0, max(base, sustained) - math.log10(2.0))
+        self.last_value = x
+        return MetricReading(
+            surprise=surprise,
+            detector=detector,
+            expected=band.expected if band else None,
+            lower=band.lower if band else None,
+            upper=band.upper if band else None,
+        )
+
+    def skip(self) -> None:
+        """The metric is missing from a sample (or samples are missing): keep seasonal phase."""
+        for det in self.detectors:
+            if isinstance(det, SeasonalBaseline):
+                det.skip()
+
+    def enable_seasonal(self, period: int) -> None:
+        """Add the daily seasonal baseline once the sampling period is known, seeded with history."""
+        if self.period is not None or any(isinstance(d, SeasonalBaseline) for d in self.detectors):
+            return
+        self.period = period
+        for det in default_detectors(period):
+            if isinstance(det, SeasonalBaseline):
+                for v in self.detectors[0].history.view():
+                    det.learn_one(float(v))
+                self.detectors.append(det)
+                self.calibrators.append(TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN))
+
+    def band(self) -> Band | None:
+        """Expected value and normal band for the next sample: seasonal if known, else recent level."""
+        for det in self.detectors:
+            if isinstance(det, SeasonalBaseline):
+                band = det.band()
+                if band is not None:
+                    return band
+        hist = self.detectors[0].history.last(256)
+        if len(hist) < 10:
+            return None
+        med, scale = robust_location_scale(hist)
+        return Band(med, med - 3.0 * scale, med + 3.0 * scale)
+
+    def history(self, n: int) -> np.ndarray:
+        """The last ``n`` values of this metric (for action rules such as a steady memory climb)."""
+        return self.detectors[0].history.last(n)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "detectors": [d.to_state() for d in self.detectors],
+            "calibrators": [c.to_state() for c in self.calibrators],
+            "recent": self.recent.to_state(),
+            "sustained": self.sustained.to_state(),
+            "last_value": self.last_value,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> MetricChannel:
+        ch = cls(state["period"], [detector_from_state(d) for d in state["detectors"]])
+        ch.calibrators = [TailCalibrator.from_state(c) for c in state["calibrators"]]
+        ch.recent = Ring.from_state(state["recent"])
+        ch.sustained = TailCalibrator.from_state(state["sustained"])
+        ch.last_value = state["last_value"]
+        return ch

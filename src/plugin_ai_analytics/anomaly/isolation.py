@@ -1,0 +1,189 @@
+"""The seed's multivariate IsolationForest, as a streaming detector refitted periodically.
+
+scikit-learn fits the forest (contamination = ``ANOMALY_DETECTION_SENSITIVITY``); the trees are
+then copied into flat numpy arrays so one sample scores in microseconds instead of sklearn's
+per-call overhead. The state keeps only the training rows and the seed: trees are refitted,
+deterministically, on restore, so nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["IsolationForestDetector"]
+
+
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """Expected depth of an unsuccessful search in a binary tree of ``n`` points (the IF constant)."""
+    n = np.asarray(n, dtype=float)
+    out = np.zeros_like(n)
+    big = n > 2
+    out[n == 2] = 1.0
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+class IsolationForestDetector:
+    """IsolationForest over the metrics of one plugin, their one-step changes and the hour of day.
+
+    ``learn_one(row)`` stores a row (a sequence of floats, one per metric, plus the hour) and
+    refits every ``refit_every`` rows on the last ``window`` rows; ``score_one(row)`` returns the
+    forest's anomaly score 2**(-mean path / c), in (0, 1], higher = easier to isolate.
+    """
+
+    kind = "isolation_forest"
+    meaning = "unusual combination"
+
+    def __init__(
+        self,
+        n_features: int,
+        contamination: float = 0.1,
+        window: int = 256,
+        refit_every: int = 256,
+        n_estimators: int = 50,
+        seed: int = 0,
+    ) -> None:
+        self.n_features = int(n_features)
+        self.contamination = float(contamination)
+        self.window = int(window)
+        self.refit_every = int(refit_every)
+        self.n_estimators = int(n_estimators)
+        self.seed = int(seed)
+        self._rows: list[list[float]] = []
+        self._since_fit = 0
+        self._fits = 0
+        self._trees: dict[str, np.ndarray] | None = None
+        self._fit_rows: list[list[float]] = []  # what the current trees were fitted on
+        self.offset = 0.0  # sklearn's decision offset: raw scores above -offset are "outliers"
+
+    @property
+    def ready(self) -> bool:
+        return self._trees is not None
+
+    def _features(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        # Values, one-step changes (a jump is anomalous even inside the usual range), hour.
+        k = self.n_features - 1
+        values, hours = rows[:, :k], rows[:, k:]
+        deltas = values - previous[:, :k]
+        return np.hstack([values, deltas, hours])
+
+    def _featurise_one(self, row: list[float]) -> np.ndarray:
+        prev = np.asarray(self._rows[-1] if self._rows else row, dtype=float)[None, :]
+        return self._features(np.asarray(row, dtype=float)[None, :], prev)[0]
+
+    def _fit(self) -> None:
+        from sklearn.ensemble import IsolationForest  # heavy: only when a plugin has data
+
+        self._fit_rows = [list(r) for r in self._rows]
+        rows = np.asarray(self._rows, dtype=float)
+        prev = np.vstack([rows[:1], rows[:-1]])
+        X = self._features(rows, prev)
+        forest = IsolationForest(
+            n_estimators=self.n_estimators,
+            max_samples=min(256, len(X)),
+            contamination=self.contamination,
+            random_state=self.seed + self._fits,
+        ).fit(X)
+        self.offset = float(forest.offset_)
+        self._trees = self._flatten(forest)
+        self._fits += 1
+        self._since_fit = 0
+
+    @staticmethod
+    def _flatten(forest: Any) -> dict[str, np.ndarray]:
+        trees = [est.tree_ for est in forest.estimators_]
+        width = max(t.node_count for t in trees)
+        n = len(trees)
+        feature = np.zeros((n, width), dtype=np.int64)
+        threshold = np.zeros((n, width))
+        left = np.full((n, width), -1, dtype=np.int64)
+        right = np.full((n, width), -1, dtype=np.int64)
+        leaf_value = np.zeros((n, width))
+        max_depth = 0
+        for i, (t, feats) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
+            c = t.node_count
+            # Map the tree's local feature index back to the full feature vector.
+            f = np.where(t.feature[:c] >= 0, t.feature[:c], 0)
+            feature[i, :c] = np.asarray(feats)[f]
+            threshold[i, :c] = t.threshold[:c]
+            left[i, :c] = t.children_left[:c]
+            right[i, :c] = t.children_right[:c]
+            depth = np.zeros(c)
+            for node in range(c):  # children always have larger indices than their parent
+                if t.children_left[node] >= 0:
+                    depth[t.children_left[node]] = depth[node] + 1
+                    depth[t.children_right[node]] = depth[node] + 1
+            leaf_value[i, :c] = depth + _average_path_length(t.n_node_samples[:c])
+            max_depth = max(max_depth, int(depth.max()))
+        return {
+            "feature": feature,
+            "threshold": threshold,
+            "left": left,
+            "right": right,
+            "leaf_value": leaf_value,
+            "max_depth": np.array(max_depth),
+            "c": np.array(float(_average_path_length(np.array([min(256, len(forest.estimators_samples_[0]))]))[0])),
+        }
+
+    def score_one(self, row: list[float]) -> float:
+        """Anomaly score in (0, 1] (0.0 until the first fit)."""
+        if self._trees is None:
+            return 0.0
+        x = self._featurise_one(row)
+        t = self._trees
+        idx = np.arange(t["feature"].shape[0])
+        node = np.zeros_like(idx)
+        for _ in range(int(t["max_depth"])):
+            left = t["left"][idx, node]
+            go_left = x[t["feature"][idx, node]] <= t["threshold"][idx, node]
+            nxt = np.where(go_left, left, t["right"][idx, node])
+            node = np.where(left < 0, node, nxt)
+        mean_path = float(t["leaf_value"][idx, node].mean())
+        return 2.0 ** (-mean_path / float(t["c"]))
+
+    def is_outlier(self, score: float) -> bool:
+        """sklearn's verdict at the configured contamination (score above the fitted offset)."""
+        return self.ready and -score < self.offset
+
+    def learn_one(self, row: list[float]) -> None:
+        self._rows.append([float(v) for v in row])
+        if len(self._rows) > self.window:
+            del self._rows[0]
+        self._since_fit += 1
+        if self._since_fit >= self.refit_every and len(self._rows) >= min(self.window, 64):
+            self._fit()
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "type": self.kind,
+            "params": {
+                "n_features": self.n_features,
+                "contamination": self.contamination,
+                "window": self.window,
+                "refit_every": self.refit_every,
+                "n_estimators": self.n_estimators,
+                "seed": self.seed,
+            },
+            "rows": self._rows,
+            "since_fit": self._since_fit,
+            "fits": self._fits,
+            # Trees are not stored: the rows they were fitted on are, and refitting them with the
+            # same seed rebuilds identical trees.
+            "fit_rows": self._fit_rows if self._trees is not None else None,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> IsolationForestDetector:
+        det = cls(**state["params"])
+        det._rows = [list(map(float, r)) for r in state["rows"]]
+        if state["fit_rows"] is not None:
+            current = det._rows
+            det._rows = [list(map(float, r)) for r in state["fit_rows"]]
+            det._fits = int(state["fits"]) - 1
+            det._fit()
+            det._rows = current
+        det._fits = int(state["fits"])
+        det._since_fit = int(state["since_fit"])
+        return det

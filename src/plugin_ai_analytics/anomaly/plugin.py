@@ -1,0 +1,404 @@
+"""The per-plugin streaming detector: one call per sample, a verdict back, events opened and closed.
+
+It owns the metric ensembles, the multivariate IsolationForest, the fusion into one score, the
+event rules (open, extend, debounce, recover), severity, recommended actions and operator
+feedback, and serialises all of it to a JSON-safe dict so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..errors import ValidationError
+from .actions import diagnose, steady_climb
+from .calibration import SURPRISE_DECADES, TailCalibrator
+from .channel import MAX_SURPRISE, MetricChannel, MetricReading
+from .events import Event, EventShape, MetricEvidence, Severity, Verdict, severity_of
+from .feedback import FeedbackLabel, FeedbackMemory
+from .isolation import IsolationForestDetector
+
+__all__ = ["PluginDetector", "STATE_VERSION"]
+
+STATE_VERSION = 1
+WARMUP_SAMPLES = 150  # enough for the calibrators to have seen 100 scores of each detector
+COOLDOWN_SAMPLES = 100  # after an alert, anomalies this close are the same incident
+RECOVERY_SAMPLES = 12  # an event closes after this many calm samples in a row
+_MAX_GAP_FILL = 2016  # never impute more than a week of 5-minute samples for one gap
+
+_KIND_OF_DETECTOR = {
+    "discord1": "spike",
+    "discord8": "pattern change",
+    "level_shift": "level shift",
+    "seasonal": "seasonal deviation",
+    "sustained": "sustained deviation",
+    "isolation_forest": "unusual combination",
+}
+
+
+def alert_threshold_for(sensitivity: float) -> float:
+    """The 0-1 score at which a sample opens an event.
+
+    ``sensitivity`` (``ANOMALY_DETECTION_SENSITIVITY``, 0.1 by default; also the IsolationForest
+    contamination) scales the tail probability that alerts: p <= sensitivity / 1000. At 0.1 a
+    sample must be rarer than 1 in 10 000, i.e. a score of 0.4.
+    """
+    if not 0.0 < sensitivity <= 1.0:
+        raise ValidationError("sensitivity must be in (0, 1]", field="sensitivity")
+    return (3.0 - math.log10(sensitivity)) / SURPRISE_DECADES
+
+
+def _as_utc(ts: datetime) -> datetime:
+    if not isinstance(ts, datetime):
+        raise ValidationError(f"timestamp must be a datetime, not {type(ts).__name__}", field="timestamp")
+    ts = ts.to_pydatetime() if hasattr(ts, "to_pydatetime") else ts
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+class PluginDetector:
+    """Streaming anomaly detection for one plugin.
+
+    >>> from datetime import datetime, timedelta
+    >>> det = PluginDetector()
+    >>> t0 = datetime(2026, 1, 1)
+    >>> v = det.update(t0, {"cpu_percent": 12.0})
+    >>> v.warming_up, v.message
+    (True, 'warming up: need 149 more samples')
+    """
+
+    def __init__(
+        self,
+        sensitivity: float = 0.1,
+        *,
+        warmup: int = WARMUP_SAMPLES,
+        cooldown: int = COOLDOWN_SAMPLES,
+        recovery: int = RECOVERY_SAMPLES,
+    ) -> None:
+        self.sensitivity = float(sensitivity)
+        self.alert_threshold = alert_threshold_for(self.sensitivity)
+        # Hysteresis: an open event keeps absorbing samples at half the opening threshold.
+        self.close_threshold = self.alert_threshold / 2.0
+        self.warmup = int(warmup)
+        self.cooldown = int(cooldown)
+        self.recovery = int(recovery)
+        self.channels: dict[str, MetricChannel] = {}
+        self.forest: IsolationForestDetector | None = None
+        self.forest_metrics: list[str] = []
+        self.forest_calibrator = TailCalibrator(1000, 100)
+        self.feedback = FeedbackMemory()
+        self.samples = 0
+        self.last_timestamp: datetime | None = None
+        self.step_seconds: float | None = None
+        self.period: int | None = None  # samples per day, once known
+        self._steps: list[float] = []
+        self.event: Event | None = None  # the open event, or the last one while cooling down
+        self._since_open = 10**9
+        self._calm = 0
+        self._events_opened = 0
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def warming_up(self) -> bool:
+        return self.samples < self.warmup
+
+    def update(self, timestamp: datetime, values: dict[str, float | None]) -> Verdict:
+        """Score one sample on arrival, then learn it; open, extend or close events.
+
+        ``timestamp`` must be later than the previous one (the service deduplicates resends).
+        A value of None, NaN or inf means "missing" for that metric.
+        """
+        ts = _as_utc(timestamp)
+        if self.last_timestamp is not None and ts <= self.last_timestamp:
+            raise ValidationError(
+                f"timestamp {ts.isoformat()} is not after the previous sample "
+                f"{self.last_timestamp.isoformat()}",
+                field="timestamp",
+            )
+        clean = self._clean(values)
+        self._note_gap(ts)
+        self.samples += 1
+
+        readings: dict[str, MetricReading] = {}
+        for name, x in clean.items():
+            if x is None:
+                if name in self.channels:
+                    self.channels[name].skip()
+                continue
+            channel = self.channels.get(name)
+            if channel is None:
+                channel = self.channels[name] = MetricChannel(self.period)
+            readings[name] = channel.update(x)
+        for name, channel in self.channels.items():
+            if name not in clean:
+                channel.skip()
+
+        forest_surprise = self._forest_update(ts)
+        if self.samples == self.warmup:
+            self._finish_warmup()
+        if self.samples <= self.warmup:
+            left = self.warmup - self.samples
+            message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next sample"
+            return Verdict(ts, 0.0, 0.0, {}, False, False, None, warming_up=True, message=message)
+
+        metric_scores = {m: min(1.0, r.surprise / SURPRISE_DECADES) for m, r in readings.items()}
+        surprises = [r.surprise for r in readings.values()]
+        if forest_surprise is not None:
+            surprises.append(forest_surprise)
+        fused = max(surprises) - math.log10(len(surprises)) if surprises else 0.0
+        score = min(1.0, max(0.0, fused) / SURPRISE_DECADES)
+        return self._judge(ts, score, metric_scores, readings, clean, forest_surprise)
+
+    def record_feedback(self, shape: EventShape, label: FeedbackLabel) -> None:
+        """Operator verdict on an event (use ``event.shape``): false alarms of that shape are suppressed."""
+        self.feedback.record(shape, label)
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _clean(values: dict[str, float | None]) -> dict[str, float | None]:
+        clean: dict[str, float | None] = {}
+        for name, v in values.items():
+            if v is None:
+                clean[name] = None
+                continue
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                raise ValidationError(f"{name} must be a number, not {v!r}", field=name) from None
+            clean[name] = f if math.isfinite(f) else None
+        return clean
+
+    def _note_gap(self, ts: datetime) -> None:
+        if self.last_timestamp is not None:
+            delta = (ts - self.last_timestamp).total_seconds()
+            if self.step_seconds is None:
+                self._steps.append(delta)
+            elif delta > 1.5 * self.step_seconds:
+                # Missing samples: keep the seasonal baselines' phase aligned with the clock.
+                missing = min(int(round(delta / self.step_seconds)) - 1, _MAX_GAP_FILL)
+                for _ in range(missing):
+                    for channel in self.channels.values():
+                        channel.skip()
+        self.last_timestamp = ts
+
+    def _finish_warmup(self) -> None:
+        if self._steps:
+            self.step_seconds = float(np.median(self._steps))
+        self._steps = []
+        if self.step_seconds and self.step_seconds > 0:
+            per_day = int(round(86400.0 / self.step_seconds))
+            if per_day >= 4:
+                self.period = per_day
+                for channel in self.channels.values():
+                    channel.enable_seasonal(per_day)
+        self.forest_metrics = sorted(self.channels)
+        # The forest is the cross-metric detector: with a single metric the per-metric ensemble
+        # already covers it, and adding it measurably only adds false alarms (NAB 58.8 -> 53.7).
+        if len(self.forest_metrics) >= 2:
+            self.forest = IsolationForestDetector(
+                n_features=len(self.forest_metrics) + 1, contamination=min(0.5, self.sensitivity)
+            )
+
+    def _forest_row(self, ts: datetime) -> list[float]:
+        row = []
+        for name in self.forest_metrics:
+            last = self.channels[name].last_value
+            row.append(0.0 if last is None else last)  # carry the last value over a missing one
+        row.append(ts.hour + ts.minute / 60.0)
+        return row
+
+    def _forest_update(self, ts: datetime) -> float | None:
+        if self.forest is None:
+            return None
+        row = self._forest_row(ts)
+        surprise = None
+        if self.forest.ready:
+            raw = self.forest.score_one(row)
+            surprise = min(self.forest_calibrator.surprise(raw), MAX_SURPRISE)
+            self.forest_calibrator.learn_one(raw)
+        self.forest.learn_one(row)
+        return surprise
+
+    def _evidence(self, name: str, reading: MetricReading, observed: float, score: float) -> MetricEvidence:
+        direction = "pattern"
+        if reading.expected is not None and reading.upper is not None and reading.lower is not None:
+            sigma = max((reading.upper - reading.expected) / 3.0, 1e-12)
+            if observed > reading.upper or (observed - reading.expected) > sigma:
+                direction = "up"
+            elif observed < reading.lower or (reading.expected - observed) > sigma:
+                direction = "down"
+        return MetricEvidence(
+            name, observed, reading.expected, reading.lower, reading.upper, score, reading.detector, direction
+        )
+
+    def _memory_climbing(self) -> bool:
+        channel = self.channels.get("memory_mb")
+        return channel is not None and steady_climb(channel.history(36))
+
+    def _judge(
+        self,
+        ts: datetime,
+        score: float,
+        metric_scores: dict[str, float],
+        readings: dict[str, MetricReading],
+        values: dict[str, float | None],
+        forest_surprise: float | None,
+    ) -> Verdict:
+        anomalous = score >= self.alert_threshold
+        involved = [m for m, s in metric_scores.items() if s >= self.close_threshold]
+        if not involved and metric_scores:
+            involved = [max(metric_scores, key=metric_scores.__getitem__)]
+        event, alert, closed = self.event, False, False
+        fresh = event is None or (not event.is_open and self._since_open >= self.cooldown)
+        incident_score = score if fresh else 0.0
+
+        if event is not None and event.is_open:
+            if score >= self.close_threshold:
+                self._extend(event, ts, score, involved, metric_scores, readings, values)
+                self._calm = 0
+            else:
+                self._calm += 1
+                if self._calm >= self.recovery:
+                    event.is_open, closed = False, True
+        elif anomalous and not fresh and event is not None:
+            # Within the cool-down of the last alert: the same incident flaring again.
+            event.is_open = True
+            self._calm = 0
+            self._extend(event, ts, score, involved, metric_scores, readings, values)
+        elif anomalous:
+            event = self._open(ts, score, involved, metric_scores, readings, values, forest_surprise)
+            alert = not event.suppressed
+            if event.suppressed:
+                incident_score = 0.0
+        self._since_open += 1
+        shown = event if event is not None and (event.is_open or closed) else None
+        return Verdict(ts, score, incident_score, metric_scores, anomalous, alert, shown, closed=closed)
+
+    def _open(
+        self,
+        ts: datetime,
+        score: float,
+        involved: list[str],
+        metric_scores: dict[str, float],
+        readings: dict[str, MetricReading],
+        values: dict[str, float | None],
+        forest_surprise: float | None,
+    ) -> Event:
+        evidence = {
+            m: self._evidence(m, readings[m], float(values[m]), metric_scores[m])  # type: ignore[arg-type]
+            for m in involved
+        }
+        top = max(involved, key=metric_scores.__getitem__) if involved else None
+        detector = readings[top].detector if top else "isolation_forest"
+        if forest_surprise is not None and top and forest_surprise > readings[top].surprise:
+            detector = "isolation_forest"
+        kind = _KIND_OF_DETECTOR.get(detector, detector)
+        direction = evidence[top].direction if top else "pattern"
+        if kind == "spike" and direction == "down":
+            kind = "dip"
+        memory_climbing = self._memory_climbing()
+        if memory_climbing:
+            kind = "steady climb"
+        self._events_opened += 1
+        self._since_open = 0
+        self._calm = 0
+        shape = EventShape(tuple(sorted(involved)), kind, direction, EventShape.magnitude_of(score))
+        event = Event(
+            event_id=f"{ts.strftime('%Y%m%dT%H%M%SZ')}-{self._events_opened}",
+            start=ts,
+            end=ts,
+            metrics=list(involved),
+            kind=kind,
+            peak_score=score,
+            peak_at=ts,
+            severity=Severity.LOW,  # set by the rule below, once the event exists
+            evidence=evidence,
+            diagnosis=diagnose(evidence, memory_climbing),
+            shape=shape,
+            suppressed=self.feedback.suppresses(shape),
+            moved_together=list(involved),
+        )
+        event.severity = severity_of(event)
+        self.event = event
+        return event
+
+    def _extend(
+        self,
+        event: Event,
+        ts: datetime,
+        score: float,
+        involved: list[str],
+        metric_scores: dict[str, float],
+        readings: dict[str, MetricReading],
+        values: dict[str, float | None],
+    ) -> None:
+        event.end = ts
+        event.samples += 1
+        if score > event.peak_score:
+            event.peak_score, event.peak_at = score, ts
+        changed = False
+        for m in involved:
+            if m not in event.metrics:
+                event.metrics.append(m)
+            if m not in event.evidence or metric_scores[m] > event.evidence[m].score:
+                event.evidence[m] = self._evidence(m, readings[m], float(values[m]), metric_scores[m])  # type: ignore[arg-type]
+                changed = True
+        if len(involved) > len(event.moved_together):
+            event.moved_together = list(involved)
+        if changed:
+            event.diagnosis = diagnose(event.evidence, self._memory_climbing())
+        event.severity = severity_of(event)
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume exactly where this detector is, as JSON-safe data."""
+        return {
+            "version": STATE_VERSION,
+            "sensitivity": self.sensitivity,
+            "warmup": self.warmup,
+            "cooldown": self.cooldown,
+            "recovery": self.recovery,
+            "channels": {name: ch.to_state() for name, ch in self.channels.items()},
+            "forest": self.forest.to_state() if self.forest is not None else None,
+            "forest_metrics": list(self.forest_metrics),
+            "forest_calibrator": self.forest_calibrator.to_state(),
+            "feedback": self.feedback.to_state(),
+            "samples": self.samples,
+            "last_timestamp": self.last_timestamp.isoformat() if self.last_timestamp else None,
+            "step_seconds": self.step_seconds,
+            "period": self.period,
+            "steps": list(self._steps),
+            "event": self.event.to_dict() if self.event is not None else None,
+            "since_open": min(self._since_open, 10**9),
+            "calm": self._calm,
+            "events_opened": self._events_opened,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PluginDetector:
+        if state.get("version") != STATE_VERSION:
+            raise ValidationError(f"unsupported detector state version {state.get('version')!r}", field="state")
+        det = cls(
+            state["sensitivity"], warmup=state["warmup"], cooldown=state["cooldown"], recovery=state["recovery"]
+        )
+        det.channels = {name: MetricChannel.from_state(ch) for name, ch in state["channels"].items()}
+        det.forest = IsolationForestDetector.from_state(state["forest"]) if state["forest"] else None
+        det.forest_metrics = list(state["forest_metrics"])
+        det.forest_calibrator = TailCalibrator.from_state(state["forest_calibrator"])
+        det.feedback = FeedbackMemory.from_state(state["feedback"])
+        det.samples = int(state["samples"])
+        det.last_timestamp = datetime.fromisoformat(state["last_timestamp"]) if state["last_timestamp"] else None
+        det.step_seconds = state["step_seconds"]
+        det.period = state["period"]
+        det._steps = [float(s) for s in state["steps"]]
+        det.event = Event.from_dict(state["event"]) if state["event"] else None
+        det._since_open = int(state["since_open"])
+        det._calm = int(state["calm"])
+        det._events_opened = int(state["events_opened"])
+        return det
+
