@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import NAB
 
-COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest"]
+COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest", "detect"]
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, check: bool = True):

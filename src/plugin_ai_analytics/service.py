@@ -90,6 +90,9 @@ class AnalyticsService:
         from .forecasting import Forecasting
 
         self.forecasting = Forecasting(self)
+        from .detection import Detection
+
+        self.detection = Detection(self)
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # prime: the first reading covers time since this call
 
@@ -101,6 +104,7 @@ class AnalyticsService:
             self.load_plugins_file(self.settings.plugins_file)
         for plugin in self.store.list_plugins():
             self._schedule_source(plugin)
+        self.detection.start()
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         self.scheduler.every("score_predictions", 60, self.forecasting.score_due, first_in=30)
         self.scheduler.every("retrain_due", 600, self.forecasting.retrain_tick, first_in=120)
@@ -111,6 +115,7 @@ class AnalyticsService:
     def close(self) -> None:
         self.scheduler.stop()
         self.jobs.shutdown(wait=True)
+        self.detection.stop()
         self.store.close()
 
     # -- ingestion ---------------------------------------------------------------------------
@@ -157,13 +162,17 @@ class AnalyticsService:
             self._reject(plugin_id, exc, len(samples))
             raise
         stored = self.store.insert_samples(plugin_id, rows)
-        return {
+        result: dict[str, Any] = {
             "plugin_id": plugin_id,
             "received": len(samples),
             "stored": stored,
             "first": ms_to_iso(rows[0][0]),
             "last": ms_to_iso(rows[-1][0]),
         }
+        verdict = self.detection.on_stored(plugin_id, stored)
+        if verdict is not None:
+            result["detection"] = verdict
+        return result
 
     def _reject(self, plugin_id: str, exc: Exception, samples: int | None) -> None:
         field = getattr(exc, "field", None)
@@ -234,6 +243,7 @@ class AnalyticsService:
         self.store.delete_plugin(plugin_id)
         self.scheduler.cancel(f"collect:{plugin_id}")
         self._sources.pop(plugin_id, None)
+        self.detection.forget(plugin_id)
 
     def load_plugins_file(self, path: Path) -> list[str]:
         """Register every plugin of a YAML registry file (``plugins: [ {plugin_id, source, ...} ]``)."""
@@ -379,6 +389,53 @@ class AnalyticsService:
     def forecast_accuracy(self, plugin_id: str, days: float = 7) -> dict[str, Any]:
         check_plugin_id(plugin_id)
         return {"plugin_id": plugin_id, "window_days": days, "metrics": self.forecasting.accuracy(plugin_id, days=days)}
+
+    # -- anomaly detection -------------------------------------------------------------------
+
+    def detect_anomalies(self, plugin_id: str) -> dict[str, Any]:
+        """Score whatever is new now; report the detector's status and the open anomalies."""
+        check_plugin_id(plugin_id)
+        return self.detection.detect_now(plugin_id)
+
+    def anomalies_history(
+        self,
+        plugin_id: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        if self.store.get_plugin(plugin_id) is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        if severity is not None and severity not in ("High", "Medium", "Low"):
+            raise ValidationError("severity must be High, Medium or Low", field="severity")
+        if state is not None and state not in ("open", "closed", "suppressed"):
+            raise ValidationError("state must be open, closed or suppressed", field="state")
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be between 1 and 1000", field="limit")
+        events = self.detection.history(
+            plugin_id,
+            start_ms=to_ms(start),
+            end_ms=to_ms(end),
+            severity=severity,
+            state=state,
+            limit=limit,
+            offset=offset,
+        )
+        return {
+            "plugin_id": plugin_id,
+            "count": len(events),
+            "anomalies": events,
+            "next_offset": offset + len(events) if len(events) == limit else None,
+        }
+
+    def anomaly_feedback(self, plugin_id: str, event_id: str, label: str) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        return self.detection.feedback(plugin_id, event_id, label)
 
     # -- analyses whose engines land in later issues -----------------------------------------
 

@@ -47,7 +47,6 @@ async def test_bad_sample_names_the_field(analytics: PluginAIAnalytics) -> None:
 
 async def test_unbuilt_methods_say_so(analytics: PluginAIAnalytics) -> None:
     for method in (
-        analytics.detect_anomalies,
         analytics.generate_optimization_suggestions,
         analytics.get_analytics_summary,
         analytics.export_analytics_data,

@@ -84,7 +84,13 @@ class MetricEvidence:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MetricEvidence:
         return cls(
-            d["metric"], d["observed"], d["expected"], d["lower"], d["upper"], d["score"], d["detector"],
+            d["metric"],
+            d["observed"],
+            d["expected"],
+            d["lower"],
+            d["upper"],
+            d["score"],
+            d["detector"],
             d["direction"],
         )
 

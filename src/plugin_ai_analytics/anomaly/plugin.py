@@ -114,8 +114,7 @@ class PluginDetector:
         ts = _as_utc(timestamp)
         if self.last_timestamp is not None and ts <= self.last_timestamp:
             raise ValidationError(
-                f"timestamp {ts.isoformat()} is not after the previous sample "
-                f"{self.last_timestamp.isoformat()}",
+                f"timestamp {ts.isoformat()} is not after the previous sample {self.last_timestamp.isoformat()}",
                 field="timestamp",
             )
         clean = self._clean(values)
@@ -383,9 +382,7 @@ class PluginDetector:
     def from_state(cls, state: dict[str, Any]) -> PluginDetector:
         if state.get("version") != STATE_VERSION:
             raise ValidationError(f"unsupported detector state version {state.get('version')!r}", field="state")
-        det = cls(
-            state["sensitivity"], warmup=state["warmup"], cooldown=state["cooldown"], recovery=state["recovery"]
-        )
+        det = cls(state["sensitivity"], warmup=state["warmup"], cooldown=state["cooldown"], recovery=state["recovery"])
         det.channels = {name: MetricChannel.from_state(ch) for name, ch in state["channels"].items()}
         det.forest = IsolationForestDetector.from_state(state["forest"]) if state["forest"] else None
         det.forest_metrics = list(state["forest_metrics"])
@@ -401,4 +398,3 @@ class PluginDetector:
         det._calm = int(state["calm"])
         det._events_opened = int(state["events_opened"])
         return det
-

@@ -20,7 +20,7 @@ from plugin_ai_analytics.errors import InsufficientData, ModelIntegrityError, Va
 from ._candidates import CANDIDATES, Context
 from ._regimes import align_level_shifts
 from ._scoring import accuracy, coverage, mase, seasonal_scale
-from ._series import DAY, HOUR, Grid, min_history, prepare, require_history
+from ._series import HOUR, Grid, min_history, prepare, require_history
 
 STATE_FORMAT = "plugin-ai-analytics/forecaster"
 STATE_VERSION = 1

@@ -103,7 +103,15 @@ class Store:
             found = conn.execute(delete(t.plugins).where(t.plugins.c.plugin_id == plugin_id)).rowcount
             if not found:
                 raise NotFound(f"plugin {plugin_id!r} is not registered", plugin_id=plugin_id)
-            for table in (t.metrics, t.predictions, t.models, t.anomalies, t.suggestions, t.rejections):
+            for table in (
+                t.metrics,
+                t.predictions,
+                t.models,
+                t.anomalies,
+                t.suggestions,
+                t.rejections,
+                t.detector_states,
+            ):
                 conn.execute(delete(table).where(table.c.plugin_id == plugin_id))
 
     # -- metrics -----------------------------------------------------------------------------
@@ -382,6 +390,110 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    # -- anomaly events and detector state ----------------------------------------------------
+
+    def save_detector_state(self, plugin_id: str, state: dict[str, Any], last_ts: int | None) -> int:
+        """Persist a plugin's detector; returns the stored size in bytes."""
+        text = canonical_json(state)
+        row = {
+            "plugin_id": plugin_id,
+            "state": text,
+            "checksum": sha256_hex(text),
+            "last_ts": last_ts,
+            "updated_at": now_ms(),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(
+                upsert(
+                    conn, t.detector_states, ["plugin_id"], ["state", "checksum", "last_ts", "updated_at"], merge=False
+                ),
+                [row],
+            )
+        return len(text)
+
+    def load_detector_state(self, plugin_id: str) -> dict[str, Any] | None:
+        from ..errors import ModelIntegrityError
+
+        q = select(t.detector_states).where(t.detector_states.c.plugin_id == plugin_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        if row is None:
+            return None
+        if sha256_hex(row["state"]) != row["checksum"]:
+            raise ModelIntegrityError(
+                f"detector state of {plugin_id!r} fails its checksum: refused", plugin_id=plugin_id
+            )
+        return json.loads(row["state"])
+
+    def delete_detector_state(self, plugin_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.detector_states).where(t.detector_states.c.plugin_id == plugin_id))
+
+    def upsert_events(self, plugin_id: str, events: Sequence[dict[str, Any]]) -> None:
+        """Insert or update anomaly events by (plugin, event_id); operator feedback is kept."""
+        if not events:
+            return
+        now = now_ms()
+        rows = [{"plugin_id": plugin_id, "feedback": None, "updated_at": now, **e} for e in events]
+        cols = ["end_ts", "metrics", "kind", "score", "severity", "explanation", "actions", "state", "updated_at"]
+        with self.engine.begin() as conn:
+            conn.execute(upsert(conn, t.anomalies, ["plugin_id", "event_id"], cols, merge=False), rows)
+
+    def anomalies(
+        self,
+        plugin_id: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        a = t.anomalies.c
+        where = [a.plugin_id == plugin_id]
+        if start_ms is not None:
+            where.append(func.coalesce(a.end_ts, a.start_ts) >= start_ms)
+        if end_ms is not None:
+            where.append(a.start_ts < end_ms)
+        if severity:
+            where.append(a.severity == severity)
+        if state:
+            where.append(a.state == state)
+        q = select(t.anomalies).where(and_(*where)).order_by(a.start_ts.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def anomaly_counts(self, state: str = "open") -> dict[str, dict[str, int]]:
+        a = t.anomalies.c
+        q = select(a.plugin_id, a.severity, func.count()).where(a.state == state).group_by(a.plugin_id, a.severity)
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for pid, severity, n in conn.execute(q):
+                out.setdefault(pid, {})[severity] = int(n)
+        return out
+
+    def get_event(self, plugin_id: str, event_id: str) -> dict[str, Any]:
+        a = t.anomalies.c
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(t.anomalies).where(a.plugin_id == plugin_id, a.event_id == event_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"anomaly {event_id!r} of plugin {plugin_id!r} does not exist", event_id=event_id)
+        return dict(row)
+
+    def set_feedback(self, plugin_id: str, event_id: str, label: str) -> None:
+        a = t.anomalies.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.anomalies)
+                .where(a.plugin_id == plugin_id, a.event_id == event_id)
+                .values(feedback=label, updated_at=now_ms())
+            )
 
     # -- jobs --------------------------------------------------------------------------------
 

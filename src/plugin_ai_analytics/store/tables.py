@@ -30,6 +30,7 @@ __all__ = [
     "predictions",
     "models",
     "anomalies",
+    "detector_states",
     "suggestions",
     "jobs",
     "audit_log",
@@ -117,6 +118,7 @@ anomalies = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("plugin_id", String(128), nullable=False),
+    Column("event_id", String(64), nullable=True),  # the detector's id of the incident
     Column("start_ts", BigInteger, nullable=False),
     Column("end_ts", BigInteger, nullable=True),
     Column("metrics", JSON, nullable=False),
@@ -129,6 +131,18 @@ anomalies = Table(
     Column("feedback", String(16), nullable=True),  # false_alarm / confirmed
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_anomalies_plugin_start", "plugin_id", "start_ts"),
+    Index("ix_anomalies_plugin_event", "plugin_id", "event_id", unique=True),
+)
+
+# The streaming detector of each plugin, so it survives restarts (JSON, checksummed, never pickled).
+detector_states = Table(
+    "detector_states",
+    metadata,
+    Column("plugin_id", String(128), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("last_ts", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 suggestions = Table(

@@ -1,0 +1,291 @@
+"""Real-time anomaly detection for the service: one streaming detector per plugin, fed every
+stored sample on arrival, its events kept in the store, its state persisted across restarts.
+
+Small pushes are scored in the request (the response carries the verdict); large ones and
+scheduled collections are scored by a background worker that reads what is new from the store,
+so a burst coalesces into one pass instead of a growing queue. The engine in ``anomaly/`` is pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .domain import METRIC_NAMES
+from .errors import ModelIntegrityError, NotFound, ValidationError
+from .logs import log_event
+
+if TYPE_CHECKING:
+    from .anomaly import PluginDetector, Verdict
+    from .service import AnalyticsService
+
+__all__ = ["Detection", "SYNC_BATCH_LIMIT"]
+
+DAY_MS = 86_400_000
+# A new detector learns from this much stored history before it judges live samples.
+WARM_FROM_DAYS = 14
+# Batches up to this size are scored inside the request that brought them.
+SYNC_BATCH_LIMIT = 100
+# Persist a plugin's detector state at most this often (and at shutdown).
+STATE_FLUSH_SECONDS = 30.0
+
+
+class Detection:
+    def __init__(self, service: AnalyticsService) -> None:
+        self._service = service
+        self._store = service.store
+        self._sensitivity = service.settings.anomaly_detection_sensitivity
+        self._detectors: dict[str, PluginDetector] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._registry_lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._pending: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.processing_ms: deque[float] = deque(maxlen=1000)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.flush_states()
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(timeout=STATE_FLUSH_SECONDS)
+            self._wake.clear()
+            with self._registry_lock:
+                pending, self._pending = self._pending, set()
+            for plugin_id in sorted(pending):
+                try:
+                    self.process(plugin_id)
+                except Exception as exc:  # one plugin's failure must not stop detection for the rest
+                    log_event(logging.ERROR, "detect_anomalies", f"detection failed: {exc!r}", plugin=plugin_id)
+            if time.monotonic() - last_flush >= STATE_FLUSH_SECONDS:
+                self.flush_states()
+                last_flush = time.monotonic()
+
+    # -- feeding -----------------------------------------------------------------------------
+
+    def on_stored(self, plugin_id: str, samples: int) -> dict[str, Any] | None:
+        """Called after samples are committed: score now if small, else hand to the worker."""
+        if samples <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
+            verdicts = self.process(plugin_id)
+            return _summary(verdicts)
+        with self._registry_lock:
+            self._pending.add(plugin_id)
+        self._wake.set()
+        return None
+
+    def _lock(self, plugin_id: str) -> threading.Lock:
+        with self._registry_lock:
+            lock = self._locks.get(plugin_id)
+            if lock is None:
+                lock = self._locks[plugin_id] = threading.Lock()
+            return lock
+
+    def _detector(self, plugin_id: str) -> PluginDetector:
+        from .anomaly import PluginDetector
+
+        detector = self._detectors.get(plugin_id)
+        if detector is not None:
+            return detector
+        state = None
+        try:
+            state = self._store.load_detector_state(plugin_id)
+        except ModelIntegrityError as exc:
+            log_event(logging.ERROR, "detect_anomalies", f"{exc.message}; starting a fresh detector", plugin=plugin_id)
+        if state is not None:
+            try:
+                detector = PluginDetector.from_state(state)
+            except Exception as exc:
+                log_event(
+                    logging.ERROR,
+                    "detect_anomalies",
+                    f"unreadable detector state ({exc}); starting fresh",
+                    plugin=plugin_id,
+                )
+        if detector is None:
+            detector = PluginDetector(sensitivity=self._sensitivity)
+        self._detectors[plugin_id] = detector
+        return detector
+
+    def process(self, plugin_id: str) -> list[Verdict]:
+        """Score every stored sample newer than what the plugin's detector has seen."""
+        started = time.perf_counter()
+        with self._lock(plugin_id):
+            detector = self._detector(plugin_id)
+            if detector.last_timestamp is not None:
+                start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
+            else:
+                extent = self._store.metrics_extent(plugin_id)
+                if not extent["samples"]:
+                    return []
+                start_ms = extent["last_ts"] - WARM_FROM_DAYS * DAY_MS
+            verdicts: list[Verdict] = []
+            events: dict[str, dict[str, Any]] = {}
+            for chunk in self._store.iter_metrics(plugin_id, start_ms=start_ms):
+                for row in chunk:
+                    values = {m: row[m] for m in METRIC_NAMES if row[m] is not None}
+                    try:
+                        verdict = detector.update(datetime.fromtimestamp(row["ts"] / 1000, UTC), values)
+                    except ValidationError:
+                        continue  # not after the last scored sample: already judged
+                    verdicts.append(verdict)
+                    if verdict.event is not None:
+                        events[verdict.event.event_id] = _event_row(verdict.event)
+                    if verdict.alert:
+                        event = verdict.event
+                        level = logging.WARNING if event.severity.value == "High" else logging.INFO
+                        log_event(
+                            level,
+                            "detect_anomalies",
+                            f"anomaly opened: {event.explanation}",
+                            plugin=plugin_id,
+                            severity=event.severity.value,
+                            event=event.event_id,
+                        )
+            if events:
+                self._store.upsert_events(plugin_id, list(events.values()))
+            if verdicts:
+                self._dirty.add(plugin_id)
+        self.processing_ms.append((time.perf_counter() - started) * 1000)
+        return verdicts
+
+    def flush_states(self) -> None:
+        for plugin_id in list(self._dirty):
+            detector = self._detectors.get(plugin_id)
+            if detector is None:
+                continue
+            with self._lock(plugin_id):
+                self._dirty.discard(plugin_id)
+                last = detector.last_timestamp
+                self._store.save_detector_state(
+                    plugin_id, detector.to_state(), int(last.timestamp() * 1000) if last else None
+                )
+
+    def forget(self, plugin_id: str) -> None:
+        with self._lock(plugin_id):
+            self._detectors.pop(plugin_id, None)
+            self._dirty.discard(plugin_id)
+
+    # -- faces -------------------------------------------------------------------------------
+
+    def detect_now(self, plugin_id: str) -> dict[str, Any]:
+        """Bring the plugin's detector up to date and report where it stands."""
+        if self._store.get_plugin(plugin_id) is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        verdicts = self.process(plugin_id)
+        detector = self._detector(plugin_id)
+        open_events = [_public_event(r) for r in self._store.anomalies(plugin_id, state="open", limit=100)]
+        last = verdicts[-1] if verdicts else None
+        if detector.warming_up:
+            status = f"warming up: need {detector.warmup - detector.samples} more samples"
+        else:
+            status = "anomalous" if open_events else "normal"
+        return {
+            "plugin_id": plugin_id,
+            "status": status,
+            "samples_seen": detector.samples,
+            "scored_now": len(verdicts),
+            "last_sample": detector.last_timestamp.isoformat() if detector.last_timestamp else None,
+            "score": last.score if last else None,
+            "metric_scores": last.metric_scores if last else {},
+            "alert_threshold": detector.alert_threshold,
+            "open_anomalies": open_events,
+        }
+
+    def history(self, plugin_id: str, **filters: Any) -> list[dict[str, Any]]:
+        return [_public_event(r) for r in self._store.anomalies(plugin_id, **filters)]
+
+    def feedback(self, plugin_id: str, event_id: str, label: str) -> dict[str, Any]:
+        """Operator verdict: a false alarm suppresses later events of the same shape for this plugin."""
+        from .anomaly import EventShape
+
+        if label not in ("false_alarm", "confirmed"):
+            raise ValidationError("label must be 'false_alarm' or 'confirmed'", field="label")
+        row = self._store.get_event(plugin_id, event_id)
+        shape = EventShape.from_dict(row["explanation"]["shape"])
+        with self._lock(plugin_id):
+            self._detector(plugin_id).record_feedback(shape, label)  # type: ignore[arg-type]
+            self._dirty.add(plugin_id)
+        self._store.set_feedback(plugin_id, event_id, label)
+        self.flush_states()
+        log_event(logging.INFO, "anomaly_feedback", f"marked {label}", plugin=plugin_id, event=event_id)
+        return _public_event(self._store.get_event(plugin_id, event_id))
+
+    def state_sizes(self) -> dict[str, int]:
+        import json
+
+        return {pid: len(json.dumps(d.to_state())) for pid, d in list(self._detectors.items())}
+
+
+def _event_row(event: Any) -> dict[str, Any]:
+    data = event.to_dict()
+    state = "suppressed" if event.suppressed else ("open" if event.is_open else "closed")
+    return {
+        "event_id": event.event_id,
+        "start_ts": int(event.start.timestamp() * 1000),
+        "end_ts": int(event.end.timestamp() * 1000),
+        "metrics": list(event.metrics),
+        "kind": event.kind,
+        "score": float(event.peak_score),
+        "severity": event.severity.value,
+        "explanation": data,
+        "actions": list(event.diagnosis.actions),
+        "state": state,
+    }
+
+
+def _public_event(row: dict[str, Any]) -> dict[str, Any]:
+    from .service import ms_to_iso
+
+    detail = row["explanation"] or {}
+    return {
+        "event_id": row["event_id"],
+        "start": ms_to_iso(row["start_ts"]),
+        "end": ms_to_iso(row["end_ts"]),
+        "state": row["state"],
+        "metrics": row["metrics"],
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "score": row["score"],
+        "explanation": detail.get("explanation"),
+        "evidence": detail.get("evidence"),
+        "moved_together": detail.get("moved_together"),
+        "diagnosis": (detail.get("diagnosis") or {}).get("summary"),
+        "pattern": (detail.get("diagnosis") or {}).get("pattern"),
+        "recommended_actions": row["actions"],
+        "feedback": row["feedback"],
+        "updated_at": ms_to_iso(row["updated_at"]),
+    }
+
+
+def _summary(verdicts: list[Verdict]) -> dict[str, Any] | None:
+    if not verdicts:
+        return None
+    last = verdicts[-1]
+    alerts = [v.event.event_id for v in verdicts if v.alert and v.event is not None]
+    return {
+        "score": last.score,
+        "anomalous": any(v.anomalous for v in verdicts),
+        "alerts": alerts,
+        "open_event": last.event.event_id if last.event is not None and last.event.is_open else None,
+        "warming_up": last.warming_up,
+        "message": last.message,
+    }

@@ -1,0 +1,75 @@
+"""Anomaly detection on arrival, over real HTTP: warm-up is explicit, an incident becomes one
+event with severity, evidence and actions, operator feedback is kept, state survives restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from plugin_ai_analytics.service import AnalyticsService
+
+from ..conftest import make_settings
+from .test_forecasts import push, synthetic_plugin
+
+
+def live_split(days: float = 3, live: int = 24) -> tuple[list[dict], list[dict]]:
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    samples = synthetic_plugin(days, end=end + timedelta(minutes=5 * live))
+    return samples[:-live], samples[-live:]
+
+
+def test_a_new_plugin_says_it_is_warming_up(api: httpx.Client) -> None:
+    push(api, "fresh", synthetic_plugin(0.05))
+    status = api.get("/detect-anomalies/fresh").json()
+    assert status["status"].startswith("warming up: need ") and status["status"].endswith(" more samples")
+    assert status["open_anomalies"] == []
+
+
+def test_error_and_latency_spike_becomes_one_event_with_actions(api: httpx.Client) -> None:
+    history, live = live_split()
+    push(api, "shop", history)
+    assert api.get("/detect-anomalies/shop").json()["status"] == "normal"
+    responses = []
+    for i, sample in enumerate(live):
+        if 6 <= i < 12:  # a downstream failure: errors and latency jump while load stays as usual
+            sample = {**sample, "error_rate": 0.35, "response_time_ms": sample["response_time_ms"] * 8}
+        responses.append(api.post("/collect-metrics/shop", json=[sample]).json())
+    alerts = [r["detection"]["alerts"] for r in responses if r.get("detection") and r["detection"]["alerts"]]
+    assert len(alerts) == 1, responses  # one incident, one alert
+    history_page = api.get("/anomalies-history/shop").json()
+    incident = next(a for a in history_page["anomalies"] if a["event_id"] == alerts[0][0])
+    assert {"error_rate", "response_time_ms"} <= set(incident["metrics"])
+    assert incident["severity"] == "High"
+    evidence = incident["evidence"]["error_rate"]
+    assert evidence["observed"] == pytest.approx(0.35) and evidence["upper"] < 0.35
+    assert incident["recommended_actions"] and incident["explanation"]
+    assert api.get("/anomalies-history/shop", params={"severity": "Low"}).json()["anomalies"] == [
+        a for a in history_page["anomalies"] if a["severity"] == "Low"
+    ]
+
+    r = api.post(f"/anomalies/shop/{incident['event_id']}/feedback", json={"label": "false_alarm"})
+    assert r.status_code == 200 and r.json()["feedback"] == "false_alarm"
+    r = api.post(f"/anomalies/shop/{incident['event_id']}/feedback", json={"label": "maybe"})
+    assert r.status_code == 422 and r.json()["field"] == "label"
+    assert api.post("/anomalies/shop/no-such-event/feedback", json={"label": "confirmed"}).status_code == 404
+
+
+def test_detector_state_survives_a_restart(tmp_path, database_url: str) -> None:
+    history, live = live_split(days=2)
+    first = AnalyticsService(make_settings(tmp_path, database_url))
+    first.start()
+    first.ingest_samples("steady", history)
+    seen = first.detect_anomalies("steady")["samples_seen"]
+    assert seen == len(history)
+    first.close()  # persists the detector
+
+    second = AnalyticsService(make_settings(tmp_path, database_url))
+    second.start()
+    try:
+        second.ingest_samples("steady", live[:1])
+        status = second.detect_anomalies("steady")
+        assert status["samples_seen"] == seen + 1  # continued, not re-learnt from scratch
+    finally:
+        second.close()
