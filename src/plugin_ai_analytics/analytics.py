@@ -85,13 +85,38 @@ class PluginAIAnalytics:
         return await self._call(self.service.detect_anomalies, plugin_id)
 
     async def generate_optimization_suggestions(self, plugin_id: str) -> dict[str, Any]:
-        raise self.service.not_built("optimisation suggestions", 5)
+        """Suggestions from the plugin's own data, each with evidence, expected effect and steps."""
+        return await self._call(self.service.optimization_suggestions, plugin_id)
 
     async def get_analytics_summary(self, plugin_id: str) -> dict[str, Any]:
-        raise self.service.not_built("the analytics summary", 5)
+        """Current state, trends, forecasts, open anomalies, top suggestions, accuracy, data quality."""
+        return await self._call(self.service.analytics_summary, plugin_id)
 
-    async def export_analytics_data(self, plugin_id: str, format: str = "json") -> Any:
-        raise self.service.not_built("data export", 5)
+    async def export_analytics_data(
+        self,
+        plugin_id: str,
+        format: str = "json",
+        *,
+        kinds: Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        path: str | None = None,
+    ) -> bytes | str:
+        """The plugin's records as JSON, CSV or Parquet bytes, or written to ``path`` (streamed)."""
+        from .ops.export import EXPORT_KINDS
+
+        chosen = list(kinds) if kinds else (list(EXPORT_KINDS) if format == "json" else ["metrics"])
+
+        def run() -> bytes | str:
+            _, chunks = self.service.export_data(plugin_id, kinds=chosen, fmt=format, start=start, end=end)
+            if path is None:
+                return b"".join(chunks)
+            with open(path, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+            return path
+
+        return await self._call(run)
 
     # -- debugging attributes of the seed -----------------------------------------------------
 

@@ -66,7 +66,7 @@ class Forecasting:
 
     # -- training ----------------------------------------------------------------------------
 
-    def train_now(self, plugin_id: str, progress: Any = None) -> dict[str, Any]:
+    def train_now(self, plugin_id: str, progress: Any = None, *, predict_after: bool = True) -> dict[str, Any]:
         """Train every metric with enough history; store models and a fresh forecast."""
         from .forecast import train
 
@@ -112,13 +112,13 @@ class Forecasting:
         log_event(
             logging.INFO, "train_models", "trained", plugin=plugin_id, metrics=len(trained), seconds=round(elapsed, 2)
         )
-        forecast = self.predict(plugin_id, train_missing=False)
+        made_at = self.predict(plugin_id, train_missing=False)["made_at"] if predict_after else None
         return {
             "plugin_id": plugin_id,
             "trained": trained,
             "skipped": skipped,
             "seconds": round(elapsed, 2),
-            "predictions_made_at": forecast["made_at"],
+            "predictions_made_at": made_at,
         }
 
     def submit_training(self, plugin_id: str) -> str:

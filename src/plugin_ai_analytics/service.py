@@ -19,7 +19,7 @@ from . import __version__
 from .collect.validate import MetricSample, check_plugin_id, normalise_samples, parse_batch, validate_samples
 from .config import Settings, get_settings
 from .domain import METRIC_NAMES
-from .errors import AnalyticsError, NotFound, NotImplementedYet, PayloadTooLarge, SourceError, ValidationError
+from .errors import AnalyticsError, NotFound, PayloadTooLarge, SourceError, ValidationError
 from .jobs.executor import JobRunner
 from .jobs.scheduler import Scheduler
 from .logs import configure_logging, log_event
@@ -437,13 +437,113 @@ class AnalyticsService:
         check_plugin_id(plugin_id)
         return self.detection.feedback(plugin_id, event_id, label)
 
-    # -- analyses whose engines land in later issues -----------------------------------------
+    # -- optimisation suggestions ------------------------------------------------------------
 
-    def not_built(self, what: str, issue: int) -> NotImplementedYet:
-        return NotImplementedYet(
-            f"{what} is not implemented yet (tracked in issue {issue}); no numbers are invented meanwhile",
-            feature=what,
+    def optimization_suggestions(self, plugin_id: str) -> dict[str, Any]:
+        """Analyse the plugin's own history; every suggestion carries its evidence and numbers.
+
+        A finding already on record is updated in place, so history never repeats itself.
+        """
+        from .advise import PluginContext, analyse_with_report
+
+        check_plugin_id(plugin_id)
+        plugin = self.store.get_plugin(plugin_id)
+        if plugin is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        frame = self.forecasting.history_frame(plugin_id)
+        context = PluginContext(memory_limit_mb=plugin["memory_limit_mb"], cpu_cores=self.settings.effective_cpu_cores)
+        report = analyse_with_report(frame, context)
+        rows = [_suggestion_row(s.to_dict()) for s in report.suggestions]
+        self.store.upsert_suggestions(plugin_id, rows)
+        current = self.suggestion_records(plugin_id, findings=[r["finding"] for r in rows]) if rows else []
+        log_event(logging.INFO, "optimization_suggestions", f"{len(rows)} suggestions", plugin=plugin_id)
+        return {
+            "plugin_id": plugin_id,
+            "analysed_from": frame.index[0].isoformat() if len(frame) else None,
+            "analysed_to": frame.index[-1].isoformat() if len(frame) else None,
+            "suggestions": current,
+            "not_analysed": report.skipped,
+        }
+
+    def suggestion_records(self, plugin_id: str, **filters: Any) -> list[dict[str, Any]]:
+        return [_public_suggestion(r) for r in self.store.suggestions(plugin_id, **filters)]
+
+    def suggestions_history(
+        self, plugin_id: str, *, start: Any = None, end: Any = None, limit: int = 100, offset: int = 0
+    ) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        if self.store.get_plugin(plugin_id) is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        records = self.suggestion_records(
+            plugin_id, start_ms=to_ms(start), end_ms=to_ms(end), limit=limit, offset=offset
         )
+        return {
+            "plugin_id": plugin_id,
+            "count": len(records),
+            "suggestions": records,
+            "next_offset": offset + len(records) if len(records) == limit else None,
+        }
+
+    # -- summary, export, batch --------------------------------------------------------------
+
+    def analytics_summary(self, plugin_id: str) -> dict[str, Any]:
+        from .summary import build_summary
+
+        check_plugin_id(plugin_id)
+        return build_summary(self, plugin_id)
+
+    def export_data(
+        self, plugin_id: str, *, kinds: list[str], fmt: str, start: Any = None, end: Any = None
+    ) -> tuple[str, Any]:
+        """``(media type, byte-chunk iterator)`` of the plugin's records; streamed, never whole in memory."""
+        from .ops.export import export_stream
+
+        check_plugin_id(plugin_id)
+        if self.store.get_plugin(plugin_id) is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        log_event(logging.INFO, "export_data", f"export {','.join(kinds)} as {fmt}", plugin=plugin_id)
+        return export_stream(self.store, plugin_id, kinds, fmt, to_ms(start), to_ms(end))
+
+    def batch_analysis(
+        self,
+        plugin_ids: list[str] | None,
+        analyses: Sequence[str] | None = None,
+        *,
+        retrain: bool = False,
+        workers: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue analysis of many plugins (all when ``plugin_ids`` is None); returns the job to poll."""
+        from .jobs.batch import ANALYSES, run_batch
+
+        chosen = tuple(analyses or ANALYSES)
+        for name in chosen:
+            if name not in ANALYSES:
+                raise ValidationError(f"unknown analysis {name!r}; known: {', '.join(ANALYSES)}", field="analyses")
+        known = {p["plugin_id"] for p in self.store.list_plugins()}
+        if plugin_ids is None:
+            plugin_ids = sorted(known)
+        else:
+            for pid in plugin_ids:
+                check_plugin_id(pid)
+            missing = sorted(set(plugin_ids) - known)
+            if missing:
+                raise NotFound(f"unknown plugins: {', '.join(missing[:20])}", plugins=missing[:100])
+        if not plugin_ids:
+            raise ValidationError("no plugins to analyse", field="plugins")
+        settings = self.settings
+        job_id = self.jobs.submit(
+            "batch_analysis",
+            None,
+            lambda progress: run_batch(settings, list(plugin_ids), chosen, progress, workers=workers, retrain=retrain),
+            params={"plugins": len(plugin_ids), "analyses": list(chosen)},
+        )
+        return {
+            "job_id": job_id,
+            "status": "queued",
+            "plugins": len(plugin_ids),
+            "analyses": list(chosen),
+            "poll": f"/api/plugin-ai-analytics/jobs/{job_id}",
+        }
 
     # -- the system itself -------------------------------------------------------------------
 
@@ -506,6 +606,34 @@ def _public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> dict[str, Any
         "samples": extent["samples"],
         "first_sample": ms_to_iso(extent["first_ts"]),
         "last_sample": ms_to_iso(extent["last_ts"]),
+    }
+
+
+def _suggestion_row(suggestion: dict[str, Any]) -> dict[str, Any]:
+    evidence = dict(suggestion.get("evidence") or {})
+    if suggestion.get("model"):
+        evidence.setdefault("model", suggestion["model"])
+    return {
+        "finding": suggestion["finding"],
+        "title": suggestion["title"],
+        "evidence": evidence,
+        "expected_effect": suggestion.get("expected_effect") or [],
+        "steps": suggestion.get("steps") or [],
+        "priority": suggestion["priority"],
+    }
+
+
+def _public_suggestion(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "suggestion_id": row["id"],
+        "finding": row["finding"],
+        "title": row["title"],
+        "priority": row["priority"],
+        "evidence": row["evidence"],
+        "expected_effect": row["expected_effect"],
+        "steps": row["steps"],
+        "created_at": ms_to_iso(row["created_at"]),
+        "updated_at": ms_to_iso(row["updated_at"]),
     }
 
 

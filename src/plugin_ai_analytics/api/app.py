@@ -17,7 +17,7 @@ from .. import __version__
 from ..config import Settings
 from ..service import AnalyticsService
 from .errors import install_error_handlers
-from .routes import analysis, collect, metrics, system
+from .routes import anomalies, batch, collect, export, forecasts, metrics, suggestions, summary, system
 
 __all__ = ["create_app", "API_PREFIX"]
 
@@ -48,8 +48,8 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
-    for router in (collect.router, metrics.router, analysis.router, system.router):
-        app.include_router(router, prefix=API_PREFIX)
+    for module in (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system):
+        app.include_router(module.router, prefix=API_PREFIX)
     _install_self_metrics(app)
     return app
 

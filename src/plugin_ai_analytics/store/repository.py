@@ -495,6 +495,71 @@ class Store:
                 .values(feedback=label, updated_at=now_ms())
             )
 
+    # -- optimisation suggestions ------------------------------------------------------------
+
+    def upsert_suggestions(self, plugin_id: str, suggestions: Sequence[dict[str, Any]]) -> None:
+        """The same finding of a plugin is updated in place (created_at kept), never repeated."""
+        if not suggestions:
+            return
+        now = now_ms()
+        rows = [{"plugin_id": plugin_id, "created_at": now, "updated_at": now, **s} for s in suggestions]
+        cols = ["title", "evidence", "expected_effect", "steps", "priority", "updated_at"]
+        with self.engine.begin() as conn:
+            conn.execute(upsert(conn, t.suggestions, ["plugin_id", "finding"], cols, merge=False), rows)
+
+    def suggestions(
+        self,
+        plugin_id: str,
+        *,
+        findings: Sequence[str] | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        sg = t.suggestions.c
+        where = [sg.plugin_id == plugin_id]
+        if findings is not None:
+            where.append(sg.finding.in_(list(findings)))
+        if start_ms is not None:
+            where.append(sg.updated_at >= start_ms)
+        if end_ms is not None:
+            where.append(sg.created_at < end_ms)
+        q = select(t.suggestions).where(and_(*where)).order_by(sg.updated_at.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def iter_table(
+        self,
+        table_name: str,
+        plugin_id: str,
+        time_column: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        chunk: int = 5000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Stream a plugin's rows of any record table in time order, a chunk at a time."""
+        table = t.metadata.tables[table_name]
+        key = table.c.id
+        after = None
+        while True:
+            where = [table.c.plugin_id == plugin_id]
+            if start_ms is not None:
+                where.append(table.c[time_column] >= start_ms)
+            if end_ms is not None:
+                where.append(table.c[time_column] < end_ms)
+            if after is not None:
+                where.append(key > after)
+            q = select(table).where(and_(*where)).order_by(key).limit(chunk)
+            with self.engine.connect() as conn:
+                rows = [dict(r) for r in conn.execute(q).mappings()]
+            if not rows:
+                return
+            yield rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1]["id"]
+
     # -- jobs --------------------------------------------------------------------------------
 
     def create_job(self, kind: str, plugin_id: str | None, params: dict[str, Any] | None = None) -> str:

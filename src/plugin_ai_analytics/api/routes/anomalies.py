@@ -1,0 +1,45 @@
+"""Anomaly detection: ``detect-anomalies``, ``anomalies-history``, operator feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from ..deps import PluginId, ServiceDep
+from ..responses import JSON
+
+router = APIRouter(tags=["anomalies"])
+
+
+@router.get("/detect-anomalies/{plugin_id}", summary="Run anomaly detection now")
+def detect_anomalies(plugin_id: PluginId, service: ServiceDep) -> Any:
+    return JSON(service.detect_anomalies(plugin_id))
+
+
+@router.get("/anomalies-history/{plugin_id}", summary="Past anomaly events, newest first")
+def anomalies_history(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    start: Annotated[str | None, Query(alias="from", description="ISO-8601: events still going on or after")] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO-8601: events that started before")] = None,
+    severity: Annotated[str | None, Query(description="High, Medium or Low")] = None,
+    state: Annotated[str | None, Query(description="open, closed or suppressed")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    return JSON(
+        service.anomalies_history(
+            plugin_id, start=start, end=end, severity=severity, state=state, limit=limit, offset=offset
+        )
+    )
+
+
+class Feedback(BaseModel):
+    label: Literal["false_alarm", "confirmed"]
+
+
+@router.post("/anomalies/{plugin_id}/{event_id}/feedback", summary="Mark an anomaly a false alarm or confirmed")
+def anomaly_feedback(plugin_id: PluginId, event_id: str, feedback: Feedback, service: ServiceDep) -> Any:
+    return JSON(service.anomaly_feedback(plugin_id, event_id, feedback.label))

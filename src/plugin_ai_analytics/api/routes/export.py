@@ -1,0 +1,42 @@
+"""``export-data``: a plugin's records over a time range as JSON, CSV or Parquet, streamed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from ..deps import PluginId, ServiceDep
+
+router = APIRouter(tags=["export"])
+
+_SUFFIX = {"json": "json", "csv": "csv", "parquet": "parquet"}
+
+
+@router.get("/export-data/{plugin_id}", summary="Export metrics, predictions, anomalies or suggestions")
+def export_data(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    format: Annotated[Literal["json", "csv", "parquet"], Query()] = "json",
+    kind: Annotated[
+        str | None,
+        Query(
+            description="metrics, predictions, anomalies, suggestions (comma-separated for JSON; default: all "
+            "for JSON, metrics for CSV/Parquet)"
+        ),
+    ] = None,
+    start: Annotated[str | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
+) -> Any:
+    from ...ops.export import EXPORT_KINDS
+
+    if kind:
+        kinds = [k.strip() for k in kind.split(",") if k.strip()]
+    else:
+        kinds = list(EXPORT_KINDS) if format == "json" else ["metrics"]
+    media_type, chunks = service.export_data(plugin_id, kinds=kinds, fmt=format, start=start, end=end)
+    name = f"{plugin_id}-{'-'.join(kinds) if len(kinds) < 4 else 'all'}.{_SUFFIX[format]}"
+    return StreamingResponse(
+        chunks, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -1,0 +1,29 @@
+"""Optimisation advice: ``optimization-suggestions`` and ``suggestions-history``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ..deps import PluginId, ServiceDep
+from ..responses import JSON
+
+router = APIRouter(tags=["suggestions"])
+
+
+@router.get("/optimization-suggestions/{plugin_id}", summary="Analyse the plugin's data and suggest optimisations")
+def optimization_suggestions(plugin_id: PluginId, service: ServiceDep) -> Any:
+    return JSON(service.optimization_suggestions(plugin_id))
+
+
+@router.get("/suggestions-history/{plugin_id}", summary="Suggestions on record (kept 90 days), newest first")
+def suggestions_history(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    start: Annotated[str | None, Query(alias="from", description="ISO-8601: updated on or after")] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO-8601: created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    return JSON(service.suggestions_history(plugin_id, start=start, end=end, limit=limit, offset=offset))
