@@ -1,0 +1,118 @@
+"""Batch analysis of many plugins: wall time and memory, cold (every model trained) and warm
+(models already trained: forecast + detect + suggest).
+
+    python benchmarks/batch.py [--plugins 1000] [--days 14] [--workers 2] [--database-url URL]
+
+Builds N synthetic plugins with 14 days of 5-minute samples of all six metrics (daily load
+cycles of different shapes and sizes, noise, some memory leaks, some latency knees, some
+incidents), stores them in a fresh SQLite database (or --database-url), then runs the same
+`run_batch` the batch-analysis endpoint runs, twice. Peak memory is the largest resident set
+of any worker process plus the parent, divided by the plugin count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from plugin_ai_analytics.config import Settings  # noqa: E402
+from plugin_ai_analytics.store import Store  # noqa: E402
+
+STEP_MS = 300_000
+
+
+def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    n = int(days * 288)
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi)
+    base = rng.uniform(50, 800)
+    amplitude = rng.uniform(0.1, 0.8) * base
+    weekly = 1 + rng.uniform(0, 0.3) * np.sin(2 * np.pi * t / (7 * 288))
+    load = np.clip((base + amplitude * np.sin(2 * np.pi * t / 288 + phase)) * weekly + rng.normal(0, 0.05 * base, n), 0, None)
+    knee = base + amplitude * rng.uniform(0.3, 1.5)
+    latency = 20 + 0.02 * load + np.where(load > knee, 0.5 * (load - knee), 0) + rng.normal(0, 1, n)
+    cpu = np.clip(5 + 40 * load / (base + amplitude) + rng.normal(0, 2, n), 0, 200)
+    leak = rng.uniform(0.1, 1.0) if rng.random() < 0.2 else 0.0
+    memory = rng.uniform(200, 2000) + leak * t / 12 + 20 * np.sin(2 * np.pi * t / 36) + rng.normal(0, 5, n)
+    errors = np.clip(0.001 + 0.00002 * np.maximum(0, load - knee) + rng.normal(0, 0.0005, n), 0, 1)
+    if rng.random() < 0.3:  # an incident: errors and latency jump for an hour
+        at = rng.integers(n // 2, n - 20)
+        errors[at : at + 12] += 0.2
+        latency[at : at + 12] *= 4
+    users = np.maximum(0, load / 10 + rng.normal(0, 1, n)).round()
+    start = end_ms - (n - 1) * STEP_MS
+    return [
+        (start + i * STEP_MS, float(cpu[i]), float(memory[i]), float(latency[i]), float(latency[i] * 2.5),
+         float(errors[i]), int(load[i]), int(users[i]))
+        for i in range(n)
+    ]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plugins", type=int, default=1000)
+    ap.add_argument("--days", type=float, default=14)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--skip-cold", action="store_true", help="reuse --data-dir's trained models")
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="batch-bench-"))
+    settings = Settings(data_dir=data_dir, log_dir=data_dir / "logs", database_url=args.database_url,
+                        scheduler_enabled=False, log_level="WARNING")
+    store = Store(settings.effective_database_url)
+    ids = [f"bench-{i:04d}" for i in range(args.plugins)]
+    end_ms = int(time.time() // 300 * 300 * 1000)
+    t0 = time.perf_counter()
+    if not args.skip_cold:
+        for i, pid in enumerate(ids):
+            rows = plugin_rows(i, args.days, end_ms)
+            for k in range(0, len(rows), 5000):
+                store.insert_samples(pid, rows[k : k + 5000])
+    load_s = time.perf_counter() - t0
+    print(f"machine: {os.cpu_count()} cores; {args.plugins} plugins x {args.days:g} days of 5-min data "
+          f"({int(args.days * 288)} samples each); data stored in {load_s:.1f} s; workers={args.workers}")
+
+    from plugin_ai_analytics.jobs.batch import run_batch
+
+    def progress(_fraction: float) -> None:
+        pass
+
+    figures = {}
+    runs = [("warm", ("forecast", "detect", "suggest"))]
+    if not args.skip_cold:
+        runs.insert(0, ("cold", ("train", "forecast", "detect", "suggest")))
+    for name, analyses in runs:
+        result = run_batch(settings, ids, analyses, progress, workers=args.workers, retrain=(name == "cold"))
+        peak_total = result["peak_worker_rss_mb"] * args.workers + rss_mb()
+        figures[name] = {
+            "analyses": list(analyses),
+            "wall_s": result["seconds"],
+            "per_plugin_s": round(result["seconds"] / args.plugins, 3),
+            "failed": len(result["failed"]),
+            "failures": {p: result["results"][p]["error"] for p in result["failed"][:5]},
+            "peak_worker_rss_mb": result["peak_worker_rss_mb"],
+            "peak_total_rss_mb_upper_bound": round(peak_total, 1),
+            "rss_mb_per_plugin": round(peak_total / args.plugins, 3),
+        }
+        print(json.dumps({name: figures[name]}))
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
