@@ -75,3 +75,21 @@ def test_several_faults_are_all_found_high_priority_first_and_are_json_safe() ->
 def test_a_history_without_a_datetime_index_is_refused() -> None:
     with pytest.raises(ValueError, match="DatetimeIndex"):
         analyse(healthy(1).reset_index(drop=True), CONTEXT)
+
+
+def test_constant_and_all_zero_series_are_judged_without_warnings_or_errors() -> None:
+    frame = healthy(14)
+    frame["error_rate"] = 0.0  # the commonest real error series
+    frame["response_time_ms"] = 100.0
+    frame["memory_mb"] = 512.0
+    frame["cpu_percent"] = 95.0  # saturated, with a latency that does not move
+    report = analyse_with_report(frame, CONTEXT)
+    assert [s.finding for s in report.suggestions] == ["cpu_saturation"]
+    for suggestion in report.suggestions:
+        assert untraced(suggestion.to_dict()) == []
+
+
+@pytest.mark.parametrize("metric", ["cpu_percent", "memory_mb", "response_time_ms", "error_rate", "request_count"])
+def test_a_single_metric_is_enough_to_run(metric: str) -> None:
+    report = analyse_with_report(healthy(14)[[metric]], CONTEXT)
+    assert report.suggestions == []

@@ -17,7 +17,6 @@ from ._series import DAY, prepare, span_days, window
 
 ANALYSIS = "capacity"
 LOAD = "request_count"
-LATENCIES = ("response_time_ms", "response_time_p95_ms")
 MIN_PAIRS = 288  # a day of 5-minute samples
 MIN_DAYS = 1.0
 BINS = 25

@@ -134,7 +134,8 @@ def _saturation(frame: pd.DataFrame, cpu: pd.Series, saturated: pd.Series, share
         pair = frame[[CPU, "response_time_ms"]].dropna()
         if len(pair) > 50:
             hot = pair[CPU] >= SATURATED_AT * allocation
-            if hot.sum() >= 10 and (~hot).sum() >= 10:
+            varies = pair[CPU].nunique() > 2 and pair["response_time_ms"].nunique() > 2
+            if varies and hot.sum() >= 10 and (~hot).sum() >= 10:
                 rho, p_rho = stats.spearmanr(pair[CPU], pair["response_time_ms"])
                 _, p = stats.mannwhitneyu(pair["response_time_ms"][hot], pair["response_time_ms"][~hot],
                                           alternative="greater")

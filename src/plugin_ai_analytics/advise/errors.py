@@ -259,6 +259,9 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         report.skipped.append(Note(ANALYSIS, f"needs {min(MIN_DAYS_LOAD, MIN_DAYS_SHIFT)} days of error_rate, "
                                              f"has {span_days(hours):.1f}"))
         return report
+    if hours[ERRORS].nunique() < 3:  # constant (usually all zero): nothing to rank or test
+        report.clear.append(Note(ANALYSIS, f"error rate constant at {100 * hours[ERRORS].iloc[0]:.3g}%"))
+        return report
     explained = with_load(hours, report)
     seasonal = by_hour(hours, explained, report)
     after_shift(hours, seasonal, explained is not None, report)

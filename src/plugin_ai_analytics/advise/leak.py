@@ -56,6 +56,9 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     origin = memory.index[0]
     t = hours_since(floors.index, origin)
     y = floors["floor_mb"].to_numpy()
+    if np.ptp(y) == 0:  # a flat floor has no trend (and a rank test on it is undefined)
+        report.clear.append(Note(ANALYSIS, f"daily memory floor constant at {y[0]:.4g} MiB"))
+        return report
     slope, intercept, lo, hi = stats.theilslopes(y, t, alpha=0.95)
     tau, p = stats.kendalltau(t, y)
     level = float(np.median(y))
