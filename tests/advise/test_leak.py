@@ -60,3 +60,27 @@ def test_too_short_a_history_is_skipped_with_a_reason() -> None:
     report = leak.analyse(frame, PluginContext(memory_limit_mb=LIMIT))
     assert report.suggestions == []
     assert "needs 5 days" in report.skipped[0].reason
+
+
+def test_a_restart_resets_the_fit_to_the_data_since_it() -> None:
+    frame, peak_now = with_leak(healthy(14), 5.0)
+    restart = frame.index[5 * 288]
+    hours_before = (restart - frame.index[0]) / np.timedelta64(1, "h")
+    frame.loc[restart:, "memory_mb"] -= 5.0 * hours_before  # memory back to where it started
+    [suggestion] = leak.analyse(frame, PluginContext(memory_limit_mb=LIMIT)).suggestions
+    evidence = suggestion.evidence
+    assert evidence["restarts_detected"] == [restart.isoformat()]
+    assert evidence["window"]["start"] == restart.isoformat()
+    assert 4.5 <= evidence["growth_rate_mib_per_h"]["value"] <= 5.5
+    true_hours = (LIMIT - (peak_now - 5.0 * hours_before)) / 5.0
+    assert abs(evidence["time_to_limit_h"]["value"] - true_hours) <= 0.1 * true_hours
+    assert untraced(suggestion.to_dict()) == []
+
+
+def test_a_leak_restarted_too_recently_is_skipped_with_the_restart_named() -> None:
+    frame, _ = with_leak(healthy(14), 5.0)
+    restart = frame.index[11 * 288]
+    frame.loc[restart:, "memory_mb"] -= 5.0 * 11 * 24
+    report = leak.analyse(frame, PluginContext(memory_limit_mb=LIMIT))
+    assert report.suggestions == []
+    assert "restart" in report.skipped[0].reason

@@ -22,6 +22,7 @@ MIN_GROWTH_PER_DAY = 0.01  # of the memory level: slower growth is noise or cach
 MIN_KEPT_SHARE = 0.5  # the last floor must keep at least half the fitted growth (not released)
 HIGH_WITHIN_H = 72.0
 MEDIUM_WITHIN_H = 30 * 24.0
+RESTART_DROP = 0.25  # of the memory level, in one hour and lasting: a restart or a deliberate release
 
 
 def daily_floors(memory: pd.Series) -> pd.DataFrame:
@@ -41,10 +42,38 @@ def daily_floors(memory: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"floor_mb": floors.to_numpy()}, index=pd.DatetimeIndex(centres)).sort_index()
 
 
+def restarts(memory: pd.Series) -> list[pd.Timestamp]:
+    """Hours where the memory floor fell by a quarter of its level or more and stayed down.
+
+    A restart resets a leak: fitting one line across it would blur the rate (or hide the leak),
+    so the fit uses only the data since the last restart.
+    """
+    floors = memory.resample("1h").quantile(FLOOR_QUANTILE).dropna()
+    values = floors.to_numpy()
+    if len(values) < 12:
+        return []
+    steps = np.diff(values)
+    # GC sawtooth and noise move hourly floors a little; a restart moves them by far more.
+    threshold = max(RESTART_DROP * float(np.median(values)), 10 * float(np.median(np.abs(steps))))
+    found = []
+    for i in np.flatnonzero(steps < -threshold) + 1:
+        before, after = values[max(0, i - 6):i], values[i:i + 6]
+        if len(after) >= 3 and np.median(after) < np.median(before) - threshold:
+            found.append(floors.index[i])
+    return found
+
+
 def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     """Report a memory leak when the daily floor rises significantly and is not released."""
     memory = series(prepare(history), "memory_mb")
     report = Report()
+    restarted = restarts(memory) if span_days(memory) >= MIN_DAYS else []
+    if restarted:
+        memory = memory[memory.index >= restarted[-1]]
+        if span_days(memory) < MIN_DAYS:
+            report.skipped.append(Note(ANALYSIS, f"memory dropped (restart) at {restarted[-1].isoformat()}; "
+                                                 f"needs {MIN_DAYS} days since, has {span_days(memory):.1f}"))
+            return report
     if span_days(memory) < MIN_DAYS:
         report.skipped.append(Note(ANALYSIS, f"needs {MIN_DAYS} days of memory_mb, has {span_days(memory):.1f}"))
         return report
@@ -97,6 +126,7 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "growth_kept_pct": quantity(100 * kept, "%"),
         "current_floor_mb": quantity(floor_now, "MiB"),
         "current_peak_mb": quantity(peak_now, "MiB", window="last 7 days, detrended 99th percentile"),
+        "restarts_detected": [ts.isoformat() for ts in restarted],
         "daily_floor_mb": [{"day_centre": ts.isoformat(), "value": sig(v)}
                            for ts, v in zip(floors.index, y, strict=True)],
     }
@@ -118,6 +148,8 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     else:
         title = f"Memory leak: {rate:g} MiB/h without release (no memory limit configured)"
         priority = Priority.MEDIUM
+    if restarted:
+        title += f" (since the restart at {restarted[-1].strftime('%Y-%m-%d %H:%M')} UTC)"
     steps = [
         "Take two heap snapshots a few hours apart (tracemalloc / objgraph, or the runtime's heap profiler) "
         "and diff them: the growing type is the leak.",
