@@ -451,7 +451,10 @@ class AnalyticsService:
         if plugin is None:
             raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
         frame = self.forecasting.history_frame(plugin_id)
-        context = PluginContext(memory_limit_mb=plugin["memory_limit_mb"], cpu_cores=self.settings.effective_cpu_cores)
+        # CPU advice needs the plugin's own allocation; the host's core count is not it.
+        context = PluginContext(
+            memory_limit_mb=plugin["memory_limit_mb"], cpu_limit_percent=plugin["cpu_limit_percent"]
+        )
         report = analyse_with_report(frame, context)
         rows = [_suggestion_row(s.to_dict()) for s in report.suggestions]
         self.store.upsert_suggestions(plugin_id, rows)
@@ -602,6 +605,7 @@ def _public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> dict[str, Any
         "interval_seconds": row["interval_seconds"],
         "enabled": row["enabled"],
         "memory_limit_mb": row["memory_limit_mb"],
+        "cpu_limit_percent": row["cpu_limit_percent"],
         "created_at": ms_to_iso(row["created_at"]),
         "samples": extent["samples"],
         "first_sample": ms_to_iso(extent["first_ts"]),

@@ -32,7 +32,10 @@ class PluginSpec(BaseModel):
     )
     interval_seconds: float = Field(default=60.0, ge=1.0, le=86_400.0)
     enabled: bool = True
-    memory_limit_mb: float | None = Field(default=None, gt=0)
+    memory_limit_mb: float | None = Field(default=None, gt=0, description="memory limit, for time-to-limit advice")
+    cpu_limit_percent: float | None = Field(
+        default=None, gt=0, description="CPU allocation in % of one core (200 = two cores), for right-sizing advice"
+    )
 
     @field_validator("source")
     @classmethod

@@ -72,6 +72,7 @@ class Store:
             "interval_seconds": float(plugin.get("interval_seconds") or 60.0),
             "enabled": bool(plugin.get("enabled", True)),
             "memory_limit_mb": plugin.get("memory_limit_mb"),
+            "cpu_limit_percent": plugin.get("cpu_limit_percent"),
             "created_at": now,
             "updated_at": now,
         }
@@ -138,6 +139,7 @@ class Store:
                         "interval_seconds": 60.0,
                         "enabled": True,
                         "memory_limit_mb": None,
+                        "cpu_limit_percent": None,
                         "created_at": now,
                         "updated_at": now,
                     }

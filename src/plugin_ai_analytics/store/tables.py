@@ -48,6 +48,7 @@ plugins = Table(
     Column("interval_seconds", Float, nullable=False, default=60.0),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("memory_limit_mb", Float, nullable=True),
+    Column("cpu_limit_percent", Float, nullable=True),  # the plugin's CPU allocation, 100 = one core
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
