@@ -32,7 +32,7 @@ def _check_busy_over_window(source: ProcessSource, pid: int) -> None:
     values = source.collect()
     independent = 100 * (proc_cpu_seconds(pid) - before_cpu) / (time.monotonic() - before_at)
     assert values["cpu_percent"] == pytest.approx(independent, abs=15)
-    assert values["cpu_percent"] > 50
+    assert values["cpu_percent"] > 20  # a busy loop; the bound leaves room for a crowded machine
 
 
 def test_busy_child_by_pid_has_its_cpu_and_memory(spawn_child):
@@ -41,7 +41,7 @@ def test_busy_child_by_pid_has_its_cpu_and_memory(spawn_child):
 
     first = source.collect()  # measured over a short first interval, never a placeholder 0
 
-    assert first["cpu_percent"] > 50
+    assert first["cpu_percent"] > 20  # a busy loop; the bound leaves room for a crowded machine
     assert first["memory_mb"] > 50
     _assert_memory_matches(first["memory_mb"], [child.pid])
     _check_busy_over_window(source, child.pid)

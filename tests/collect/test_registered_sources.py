@@ -41,7 +41,8 @@ def test_process_source_gains_a_sample_every_interval(api: httpx.Client, spawn_c
     rows = wait_for(samples, 15, "three scheduled samples")
     rss = psutil.Process(child.pid).memory_info().rss / 2**20
     with_cpu = [s for s in rows if s["cpu_percent"] is not None]
-    assert all(s["cpu_percent"] > 30 for s in with_cpu), with_cpu  # a busy loop: most of a core
+    # A busy loop takes a core when it can; even on a crowded machine it gets a good share of one.
+    assert all(s["cpu_percent"] > 20 for s in with_cpu), with_cpu
     assert all(abs(s["memory_mb"] - rss) / rss < 0.2 for s in rows), (rows, rss)
     gaps = [b - a for a, b in zip(_times(rows), _times(rows)[1:], strict=False)]
     assert all(0.5 <= g <= 2.5 for g in gaps), gaps  # one per ~1 s interval

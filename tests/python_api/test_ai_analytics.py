@@ -9,7 +9,7 @@ import pytest
 
 import plugin_ai_analytics
 from plugin_ai_analytics import PluginAIAnalytics, PluginMetrics
-from plugin_ai_analytics.errors import NotImplementedYet, ValidationError
+from plugin_ai_analytics.errors import ValidationError
 
 from ..conftest import make_settings
 
@@ -43,16 +43,6 @@ async def test_bad_sample_names_the_field(analytics: PluginAIAnalytics) -> None:
     assert err.value.field == "samples[0].error_rate"
     with pytest.raises(KeyError):
         analytics.metrics_history["shop"]
-
-
-async def test_unbuilt_methods_say_so(analytics: PluginAIAnalytics) -> None:
-    for method in (
-        analytics.generate_optimization_suggestions,
-        analytics.get_analytics_summary,
-        analytics.export_analytics_data,
-    ):
-        with pytest.raises(NotImplementedYet, match="not implemented yet"):
-            await method("shop")
 
 
 def test_docstring_example_runs() -> None:
