@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Detection", "SYNC_BATCH_LIMIT"]
 
-DAY_MS = 86_400_000
-# A new detector learns from this much stored history before it judges live samples.
-WARM_FROM_DAYS = 14
+# A new detector learns from at most this many of the latest stored samples (two weeks at a
+# 5-minute step) before it judges live ones; replaying a longer backfill teaches it nothing new.
+WARM_FROM_SAMPLES = 4032
 # Batches up to this size are scored inside the request that brought them.
 SYNC_BATCH_LIMIT = 100
 # Persist a plugin's detector state at most this often (and at shutdown).
@@ -133,13 +133,14 @@ class Detection:
             if detector.last_timestamp is not None:
                 start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
             else:
-                extent = self._store.metrics_extent(plugin_id)
-                if not extent["samples"]:
-                    return []
-                start_ms = extent["last_ts"] - WARM_FROM_DAYS * DAY_MS
+                start_ms = self._store.nth_latest_ts(plugin_id, WARM_FROM_SAMPLES)
+                if start_ms is None:  # fewer samples than that: learn from all of them
+                    start_ms = 0
             verdicts: list[Verdict] = []
             events: dict[str, dict[str, Any]] = {}
-            for chunk in self._store.iter_metrics(plugin_id, start_ms=start_ms):
+            for chunk in self._store.iter_metrics(plugin_id, start_ms=start_ms, chunk=1000):
+                if self._stop.is_set():
+                    break  # shutting down: the rest is scored after the restart, from the saved state
                 for row in chunk:
                     values = {m: row[m] for m in METRIC_NAMES if row[m] is not None}
                     try:

@@ -211,7 +211,9 @@ def test_server_down_then_back_host_unaffected_and_buffer_delivered(collector):
         assert plugin_call() == "ok"
         slowest = max(slowest, time.perf_counter() - started)
         calls += 1
-    assert slowest < 0.05  # the host never waits for the dead server
+    # The host never waits for the dead server (that would take the 5 s timeout); the bound
+    # leaves room for a crowded machine's scheduling.
+    assert slowest < 0.25
     down = monitor.stats()
     assert down["buffered"] >= 3 and down["failed_attempts"] >= 1 and down["dropped"] == 0
 

@@ -252,6 +252,13 @@ class Store:
                 return
             after = rows[-1]["ts"]
 
+    def nth_latest_ts(self, plugin_id: str, n: int) -> int | None:
+        """The timestamp of the plugin's n-th most recent sample (1 = the latest), or None."""
+        m = t.metrics.c
+        q = select(m.ts).where(m.plugin_id == plugin_id).order_by(m.ts.desc()).offset(n - 1).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar_one_or_none()
+
     def metrics_extent(self, plugin_id: str) -> dict[str, Any]:
         m = t.metrics.c
         q = select(func.count(), func.min(m.ts), func.max(m.ts)).where(m.plugin_id == plugin_id)
