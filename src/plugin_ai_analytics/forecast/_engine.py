@@ -20,11 +20,20 @@ from plugin_ai_analytics.errors import InsufficientData, ModelIntegrityError, Va
 from ._candidates import CANDIDATES, Context
 from ._regimes import align_level_shifts
 from ._scoring import accuracy, coverage, mase, seasonal_scale
-from ._series import DAY, HOUR, Grid, min_history, prepare, require_history
+from ._series import HOUR, Grid, min_history, prepare, require_history
 
 STATE_FORMAT = "plugin-ai-analytics/forecaster"
 STATE_VERSION = 1
-FORECAST_COLUMNS = ("timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95", "confidence", "clipped")
+FORECAST_COLUMNS = (
+    "timestamp",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "confidence",
+    "clipped",
+)
 
 # Selection backtest: up to this many origins, half a horizon apart, the newest one horizon
 # before the end. Overlapping origins give the conformal quantiles more (recent) residuals than
@@ -192,7 +201,16 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
         raise InsufficientData("insufficient data: no backtest origin fits", needed_hours=None)
     usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
     if not usable:
-        usable = ["naive"]
+        # Only long-history models in the pool: backtest them on the origins they can reach.
+        need = min(CANDIDATES[name].min_steps(ctx0) for name in pool)
+        origins = [o for o in origins if o >= need]
+        if not origins:
+            more = math.ceil((need - (n - horizon)) * grid.step / HOUR)
+            raise InsufficientData(
+                f"insufficient data: need {more} more hours of history for {', '.join(pool)}",
+                needed_hours=more,
+            )
+        usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
     actual = np.stack([y[o : o + horizon] for o in origins])
     scales = np.array([seasonal_scale(y[:o], ctx0.season) for o in origins])
     forecasts: dict[str, np.ndarray] = {name: np.empty((len(origins), horizon)) for name in usable}
@@ -273,7 +291,8 @@ def train(
     if len(grid.values) < steps + max(steps, _context(grid, len(grid.values), steps).season):
         # Enough samples in total but spread so thin the grid is short (coarse step vs horizon).
         raise InsufficientData(
-            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history on a regular grid",
+            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history "
+            "on a regular grid",
             needed_hours=math.ceil(min_history(horizon) / HOUR),
         )
     sel = _select(grid, steps, pool)
@@ -403,14 +422,21 @@ class TrainedForecaster:
                 raise ValueError(f"format {state['format']!r} version {state['version']!r}")
             members = tuple(str(m) for m in state["model"]["members"])
             combine = str(state["model"]["combine"])
-            if not members or any(m not in CANDIDATES for m in members) or combine not in {"single", "mean", "median"}:
+            if (
+                not members
+                or any(m not in CANDIDATES for m in members)
+                or combine not in {"single", "mean", "median"}
+            ):
                 raise ValueError(f"unknown model {members} / {combine}")
             horizon = pd.Timedelta(seconds=int(state["horizon_seconds"]))
             step = pd.Timedelta(seconds=int(state["step_seconds"]))
             if horizon <= pd.Timedelta(0) or step <= pd.Timedelta(0):
                 raise ValueError("horizon and step must be positive")
             blocks = min(HORIZON_BLOCKS, _horizon_steps(horizon, step))
-            arrays = [np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")]
+            arrays = [
+                np.asarray(state["intervals"][k], dtype=float)
+                for k in ("lower_80", "upper_80", "lower_95", "upper_95")
+            ]
             arrays.append(np.asarray(state["confidence"], dtype=float))
             if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
                 raise ValueError("interval tables have the wrong length or non-finite values")
@@ -430,7 +456,11 @@ class TrainedForecaster:
                 scores=scores,
                 chosen=ModelScore(**bt["chosen"]),
                 backtest_origins=int(bt["origins"]),
-                trained_on=(pd.Timestamp(trained["start"]), pd.Timestamp(trained["end"]), int(trained["samples"])),
+                trained_on=(
+                    pd.Timestamp(trained["start"]),
+                    pd.Timestamp(trained["end"]),
+                    int(trained["samples"]),
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelIntegrityError(f"invalid forecaster state: {exc}") from None
@@ -547,7 +577,8 @@ def backtest(
         o = n - k * h
         if o <= 0:
             raise InsufficientData(
-                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours for {origins} origins",
+                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours "
+                f"for {origins} origins",
                 needed_hours=math.ceil((1 - o) * grid.step / HOUR),
             )
         cut = grid.start + (o - 1) * grid.step
@@ -573,5 +604,3 @@ def backtest(
             )
         )
     return BacktestReport(horizon=horizon, origins=results)
-
-
