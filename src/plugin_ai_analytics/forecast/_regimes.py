@@ -60,11 +60,14 @@ def _last_shift(m: np.ndarray, end: int, noise: float) -> tuple[int, float] | No
     if best is None:
         return None
     c, delta = best
-    # The median makes the strongest c land up to a bucket late; move back over hours that
-    # already sit at the new level.
+    # Medians let the strongest c land a few hours off the true one: move back over hours that
+    # already sit at the new level, forward over hours still at the old one.
     new = float(np.median(m[c:end]))
-    while c > 1 and abs(m[c - 1] - new) < abs(m[c - 1] - (new - delta)):
+    old = new - delta
+    while c > 1 and abs(m[c - 1] - new) < abs(m[c - 1] - old):
         c -= 1
+    while c < end - 1 and abs(m[c] - old) < abs(m[c] - new):
+        c += 1
     return c, delta
 
 
