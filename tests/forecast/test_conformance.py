@@ -146,10 +146,12 @@ def test_gaps_and_jitter_are_regularised() -> None:
 
 def test_constant_series_forecasts_the_constant_with_zero_width() -> None:
     series = pd.Series(7.0, index=pd.date_range(START, periods=4 * 288, freq="5min"))
-    frame = train(series, horizon=H24).predict(series).to_frame()
+    model = train(series, horizon=H24)
+    frame = model.predict(series).to_frame()
     for col in ["forecast", "lower_80", "upper_80", "lower_95", "upper_95"]:
         assert np.allclose(frame[col], 7.0)
     assert (frame["confidence"] == 100).all()
+    assert CANDIDATES[model.model].family == "baseline"  # every model is exact: take the cheapest
 
 
 def test_near_zero_series_stays_finite_and_non_negative() -> None:

@@ -244,7 +244,9 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
         return ModelScore(mase=score(f), accuracy=acc, coverage_80=c80, coverage_95=c95)
 
     single = {name: score(f) for name, f in forecasts.items()}
-    ranked = sorted(single, key=lambda name: (single[name], name))
+    # On a tie (a constant series: every model is exact) the cheapest family wins.
+    cost = {"baseline": 0, "statistical": 1, "ml": 2}
+    ranked = sorted(single, key=lambda name: (single[name], cost[CANDIDATES[name].family], name))
     best: tuple[float, tuple[str, ...], str] = (single[ranked[0]], (ranked[0],), "single")
     for how, k in COMBINATIONS:
         if len(ranked) < k:
