@@ -24,12 +24,24 @@ from ._series import HOUR, Grid, min_history, prepare, require_history
 
 STATE_FORMAT = "plugin-ai-analytics/forecaster"
 STATE_VERSION = 1
-FORECAST_COLUMNS = ("timestamp", "forecast", "lower_80", "upper_80", "lower_95", "upper_95", "confidence", "clipped")
+FORECAST_COLUMNS = (
+    "timestamp",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "confidence",
+    "clipped",
+)
 
 # Selection backtest: up to this many origins, half a horizon apart, the newest one horizon
 # before the end. Overlapping origins give the conformal quantiles more (recent) residuals than
 # one-per-horizon origins could, at the same history length.
 MAX_ORIGINS = 6
+# The chosen model alone is also run at older origins, up to this many in all, so its interval
+# tails rest on a week rather than on the last three and a half days.
+CALIBRATION_ORIGINS = 12
 # Interval widths and confidence are estimated per block of horizon steps (pooling neighbours:
 # 288 steps with 6 residuals each would give noisy quantiles).
 HORIZON_BLOCKS = 12
@@ -131,17 +143,29 @@ class _Calibration:
 
 
 def _calibrate(residuals: np.ndarray, actuals: np.ndarray) -> _Calibration:
-    """Per-block interval offsets and confidence from backtest residuals ``(origins, horizon)``."""
+    """Per-block interval offsets and confidence from backtest residuals ``(origins, horizon)``.
+
+    The width grows with the horizon as each block's mean absolute residual says; the shape of
+    the tails (how many mean errors out the 2.5 % and 97.5 % points lie) is pooled over the whole
+    horizon. A tail quantile from one block alone rests on a few hours of a few days and comes
+    out too narrow; the pooled one rests on every residual.
+    """
     horizon = residuals.shape[1]
     block = _block_of(horizon)
     nb = int(block.max()) + 1
+    scale = np.array([np.mean(np.abs(residuals[:, block == b])) for b in range(nb)])
+    overall = float(np.mean(np.abs(residuals)))
+    scale = np.where(scale > 0, scale, overall)
     out = np.zeros((5, nb))
+    if overall > 0:
+        z = (residuals / scale[block]).ravel()
+        lo80, hi80 = _conformal_offsets(z, 0.20)
+        lo95, hi95 = _conformal_offsets(z, 0.05)
+        out[0], out[1] = scale * lo80, scale * hi80
+        out[2], out[3] = scale * min(lo95, lo80), scale * max(hi95, hi80)
     for b in range(nb):
-        r = residuals[:, block == b].ravel()
         a = actuals[:, block == b].ravel()
-        lo80, hi80 = _conformal_offsets(r, 0.20)
-        lo95, hi95 = _conformal_offsets(r, 0.05)
-        out[:, b] = (lo80, hi80, min(lo95, lo80), max(hi95, hi80), accuracy(a, a - r))
+        out[4, b] = accuracy(a, a - residuals[:, block == b].ravel())
     return _Calibration(*out)
 
 
@@ -149,9 +173,9 @@ def _context(grid: Grid, end: int, horizon: int) -> Context:
     return Context(step=grid.step, horizon=horizon, t_last=grid.start + (end - 1) * grid.step)
 
 
-def _origins(n: int, horizon: int, min_fit: int) -> list[int]:
+def _origins(n: int, horizon: int, min_fit: int, count: int = MAX_ORIGINS) -> list[int]:
     stride = max(1, horizon // 2)
-    origins = [n - horizon - j * stride for j in range(MAX_ORIGINS)]
+    origins = [n - horizon - j * stride for j in range(count)]
     return sorted(o for o in origins if o >= min_fit)
 
 
@@ -192,7 +216,16 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
         raise InsufficientData("insufficient data: no backtest origin fits", needed_hours=None)
     usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
     if not usable:
-        usable = ["naive"]
+        # Only long-history models in the pool: backtest them on the origins they can reach.
+        need = min(CANDIDATES[name].min_steps(ctx0) for name in pool)
+        origins = [o for o in origins if o >= need]
+        if not origins:
+            more = math.ceil((need - (n - horizon)) * grid.step / HOUR)
+            raise InsufficientData(
+                f"insufficient data: need {more} more hours of history for {', '.join(pool)}",
+                needed_hours=more,
+            )
+        usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
     actual = np.stack([y[o : o + horizon] for o in origins])
     scales = np.array([seasonal_scale(y[:o], ctx0.season) for o in origins])
     forecasts: dict[str, np.ndarray] = {name: np.empty((len(origins), horizon)) for name in usable}
@@ -211,7 +244,9 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
         return ModelScore(mase=score(f), accuracy=acc, coverage_80=c80, coverage_95=c95)
 
     single = {name: score(f) for name, f in forecasts.items()}
-    ranked = sorted(single, key=lambda name: (single[name], name))
+    # On a tie (a constant series: every model is exact) the cheapest family wins.
+    cost = {"baseline": 0, "statistical": 1, "ml": 2}
+    ranked = sorted(single, key=lambda name: (single[name], cost[CANDIDATES[name].family], name))
     best: tuple[float, tuple[str, ...], str] = (single[ranked[0]], (ranked[0],), "single")
     for how, k in COMBINATIONS:
         if len(ranked) < k:
@@ -223,13 +258,31 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
             best = (s, members, how)
     _, members, how = best
     combined = _combine(np.stack([forecasts[m] for m in members]), how)
+    need = max(min_fit, *(CANDIDATES[m].min_steps(ctx0) for m in members))
+    older = [o for o in _origins(n, horizon, need, CALIBRATION_ORIGINS) if o < origins[0]]
+    cal_actual, cal_forecast = actual, combined
+    if older:
+        extra = []
+        for o in older:
+            ctx = _context(grid, o, horizon)
+            history = align_level_shifts(y[:o], ctx)
+            extra.append(_combine(np.stack([CANDIDATES[m].forecast(history, ctx) for m in members]), how))
+        cal_actual = np.vstack([np.stack([y[o : o + horizon] for o in older]), actual])
+        cal_forecast = np.vstack([np.stack(extra), combined])
+    c80, c95 = _loo_coverage(cal_actual - cal_forecast, cal_actual)
+    chosen = ModelScore(
+        mase=score(combined),
+        accuracy=float(np.mean([accuracy(a, p) for a, p in zip(actual, combined, strict=True)])),
+        coverage_80=c80,
+        coverage_95=c95,
+    )
     return _Selection(
         members=members,
         combine=how,
-        calibration=_calibrate(actual - combined, actual),
+        calibration=_calibrate(cal_actual - cal_forecast, cal_actual),
         scores={name: model_score(f) for name, f in forecasts.items()},
-        chosen=model_score(combined),
-        origins=len(origins),
+        chosen=chosen,
+        origins=len(origins) + len(older),
     )
 
 
@@ -273,7 +326,8 @@ def train(
     if len(grid.values) < steps + max(steps, _context(grid, len(grid.values), steps).season):
         # Enough samples in total but spread so thin the grid is short (coarse step vs horizon).
         raise InsufficientData(
-            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history on a regular grid",
+            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history "
+            "on a regular grid",
             needed_hours=math.ceil(min_history(horizon) / HOUR),
         )
     sel = _select(grid, steps, pool)
@@ -403,7 +457,11 @@ class TrainedForecaster:
                 raise ValueError(f"format {state['format']!r} version {state['version']!r}")
             members = tuple(str(m) for m in state["model"]["members"])
             combine = str(state["model"]["combine"])
-            if not members or any(m not in CANDIDATES for m in members) or combine not in {"single", "mean", "median"}:
+            if (
+                not members
+                or any(m not in CANDIDATES for m in members)
+                or combine not in {"single", "mean", "median"}
+            ):
                 raise ValueError(f"unknown model {members} / {combine}")
             horizon = pd.Timedelta(seconds=int(state["horizon_seconds"]))
             step = pd.Timedelta(seconds=int(state["step_seconds"]))
@@ -411,7 +469,8 @@ class TrainedForecaster:
                 raise ValueError("horizon and step must be positive")
             blocks = min(HORIZON_BLOCKS, _horizon_steps(horizon, step))
             arrays = [
-                np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")
+                np.asarray(state["intervals"][k], dtype=float)
+                for k in ("lower_80", "upper_80", "lower_95", "upper_95")
             ]
             arrays.append(np.asarray(state["confidence"], dtype=float))
             if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
@@ -432,7 +491,11 @@ class TrainedForecaster:
                 scores=scores,
                 chosen=ModelScore(**bt["chosen"]),
                 backtest_origins=int(bt["origins"]),
-                trained_on=(pd.Timestamp(trained["start"]), pd.Timestamp(trained["end"]), int(trained["samples"])),
+                trained_on=(
+                    pd.Timestamp(trained["start"]),
+                    pd.Timestamp(trained["end"]),
+                    int(trained["samples"]),
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelIntegrityError(f"invalid forecaster state: {exc}") from None
@@ -454,7 +517,8 @@ class OriginResult:
     coverage_95: float
     forecast: pd.DataFrame = field(repr=False)
     actual: np.ndarray = field(repr=False)
-    fit_seconds: float = 0.0
+    fit_seconds: float = 0.0  # wall clock of train + predict
+    fit_cpu_seconds: float = 0.0  # CPU time of this process for the same (not inflated by load)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -549,16 +613,17 @@ def backtest(
         o = n - k * h
         if o <= 0:
             raise InsufficientData(
-                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours for {origins} origins",
+                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours "
+                f"for {origins} origins",
                 needed_hours=math.ceil((1 - o) * grid.step / HOUR),
             )
         cut = grid.start + (o - 1) * grid.step
         # Samples binned into grid index o - 1 (up to half a step after it) belong to history.
         history = clean[clean.index <= cut + grid.step / 2]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trained = train(history, horizon=horizon, metric=metric, candidates=candidates)
         fc = trained.predict(history)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         actual = grid.values[o : o + h]
         f = fc.frame
         results.append(
@@ -572,6 +637,7 @@ def backtest(
                 forecast=f,
                 actual=actual,
                 fit_seconds=seconds,
+                fit_cpu_seconds=cpu,
             )
         )
     return BacktestReport(horizon=horizon, origins=results)

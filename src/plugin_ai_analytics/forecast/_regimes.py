@@ -29,6 +29,17 @@ def _hourly_medians(y: np.ndarray, k: int) -> tuple[np.ndarray, int]:
     return np.median(y[offset:].reshape(m, k), axis=1), offset
 
 
+def _row_quantile(rows: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` of each sorted row's first ``count`` values (NaN padding sorts last);
+    linear interpolation, as ``np.quantile``. ``np.nanquantile`` loops in Python per row."""
+    pos = (count - 1) * q
+    below = np.floor(pos).astype(int)
+    above = np.minimum(below + 1, count - 1)
+    r = np.arange(len(rows))
+    frac = pos - below
+    return rows[r, below] * (1 - frac) + rows[r, above] * frac
+
+
 def _last_shift(m: np.ndarray, end: int, noise: float) -> tuple[int, float] | None:
     """The strongest level shift in ``m[:end]`` whose new level holds until ``end``.
 
@@ -37,34 +48,39 @@ def _last_shift(m: np.ndarray, end: int, noise: float) -> tuple[int, float] | No
     after c lie on the new side: deliberately conservative, since a false shift moves the whole
     past.
     """
-    best: tuple[int, float] | None = None
-    best_size = 0.0
     lo_c = max(MIN_REGIME_HOURS, end - SEARCH_HOURS)
-    for c in range(end - MIN_REGIME_HOURS, lo_c - 1, -1):
-        pre = m[max(0, c - REFERENCE_HOURS) : c]
-        if len(pre) < MIN_REGIME_HOURS:
-            break
-        post = m[c:end]
-        lo, hi = np.quantile(pre, [0.02, 0.98])
-        width = max(hi - lo, 4.0 * noise)
-        level = float(np.median(post))
-        if level > hi + width:
-            side = float(np.mean(post > hi))
-        elif level < lo - width:
-            side = float(np.mean(post < lo))
-        else:
-            continue
-        size = abs(level - float(np.median(pre)))
-        if side >= 0.8 and size > best_size:
-            best, best_size = (c, level - float(np.median(pre))), size
-    if best is None:
+    cs = np.arange(lo_c, end - MIN_REGIME_HOURS + 1)
+    if len(cs) == 0:
         return None
-    c, delta = best
-    # The median makes the strongest c land up to a bucket late; move back over hours that
-    # already sit at the new level.
+    # All split points at once (this runs at every backtest origin): row i holds the hours
+    # before and after cs[i], NaN-padded to a common width.
+    post_idx = cs[:, None] + np.arange(end - lo_c)[None, :]
+    post_ok = post_idx < end
+    post = np.where(post_ok, m[np.minimum(post_idx, end - 1)], np.nan)
+    pre_idx = cs[:, None] - REFERENCE_HOURS + np.arange(REFERENCE_HOURS)[None, :]
+    pre = np.where(pre_idx >= 0, m[np.maximum(pre_idx, 0)], np.nan)
+    pre_sorted, pre_n = np.sort(pre, axis=1), (pre_idx >= 0).sum(axis=1)
+    post_sorted, count = np.sort(post, axis=1), post_ok.sum(axis=1)
+    lo, hi = _row_quantile(pre_sorted, pre_n, 0.02), _row_quantile(pre_sorted, pre_n, 0.98)
+    width = np.maximum(hi - lo, 4.0 * noise)
+    level = _row_quantile(post_sorted, count, 0.5)
+    with np.errstate(invalid="ignore"):
+        above = ((post > hi[:, None]) & post_ok).sum(axis=1) / count
+        below = ((post < lo[:, None]) & post_ok).sum(axis=1) / count
+    shifted = ((level > hi + width) & (above >= 0.8)) | ((level < lo - width) & (below >= 0.8))
+    if not shifted.any():
+        return None
+    deltas = level - _row_quantile(pre_sorted, pre_n, 0.5)
+    i = int(np.argmax(np.where(shifted, np.abs(deltas), -1.0)))
+    c, delta = int(cs[i]), float(deltas[i])
+    # Medians let the strongest c land a few hours off the true one: move back over hours that
+    # already sit at the new level, forward over hours still at the old one.
     new = float(np.median(m[c:end]))
-    while c > 1 and abs(m[c - 1] - new) < abs(m[c - 1] - (new - delta)):
+    old = new - delta
+    while c > 1 and abs(m[c - 1] - new) < abs(m[c - 1] - old):
         c -= 1
+    while c < end - 1 and abs(m[c] - old) < abs(m[c] - new):
+        c += 1
     return c, delta
 
 

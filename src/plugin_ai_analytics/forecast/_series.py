@@ -16,6 +16,29 @@ from plugin_ai_analytics.errors import InsufficientData, ValidationError
 
 DAY = pd.Timedelta(days=1)
 HOUR = pd.Timedelta(hours=1)
+_NICE_STEPS = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    20,
+    30,
+    60,
+    120,
+    180,
+    300,
+    600,
+    900,
+    1200,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +85,13 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     diffs = diffs[diffs > 0]
     if len(diffs) == 0:
         raise ValidationError("all samples share one timestamp", field="series.index")
-    seconds = max(1, round(float(np.median(diffs)) / 1e9))
-    return pd.Timedelta(seconds=seconds)
+    seconds = float(np.median(diffs)) / 1e9
+    # Jittered scrapes and dropped samples bias the median a little (5 min comes out 5:06);
+    # snap to the nearest step a scheduler would use when within 10 % of it.
+    nice = min(_NICE_STEPS, key=lambda s: abs(s - seconds))
+    if abs(nice - seconds) <= 0.1 * nice:
+        return pd.Timedelta(seconds=nice)
+    return pd.Timedelta(seconds=max(1, round(seconds)))
 
 
 def regularise(values: pd.Series, step: pd.Timedelta) -> Grid:
