@@ -40,6 +40,7 @@ class Forecasting:
         self._cache: dict[tuple[str, str], tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._training: set[str] = set()
+        self._basis: dict[str, tuple[Any, ...]] = {}
 
     @property
     def horizon(self) -> pd.Timedelta:
@@ -59,8 +60,8 @@ class Forecasting:
                 raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
             return pd.DataFrame()
         start = extent["last_ts"] - int(days * DAY_MS)
-        rows = [r for chunk in self._store.iter_metrics(plugin_id, start_ms=start) for r in chunk]
-        frame = pd.DataFrame(rows)
+        columns, rows = self._store.metrics_arrays(plugin_id, start_ms=start)
+        frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
         frame.index = pd.to_datetime(frame.pop("ts"), unit="ms", utc=True)
         return frame
 
@@ -156,13 +157,15 @@ class Forecasting:
     def predict(self, plugin_id: str, *, train_missing: bool = True) -> dict[str, Any]:
         """24 h forecasts of every trained metric, stored for accuracy tracking."""
         models = {m["metric"]: m for m in self._store.active_models(plugin_id)}
-        if models:
-            # Nothing arrived since the stored forecast and no model changed: it still stands.
-            stored = self._store.latest_predictions(plugin_id)
-            extent = self._store.metrics_extent(plugin_id)
-            newest_model = max(m["trained_at"] for m in models.values())
-            if stored and extent["last_ts"] is not None and stored[0]["made_at"] > max(extent["last_ts"], newest_model):
+        extent = self._store.metrics_extent(plugin_id)
+        # The data (sample count and newest sample) and the models a forecast was made from: while
+        # they are unchanged the stored forecast still stands and is served as is.
+        basis = (extent["samples"], extent["last_ts"], tuple(sorted((m, v["version"]) for m, v in models.items())))
+        if models and self._basis.get(plugin_id) == basis:
+            try:
                 return self.latest(plugin_id)
+            except InsufficientData:
+                pass
         frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
@@ -208,6 +211,7 @@ class Forecasting:
         if not rows and not out:
             raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
         self._store.replace_predictions(plugin_id, made_at, rows)
+        self._basis[plugin_id] = basis
         return self._public(plugin_id, made_at, out)
 
     def latest(self, plugin_id: str) -> dict[str, Any]:

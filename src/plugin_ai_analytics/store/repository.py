@@ -259,6 +259,23 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(q).scalar_one_or_none()
 
+    def metrics_arrays(self, plugin_id: str, *, start_ms: int | None = None) -> tuple[list[str], list[tuple]]:
+        """Column names and raw row tuples of a plugin's samples from ``start_ms`` on, oldest first.
+
+        The analysis path reads whole windows; raw tuples skip building a dict per row.
+        """
+        columns = ["ts", *METRIC_NAMES]
+        mark = "?" if is_sqlite(self.engine) else "%s"
+        sql = f"SELECT {', '.join(columns)} FROM metrics WHERE plugin_id = {mark}"
+        params: tuple[Any, ...] = (plugin_id,)
+        if start_ms is not None:
+            sql += f" AND ts >= {mark}"
+            params += (start_ms,)
+        sql += " ORDER BY ts"
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+        return columns, [tuple(r) for r in rows]
+
     def metrics_extent(self, plugin_id: str) -> dict[str, Any]:
         m = t.metrics.c
         q = select(func.count(), func.min(m.ts), func.max(m.ts)).where(m.plugin_id == plugin_id)
@@ -353,12 +370,19 @@ class Store:
         """Store a fresh forecast; future targets of older forecasts are superseded (deleted),
         while past ones stay to be scored against actuals."""
         p = t.predictions.c
+        columns = [
+            "plugin_id", "metric", "made_at", "target_ts", "value", "lower_80", "upper_80", "lower_95", "upper_95",
+            "confidence", "clipped", "model_id",
+        ]
+        mark = "?" if is_sqlite(self.engine) else "%s"
+        sql = f"INSERT INTO predictions ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        values = [(plugin_id, r["metric"], made_at, *(r[c] for c in columns[3:])) for r in rows]
         with self.engine.begin() as conn:
             conn.execute(
                 delete(t.predictions).where(p.plugin_id == plugin_id, p.target_ts > made_at, p.actual.is_(None))
             )
-            if rows:
-                conn.execute(insert(t.predictions), [{"plugin_id": plugin_id, "made_at": made_at, **r} for r in rows])
+            if values:
+                conn.exec_driver_sql(sql, values)
 
     def latest_predictions(self, plugin_id: str) -> list[dict[str, Any]]:
         p = t.predictions.c
