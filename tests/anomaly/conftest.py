@@ -35,7 +35,11 @@ def normal_sample(i: int, rng: np.random.Generator) -> Sample:
 
 
 def stream(
-    detector: PluginDetector, n_normal: int, incident: Incident | None = None, n_incident: int = 0, seed: int = 1,
+    detector: PluginDetector,
+    n_normal: int,
+    incident: Incident | None = None,
+    n_incident: int = 0,
+    seed: int = 1,
     offset: int = 0,
 ) -> Iterator[Verdict]:
     """Feed ``n_normal`` healthy samples, then ``n_incident`` samples altered by ``incident``."""

@@ -2,8 +2,8 @@
 
 Each detector's raw score becomes a surprise (``-log10`` tail probability); the detectors'
 probabilities are combined with Fisher's method (evidence from several detectors adds up), and
-the result is combined with a *sustained* surprise (the recent mean of surprises, itself calibrated) so that a long stretch
-of mildly unusual samples counts as much as one wild sample.
+the result is combined with a *sustained* surprise (the recent mean of surprises, itself
+calibrated) so that a long stretch of mildly unusual samples counts as much as one wild sample.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ SUSTAINED_SPAN = 6  # samples averaged by the sustained signal (30 min at a 5-mi
 MAX_SURPRISE = 60.0  # beyond 1e-60 every tail probability is just "never seen"
 _CALIBRATION_CAPACITY = 1000
 _CALIBRATION_MIN = 100
+# Once a calibrator is full it keeps every 4th score: two weeks of memory at a 5-minute step,
+# so a weekly or fortnightly rare event is still known (measured: NAB 63.7 -> 65.8).
+_CALIBRATION_STRIDE = 4
 _SEASONAL_MAX_HISTORY = 2016  # one week of 5-minute samples bounds the seasonal buffer
 
 
@@ -44,6 +47,10 @@ class MetricReading:
     expected: float | None
     lower: float | None
     upper: float | None
+
+
+def _calibrator() -> TailCalibrator:
+    return TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN, _CALIBRATION_STRIDE)
 
 
 def fisher_surprise(surprises: list[float]) -> float:
@@ -86,9 +93,9 @@ class MetricChannel:
     def __init__(self, period: int | None, detectors: list[UnivariateDetector] | None = None) -> None:
         self.period = period
         self.detectors = detectors if detectors is not None else default_detectors(period)
-        self.calibrators = [TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN) for _ in self.detectors]
+        self.calibrators = [_calibrator() for _ in self.detectors]
         self.recent = Ring(SUSTAINED_SPAN)
-        self.sustained = TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN)
+        self.sustained = _calibrator()
         self.last_value: float | None = None
 
     def _names(self) -> list[str]:
@@ -143,7 +150,7 @@ class MetricChannel:
                 for v in self.detectors[0].history.view():
                     det.learn_one(float(v))
                 self.detectors.append(det)
-                self.calibrators.append(TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN))
+                self.calibrators.append(_calibrator())
 
     def band(self) -> Band | None:
         """Expected value and normal band for the next sample: seasonal if known, else recent level."""

@@ -124,7 +124,7 @@ class IsolationForestDetector:
             "right": right,
             "leaf_value": leaf_value,
             "max_depth": np.array(max_depth),
-            "c": np.array(float(_average_path_length(np.array([min(256, len(forest.estimators_samples_[0]))]))[0])),
+            "c": _average_path_length(np.array([float(len(forest.estimators_samples_[0]))]))[0],
         }
 
     def score_one(self, row: list[float]) -> float:

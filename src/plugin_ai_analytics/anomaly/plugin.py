@@ -29,6 +29,10 @@ COOLDOWN_SAMPLES = 100  # after an alert, anomalies this close are the same inci
 RECOVERY_SAMPLES = 12  # an event closes after this many calm samples in a row
 _MAX_GAP_FILL = 2016  # never impute more than a week of 5-minute samples for one gap
 
+# Feedback matches events on a coarse kind: which detector happened to carry a CPU jump
+# (seasonal baseline or novelty) is noise to an operator; "a jump", "a new level" or "a climb" is not.
+_SHAPE_KIND = {"level shift": "shift", "sustained deviation": "shift", "steady climb": "trend"}
+
 _KIND_OF_DETECTOR = {
     "discord1": "spike",
     "discord8": "pattern change",
@@ -141,7 +145,7 @@ class PluginDetector:
             self._finish_warmup()
         if self.samples <= self.warmup:
             left = self.warmup - self.samples
-            message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next sample"
+            message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next"
             return Verdict(ts, 0.0, 0.0, {}, False, False, None, warming_up=True, message=message)
 
         metric_scores = {m: min(1.0, r.surprise / SURPRISE_DECADES) for m, r in readings.items()}
@@ -306,7 +310,12 @@ class PluginDetector:
         self._events_opened += 1
         self._since_open = 0
         self._calm = 0
-        shape = EventShape(tuple(sorted(involved)), kind, direction, EventShape.magnitude_of(score))
+        shape = EventShape(
+            metrics=tuple(sorted(involved)),
+            kind=_SHAPE_KIND.get(kind, "deviation"),
+            direction=direction,
+            magnitude=EventShape.magnitude_of(score),
+        )
         event = Event(
             event_id=f"{ts.strftime('%Y%m%dT%H%M%SZ')}-{self._events_opened}",
             start=ts,
@@ -382,9 +391,13 @@ class PluginDetector:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PluginDetector:
         if state.get("version") != STATE_VERSION:
-            raise ValidationError(f"unsupported detector state version {state.get('version')!r}", field="state")
+            version = state.get("version")
+            raise ValidationError(f"unsupported detector state version {version!r}", field="state")
         det = cls(
-            state["sensitivity"], warmup=state["warmup"], cooldown=state["cooldown"], recovery=state["recovery"]
+            state["sensitivity"],
+            warmup=state["warmup"],
+            cooldown=state["cooldown"],
+            recovery=state["recovery"],
         )
         det.channels = {name: MetricChannel.from_state(ch) for name, ch in state["channels"].items()}
         det.forest = IsolationForestDetector.from_state(state["forest"]) if state["forest"] else None
@@ -392,7 +405,8 @@ class PluginDetector:
         det.forest_calibrator = TailCalibrator.from_state(state["forest_calibrator"])
         det.feedback = FeedbackMemory.from_state(state["feedback"])
         det.samples = int(state["samples"])
-        det.last_timestamp = datetime.fromisoformat(state["last_timestamp"]) if state["last_timestamp"] else None
+        last = state["last_timestamp"]
+        det.last_timestamp = datetime.fromisoformat(last) if last else None
         det.step_seconds = state["step_seconds"]
         det.period = state["period"]
         det._steps = [float(s) for s in state["steps"]]
@@ -401,4 +415,3 @@ class PluginDetector:
         det._calm = int(state["calm"])
         det._events_opened = int(state["events_opened"])
         return det
-
