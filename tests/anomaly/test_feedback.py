@@ -37,9 +37,12 @@ def test_false_alarm_suppresses_the_same_shape_but_not_others(warmed_state: dict
     assert suppressed and all(e.suppressed for e in suppressed)
     assert all(v.incident_score == 0.0 for v in again[gap:])
 
-    # A different shape (an error burst) still alerts.
+    # A different shape (an error burst) is not suppressed: it is an event that alerts (or, if
+    # an unsuppressed error-rate event alerted moments before, extends that one).
     later = list(stream(with_feedback, 150, errors, 3, seed=10, offset=709 + gap + 4))
-    assert any(v.alert for v in later[150:])
+    burst = [v.event for v in later[150:] if v.event is not None]
+    assert burst and not any(e.suppressed for e in burst)
+    assert "error_rate" in burst[-1].metrics
 
 
 def test_feedback_memory_rules() -> None:

@@ -5,6 +5,7 @@ Every streaming detector keeps a bounded history; this keeps reads O(1) and stat
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -51,11 +52,15 @@ class Ring:
         return self.count
 
     def to_state(self) -> dict[str, Any]:
-        return {"capacity": self.capacity, "values": [float(v) for v in self.view()]}
+        # Base64 of the little-endian float64 bytes: bit-exact (so a restored detector scores
+        # identically) and ~40% smaller than a JSON list of float reprs.
+        raw = self.view().astype("<f8").tobytes()
+        return {"capacity": self.capacity, "f64": base64.b64encode(raw).decode("ascii")}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Ring:
         ring = cls(int(state["capacity"]))
-        for v in state["values"][-ring.capacity :]:
+        values = np.frombuffer(base64.b64decode(state["f64"]), dtype="<f8")
+        for v in values[-ring.capacity :]:
             ring.append(float(v))
         return ring

@@ -95,10 +95,9 @@ class TailCalibrator:
 
     def learn_one(self, raw: float) -> None:
         if math.isfinite(raw):
-            # Six significant digits are plenty for a rank and halve the serialised state.
             self._seen += 1
             if len(self._scores) < self.capacity or self._seen % self.stride == 0:
-                self._scores.append(float(f"{raw:.6g}"))
+                self._scores.append(raw)
                 self._since_refresh += 1
 
     def to_state(self) -> dict[str, Any]:

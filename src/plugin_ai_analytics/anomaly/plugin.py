@@ -257,7 +257,15 @@ class PluginDetector:
         if not involved and metric_scores:
             involved = [max(metric_scores, key=metric_scores.__getitem__)]
         event, alert, closed = self.event, False, False
-        fresh = event is None or (not event.is_open and self._since_open >= self.cooldown)
+        # Debounce: within the cool-down of the last alert, an anomaly on a metric of that event
+        # is the same incident flaring again; one on other metrics is a new incident.
+        same_incident = (
+            event is not None
+            and not event.is_open
+            and self._since_open < self.cooldown
+            and bool(set(involved) & set(event.metrics))
+        )
+        fresh = event is None or (not event.is_open and not same_incident)
         incident_score = score if fresh else 0.0
 
         if event is not None and event.is_open:
@@ -268,8 +276,7 @@ class PluginDetector:
                 self._calm += 1
                 if self._calm >= self.recovery:
                     event.is_open, closed = False, True
-        elif anomalous and not fresh and event is not None:
-            # Within the cool-down of the last alert: the same incident flaring again.
+        elif anomalous and same_incident and event is not None:
             event.is_open = True
             self._calm = 0
             self._extend(event, ts, score, involved, metric_scores, readings, values)
