@@ -59,6 +59,7 @@ class TailCalibrator:
         self._beta = 1.0  # mean excess over the threshold
 
     def _refresh(self) -> None:
+        # Oldest-first order so sums (std) are bit-identical after a state round trip.
         past = self._scores.view()
         n = len(past)
         k = max(int(n * _TAIL_FRACTION), 5)
@@ -78,7 +79,7 @@ class TailCalibrator:
             return 1.0
         if self._since_refresh >= _REFRESH_EVERY:
             self._refresh()
-        past = self._scores.view()
+        past = self._scores.unordered()
         if raw <= self._u:
             k = int(np.count_nonzero(past >= raw))
             return (k + 1) / (n + 1)
