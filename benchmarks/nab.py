@@ -11,10 +11,12 @@ and measures per-sample latency and serialised state size per plugin.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import subprocess
 import sys
 import time
+import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,12 +86,22 @@ def latency_and_state(path: Path, multi: bool) -> dict:
         lat.append(time.perf_counter() - t0)
     lat_ms = np.array(lat[det.warmup :]) * 1000
     state = json.dumps(det.to_state())
+    # Memory held by one plugin's detector: what restoring it from its state allocates.
+    loaded = json.loads(state)
+    gc.collect()
+    tracemalloc.start()
+    restored = PluginDetector.from_state(loaded)
+    gc.collect()
+    ram, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del restored
     return {
         "samples": len(df),
         "p50_ms": float(np.percentile(lat_ms, 50)),
         "p99_ms": float(np.percentile(lat_ms, 99)),
         "max_ms": float(lat_ms.max()),
         "state_bytes": len(state.encode()),
+        "ram_bytes": ram,
     }
 
 
@@ -144,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"latency {name}: p50 {m['p50_ms']:.3f} ms, p99 {m['p99_ms']:.3f} ms, "
             f"max {m['max_ms']:.1f} ms; "
-            f"state {m['state_bytes'] / 1024:.0f} KiB after {m['samples']} samples"
+            f"state {m['state_bytes'] / 1024:.0f} KiB JSON, {m['ram_bytes'] / 1024:.0f} KiB RAM "
+            f"after {m['samples']} samples"
         )
     return 0
 

@@ -86,7 +86,8 @@ def default_detectors(period: int | None) -> list[UnivariateDetector]:
     if period is not None and period >= 4:
         lags = max(1, min(3, _SEASONAL_MAX_HISTORY // period))
         if period * lags <= 2 * _SEASONAL_MAX_HISTORY:
-            detectors.append(SeasonalBaseline(period=period, lags=lags))
+            # Residual scale over a week too (measured: 512 samples 72.8, a week 73.7).
+            detectors.append(SeasonalBaseline(period=period, lags=lags, residual_capacity=_NOVELTY_MEMORY))
     return detectors
 
 
