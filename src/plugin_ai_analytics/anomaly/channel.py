@@ -101,6 +101,14 @@ class MetricChannel:
         self.recent = Ring(SUSTAINED_SPAN)
         self.sustained = _calibrator()
         self.last_value: float | None = None
+        self._share_histories()
+
+    def _share_histories(self) -> None:
+        # The discords see the same samples with the same capacity: one history serves both.
+        discords = [d for d in self.detectors if isinstance(d, SubsequenceDiscord)]
+        for det in discords[1:]:
+            if det.history.capacity == discords[0].history.capacity:
+                det.share_history(discords[0])
 
     def _names(self) -> list[str]:
         names = []
@@ -113,10 +121,12 @@ class MetricChannel:
         """Score ``x`` with everything learned so far, then learn it (score-then-learn: causal)."""
         band = self.band()  # before learning x: the band x is judged against
         surprises = []
-        for det, cal in zip(self.detectors, self.calibrators, strict=True):
-            raw = det.score_one(x) if det.ready else math.nan
-            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if det.ready else 0.0)
-            if det.ready:
+        ready = [det.ready for det in self.detectors]
+        raws = [det.score_one(x) if ok else math.nan for det, ok in zip(self.detectors, ready, strict=True)]
+        # Learn only after every detector has scored: some share one history.
+        for det, cal, raw, ok in zip(self.detectors, self.calibrators, raws, ready, strict=True):
+            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if ok else 0.0)
+            if ok:
                 cal.learn_one(raw)
             det.learn_one(x)
         k = int(np.argmax(surprises))

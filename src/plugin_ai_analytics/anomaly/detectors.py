@@ -77,6 +77,18 @@ class UnivariateDetector:
 
     def __init__(self, capacity: int) -> None:
         self.history = Ring(capacity)
+        self._owns_history = True
+
+    def share_history(self, owner: UnivariateDetector) -> None:
+        """Read ``owner``'s history instead of keeping a copy (``owner`` learns for both).
+
+        Two detectors over the same samples and capacity (the discords) need one history, not
+        two. The caller must score every detector before any of them learns the sample.
+        """
+        if owner.history.capacity != self.history.capacity:
+            raise ValueError("shared histories must have the same capacity")
+        self.history = owner.history
+        self._owns_history = False
 
     @property
     def ready(self) -> bool:
@@ -87,7 +99,8 @@ class UnivariateDetector:
         return 10
 
     def learn_one(self, x: float) -> None:
-        self.history.append(float(x))
+        if self._owns_history:
+            self.history.append(float(x))
 
     def score_one(self, x: float) -> float:
         """Raw anomaly score of ``x`` given the history (0.0 until enough history)."""
