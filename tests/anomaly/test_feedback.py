@@ -26,8 +26,8 @@ def test_false_alarm_suppresses_the_same_shape_but_not_others(warmed_state: dict
     for _ in stream(control, 5, nightly_job, 4, seed=8, offset=700):
         pass
 
-    # The job runs again days later, once the detectors' history no longer holds the first run
-    # (so it is as anomalous to them as the first time, which the control proves).
+    # The job runs again days later; the control (same history, no feedback) proves it is
+    # still anomalous enough to alert, so only the feedback can silence it.
     gap = 1100
     again = list(stream(with_feedback, gap, nightly_job, 4, seed=9, offset=709))
     again_control = list(stream(control, gap, nightly_job, 4, seed=9, offset=709))
