@@ -94,3 +94,10 @@ def test_detect_frame_output_shape_and_first_column_as_value() -> None:
     assert (out.loc[out["alert"] == 1, "anomaly_score"] >= 0.4).all()
     assert out["anomaly_score"].between(0, 1).all() and not out["anomaly_score"].isna().any()
     assert set(out["severity"]) <= {"", "High", "Medium", "Low"}
+
+
+def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> None:
+    old = {**warmed_state, "version": warmed_state["version"] - 1}
+    with pytest.raises(ValidationError) as err:
+        PluginDetector.from_state(old)
+    assert err.value.field == "state"

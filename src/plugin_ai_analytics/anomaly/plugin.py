@@ -23,7 +23,7 @@ from .isolation import IsolationForestDetector
 
 __all__ = ["PluginDetector", "STATE_VERSION"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: histories as base64 float64, shared discord history stored once
 WARMUP_SAMPLES = 150  # enough for the calibrators to have seen 100 scores of each detector
 COOLDOWN_SAMPLES = 100  # after an alert, anomalies this close are the same incident
 RECOVERY_SAMPLES = 12  # an event closes after this many calm samples in a row
