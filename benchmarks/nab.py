@@ -11,10 +11,12 @@ and measures per-sample latency and serialised state size per plugin.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import subprocess
 import sys
 import time
+import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,12 +86,22 @@ def latency_and_state(path: Path, multi: bool) -> dict:
         lat.append(time.perf_counter() - t0)
     lat_ms = np.array(lat[det.warmup :]) * 1000
     state = json.dumps(det.to_state())
+    # Memory held by one plugin's detector: what restoring it from its state allocates.
+    loaded = json.loads(state)
+    gc.collect()
+    tracemalloc.start()
+    restored = PluginDetector.from_state(loaded)
+    gc.collect()
+    ram, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del restored
     return {
         "samples": len(df),
         "p50_ms": float(np.percentile(lat_ms, 50)),
         "p99_ms": float(np.percentile(lat_ms, 99)),
         "max_ms": float(lat_ms.max()),
         "state_bytes": len(state.encode()),
+        "ram_bytes": ram,
     }
 
 
@@ -105,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=min(2, a.processes)) as pool:
         per_sample = list(pool.map(run_file, jobs))
     wall = time.perf_counter() - started
-    print(f"{len(files)} files, {wall:.1f} s wall with {min(2, a.processes)} processes, "
-          f"mean {1000 * np.mean([s for _, s in per_sample]):.3f} ms/sample\n")
+    print(
+        f"{len(files)} files, {wall:.1f} s wall with {min(2, a.processes)} processes, "
+        f"mean {1000 * np.mean([s for _, s in per_sample]):.3f} ms/sample\n"
+    )
 
     print("== anomaly_score (NAB protocol: threshold optimised over the corpus)")
     nab = score(out_dir, "anomaly_score")
@@ -118,22 +132,33 @@ def main(argv: list[str] | None = None) -> int:
     six = latency_and_state(sample_file, multi=True)
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "anomaly_score": {p: {k: r[k] for k in ("score", "threshold", "window_recall", "fp_share", "detections")}
-                          for p, r in nab["profiles"].items()},
-        "alert": {p: {k: r[k] for k in ("score", "window_recall", "fp_share", "detections")}
-                  for p, r in alert["profiles"].items()},
+        "anomaly_score": {
+            p: {k: r[k] for k in ("score", "threshold", "window_recall", "fp_share", "detections")}
+            for p, r in nab["profiles"].items()
+        },
+        "alert": {
+            p: {k: r[k] for k in ("score", "window_recall", "fp_share", "detections")}
+            for p, r in alert["profiles"].items()
+        },
         "latency_one_metric": single,
         "latency_six_metrics": six,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, res in (("anomaly_score", nab), ("alert", alert)):
         r = res["profiles"]
-        print(f"{name:14s} standard {r['standard']['score']:6.2f}  low-FP {r['reward_low_FP_rate']['score']:6.2f}  "
-              f"low-FN {r['reward_low_FN_rate']['score']:6.2f}  recall {r['standard']['window_recall']:.3f}  "
-              f"FP share {r['standard']['fp_share']:.3f}  detections {r['standard']['detections']}")
+        print(
+            f"{name:14s} standard {r['standard']['score']:6.2f}  "
+            f"low-FP {r['reward_low_FP_rate']['score']:6.2f}  "
+            f"low-FN {r['reward_low_FN_rate']['score']:6.2f}  recall {r['standard']['window_recall']:.3f}  "
+            f"FP share {r['standard']['fp_share']:.3f}  detections {r['standard']['detections']}"
+        )
     for name, m in (("1 metric", single), ("6 metrics", six)):
-        print(f"latency {name}: p50 {m['p50_ms']:.3f} ms, p99 {m['p99_ms']:.3f} ms, max {m['max_ms']:.1f} ms; "
-              f"state {m['state_bytes'] / 1024:.0f} KiB after {m['samples']} samples")
+        print(
+            f"latency {name}: p50 {m['p50_ms']:.3f} ms, p99 {m['p99_ms']:.3f} ms, "
+            f"max {m['max_ms']:.1f} ms; "
+            f"state {m['state_bytes'] / 1024:.0f} KiB JSON, {m['ram_bytes'] / 1024:.0f} KiB RAM "
+            f"after {m['samples']} samples"
+        )
     return 0
 
 

@@ -3,7 +3,16 @@
 Pure: samples in, verdicts and events out; no database, HTTP, clock or global state.
 """
 
-from .events import CRITICAL_METRICS, Diagnosis, Event, EventShape, MetricEvidence, Severity, Verdict, severity_of
+from .events import (
+    CRITICAL_METRICS,
+    Diagnosis,
+    Event,
+    EventShape,
+    MetricEvidence,
+    Severity,
+    Verdict,
+    severity_of,
+)
 from .feedback import FeedbackMemory
 from .frame import OUTPUT_COLUMNS, detect_frame
 from .plugin import PluginDetector, alert_threshold_for

@@ -46,15 +46,20 @@ class TailCalibrator:
     True
     """
 
-    def __init__(self, capacity: int = 1000, min_count: int = 30) -> None:
+    def __init__(self, capacity: int = 1000, min_count: int = 30, stride: int = 1) -> None:
         self.capacity = capacity
         self.min_count = min_count
+        # Once full, keep every ``stride``-th score: the memory spans capacity * stride samples
+        # (rare events are remembered for longer) at the same state size.
+        self.stride = stride
+        self._seen = 0
         self._scores = Ring(capacity)
         self._since_refresh = _REFRESH_EVERY
         self._u = math.inf  # tail threshold (a high quantile of past raw scores)
         self._beta = 1.0  # mean excess over the threshold
 
     def _refresh(self) -> None:
+        # Oldest-first order so sums (std) are bit-identical after a state round trip.
         past = self._scores.view()
         n = len(past)
         k = max(int(n * _TAIL_FRACTION), 5)
@@ -74,7 +79,7 @@ class TailCalibrator:
             return 1.0
         if self._since_refresh >= _REFRESH_EVERY:
             self._refresh()
-        past = self._scores.view()
+        past = self._scores.unordered()
         if raw <= self._u:
             k = int(np.count_nonzero(past >= raw))
             return (k + 1) / (n + 1)
@@ -91,14 +96,17 @@ class TailCalibrator:
 
     def learn_one(self, raw: float) -> None:
         if math.isfinite(raw):
-            # Six significant digits are plenty for a rank and halve the serialised state.
-            self._scores.append(float(f"{raw:.6g}"))
-            self._since_refresh += 1
+            self._seen += 1
+            if len(self._scores) < self.capacity or self._seen % self.stride == 0:
+                self._scores.append(raw)
+                self._since_refresh += 1
 
     def to_state(self) -> dict[str, Any]:
         return {
             "capacity": self.capacity,
             "min_count": self.min_count,
+            "stride": self.stride,
+            "seen": self._seen,
             "scores": self._scores.to_state(),
             "since_refresh": self._since_refresh,
             "u": None if math.isinf(self._u) else self._u,
@@ -107,7 +115,8 @@ class TailCalibrator:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TailCalibrator:
-        cal = cls(int(state["capacity"]), int(state["min_count"]))
+        cal = cls(int(state["capacity"]), int(state["min_count"]), int(state["stride"]))
+        cal._seen = int(state["seen"])
         cal._scores = Ring.from_state(state["scores"])
         cal._since_refresh = int(state["since_refresh"])
         cal._u = math.inf if state["u"] is None else float(state["u"])

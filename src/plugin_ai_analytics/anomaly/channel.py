@@ -2,8 +2,8 @@
 
 Each detector's raw score becomes a surprise (``-log10`` tail probability); the detectors'
 probabilities are combined with Fisher's method (evidence from several detectors adds up), and
-the result is combined with a *sustained* surprise (the recent mean of surprises, itself calibrated) so that a long stretch
-of mildly unusual samples counts as much as one wild sample.
+the result is combined with a *sustained* surprise (the recent mean of surprises, itself
+calibrated) so that a long stretch of mildly unusual samples counts as much as one wild sample.
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ SUSTAINED_SPAN = 6  # samples averaged by the sustained signal (30 min at a 5-mi
 MAX_SURPRISE = 60.0  # beyond 1e-60 every tail probability is just "never seen"
 _CALIBRATION_CAPACITY = 1000
 _CALIBRATION_MIN = 100
+# Once a calibrator is full it keeps every 4th score: two weeks of memory at a 5-minute step,
+# so a weekly or fortnightly rare event is still known (measured: NAB 63.7 -> 65.8).
+_CALIBRATION_STRIDE = 4
 _SEASONAL_MAX_HISTORY = 2016  # one week of 5-minute samples bounds the seasonal buffer
+_NOVELTY_MEMORY = 2016  # one week of 5-minute samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,10 @@ class MetricReading:
     expected: float | None
     lower: float | None
     upper: float | None
+
+
+def _calibrator() -> TailCalibrator:
+    return TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN, _CALIBRATION_STRIDE)
 
 
 def fisher_surprise(surprises: list[float]) -> float:
@@ -69,14 +77,17 @@ def fisher_surprise(surprises: list[float]) -> float:
 def default_detectors(period: int | None) -> list[UnivariateDetector]:
     """The measured default ensemble for one metric (see docs/anomaly-detection.md)."""
     detectors: list[UnivariateDetector] = [
-        SubsequenceDiscord(m=1, capacity=1024),  # a value never seen (novelty, HTM's spatial anomaly)
-        SubsequenceDiscord(m=8, capacity=1024),  # a shape never seen
+        # A week of history: what was seen in the last week is not novel (measured on NAB:
+        # 1024 samples 65.8, 2048 72.7, 4096 73.6; a week is the operator's natural memory).
+        SubsequenceDiscord(m=1, capacity=_NOVELTY_MEMORY),  # a value never seen (HTM's spatial anomaly)
+        SubsequenceDiscord(m=8, capacity=_NOVELTY_MEMORY),  # a shape never seen
         LevelShift(recent=6, capacity=256),
     ]
     if period is not None and period >= 4:
         lags = max(1, min(3, _SEASONAL_MAX_HISTORY // period))
         if period * lags <= 2 * _SEASONAL_MAX_HISTORY:
-            detectors.append(SeasonalBaseline(period=period, lags=lags))
+            # Residual scale over a week too (measured: 512 samples 72.8, a week 73.7).
+            detectors.append(SeasonalBaseline(period=period, lags=lags, residual_capacity=_NOVELTY_MEMORY))
     return detectors
 
 
@@ -86,10 +97,18 @@ class MetricChannel:
     def __init__(self, period: int | None, detectors: list[UnivariateDetector] | None = None) -> None:
         self.period = period
         self.detectors = detectors if detectors is not None else default_detectors(period)
-        self.calibrators = [TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN) for _ in self.detectors]
+        self.calibrators = [_calibrator() for _ in self.detectors]
         self.recent = Ring(SUSTAINED_SPAN)
-        self.sustained = TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN)
+        self.sustained = _calibrator()
         self.last_value: float | None = None
+        self._share_histories()
+
+    def _share_histories(self) -> None:
+        # The discords see the same samples with the same capacity: one history serves both.
+        discords = [d for d in self.detectors if isinstance(d, SubsequenceDiscord)]
+        for det in discords[1:]:
+            if det.history.capacity == discords[0].history.capacity:
+                det.share_history(discords[0])
 
     def _names(self) -> list[str]:
         names = []
@@ -102,10 +121,12 @@ class MetricChannel:
         """Score ``x`` with everything learned so far, then learn it (score-then-learn: causal)."""
         band = self.band()  # before learning x: the band x is judged against
         surprises = []
-        for det, cal in zip(self.detectors, self.calibrators, strict=True):
-            raw = det.score_one(x) if det.ready else math.nan
-            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if det.ready else 0.0)
-            if det.ready:
+        ready = [det.ready for det in self.detectors]
+        raws = [det.score_one(x) if ok else math.nan for det, ok in zip(self.detectors, ready, strict=True)]
+        # Learn only after every detector has scored: some share one history.
+        for det, cal, raw, ok in zip(self.detectors, self.calibrators, raws, ready, strict=True):
+            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if ok else 0.0)
+            if ok:
                 cal.learn_one(raw)
             det.learn_one(x)
         k = int(np.argmax(surprises))
@@ -143,7 +164,7 @@ class MetricChannel:
                 for v in self.detectors[0].history.view():
                     det.learn_one(float(v))
                 self.detectors.append(det)
-                self.calibrators.append(TailCalibrator(_CALIBRATION_CAPACITY, _CALIBRATION_MIN))
+                self.calibrators.append(_calibrator())
 
     def band(self) -> Band | None:
         """Expected value and normal band for the next sample: seasonal if known, else recent level."""
@@ -163,9 +184,18 @@ class MetricChannel:
         return self.detectors[0].history.last(n)
 
     def to_state(self) -> dict[str, Any]:
+        detectors = [d.to_state() for d in self.detectors]
+        # The two discords learn the same samples: store a history once, point to it after.
+        seen: dict[str, int] = {}
+        for i, d in enumerate(detectors):
+            key = d["history"]["f64"] + "|" + str(d["history"]["capacity"])
+            if key in seen:
+                d["history"] = {"same_as": seen[key]}
+            else:
+                seen[key] = i
         return {
             "period": self.period,
-            "detectors": [d.to_state() for d in self.detectors],
+            "detectors": detectors,
             "calibrators": [c.to_state() for c in self.calibrators],
             "recent": self.recent.to_state(),
             "sustained": self.sustained.to_state(),
@@ -174,7 +204,11 @@ class MetricChannel:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MetricChannel:
-        ch = cls(state["period"], [detector_from_state(d) for d in state["detectors"]])
+        states = [dict(d) for d in state["detectors"]]
+        for d in states:
+            if "same_as" in d["history"]:
+                d["history"] = states[d["history"]["same_as"]]["history"]
+        ch = cls(state["period"], [detector_from_state(d) for d in states])
         ch.calibrators = [TailCalibrator.from_state(c) for c in state["calibrators"]]
         ch.recent = Ring.from_state(state["recent"])
         ch.sustained = TailCalibrator.from_state(state["sustained"])

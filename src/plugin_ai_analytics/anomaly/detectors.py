@@ -30,15 +30,26 @@ __all__ = [
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 
 
+def median(values: np.ndarray) -> float:
+    """The median, via one partition: np.median's generality costs more than the work here,
+    and detectors take several medians per sample."""
+    n = len(values)
+    k = n // 2
+    if n % 2:
+        return float(np.partition(values, k)[k])
+    part = np.partition(values, (k - 1, k))
+    return 0.5 * (float(part[k - 1]) + float(part[k]))
+
+
 def robust_location_scale(values: np.ndarray) -> tuple[float, float]:
     """Median and a robust standard deviation (MAD-based, never zero for a non-empty input).
 
     Robust statistics keep the baseline from following the anomalies themselves: a spike or a
     short outage moves a median and a MAD far less than a mean and a standard deviation.
     """
-    med = float(np.median(values))
+    med = median(values)
     dev = np.abs(values - med)
-    scale = _MAD_TO_SIGMA * float(np.median(dev))
+    scale = _MAD_TO_SIGMA * median(dev)
     if scale <= 0.0:
         # More than half the history is one value (a flat line, a square wave): fall back to
         # the mean deviation, then to a tiny fraction of the level, so a change still registers.
@@ -66,6 +77,18 @@ class UnivariateDetector:
 
     def __init__(self, capacity: int) -> None:
         self.history = Ring(capacity)
+        self._owns_history = True
+
+    def share_history(self, owner: UnivariateDetector) -> None:
+        """Read ``owner``'s history instead of keeping a copy (``owner`` learns for both).
+
+        Two detectors over the same samples and capacity (the discords) need one history, not
+        two. The caller must score every detector before any of them learns the sample.
+        """
+        if owner.history.capacity != self.history.capacity:
+            raise ValueError("shared histories must have the same capacity")
+        self.history = owner.history
+        self._owns_history = False
 
     @property
     def ready(self) -> bool:
@@ -76,7 +99,8 @@ class UnivariateDetector:
         return 10
 
     def learn_one(self, x: float) -> None:
-        self.history.append(float(x))
+        if self._owns_history:
+            self.history.append(float(x))
 
     def score_one(self, x: float) -> float:
         """Raw anomaly score of ``x`` given the history (0.0 until enough history)."""
@@ -158,7 +182,7 @@ class SeasonalBaseline(UnivariateDetector):
         n = len(hist)
         # The value one period before the incoming sample sits at index n - period.
         idx = [n - k * self.period for k in range(1, self.lags + 1) if n - k * self.period >= 0]
-        return float(np.median(hist[idx]))
+        return median(hist[idx])
 
     def _score(self, x: float) -> float:
         if len(self.residuals) < 10:
@@ -264,7 +288,7 @@ class LevelShift(UnivariateDetector):
         med, scale = robust_location_scale(ref)
         # Dividing by sqrt(recent) would make it a z-test of the mean; the median of few points
         # is noisier, so the plain ratio keeps the raw score comparable to RecentLevel's.
-        return abs(float(np.median(now)) - med) / scale
+        return abs(median(now) - med) / scale
 
     def _params(self) -> dict[str, Any]:
         return {"recent": self.recent, "capacity": self.history.capacity}

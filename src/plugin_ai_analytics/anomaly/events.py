@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
 CRITICAL_METRICS = frozenset({"error_rate", "response_time_ms", "response_time_p95_ms"})
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How urgently an operator should look: High pages, Medium tickets, Low is informational."""
 
     HIGH = "High"
@@ -100,7 +100,7 @@ class EventShape:
     """What makes two events "the same kind of thing" for operator feedback."""
 
     metrics: tuple[str, ...]  # sorted
-    kind: str
+    kind: str  # coarse: "deviation", "shift" or "trend"
     direction: str
     magnitude: int  # 0 = score < 0.5, 1 = < 0.8, 2 = above: stronger events are not suppressed
 
@@ -167,7 +167,9 @@ class Event:
     @property
     def explanation(self) -> str:
         parts = [ev.describe() for ev in self.evidence.values()]
-        together = f"; moved together: {', '.join(self.moved_together)}" if len(self.moved_together) > 1 else ""
+        together = ""
+        if len(self.moved_together) > 1:
+            together = f"; moved together: {', '.join(self.moved_together)}"
         return f"{self.kind} since {self.start.isoformat()}: " + "; ".join(parts) + together
 
     def to_dict(self) -> dict[str, Any]:

@@ -57,7 +57,8 @@ def detect_frame(df: pd.DataFrame, sensitivity: float = 0.1) -> pd.DataFrame:
             rows.append((df[ts_col].iloc[i], values[i][0], 0.0, 0, rows[-1][4]))
             continue
         previous = times.iloc[i]
-        sample = {str(m): (None if math.isnan(v) else float(v)) for m, v in zip(metrics, values[i], strict=True)}
+        row = zip(metrics, values[i], strict=True)
+        sample = {str(m): (None if math.isnan(v) else float(v)) for m, v in row}
         verdict = detector.update(times.iloc[i].to_pydatetime(), sample)
         rows.append(
             (

@@ -96,10 +96,11 @@ class IsolationForestDetector:
         trees = [est.tree_ for est in forest.estimators_]
         width = max(t.node_count for t in trees)
         n = len(trees)
-        feature = np.zeros((n, width), dtype=np.int64)
+        # Trees of at most 256 samples have < 512 nodes: int16 indices keep a plugin's forest small.
+        feature = np.zeros((n, width), dtype=np.int16)
         threshold = np.zeros((n, width))
-        left = np.full((n, width), -1, dtype=np.int64)
-        right = np.full((n, width), -1, dtype=np.int64)
+        left = np.full((n, width), -1, dtype=np.int16)
+        right = np.full((n, width), -1, dtype=np.int16)
         leaf_value = np.zeros((n, width))
         max_depth = 0
         for i, (t, feats) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
@@ -124,7 +125,7 @@ class IsolationForestDetector:
             "right": right,
             "leaf_value": leaf_value,
             "max_depth": np.array(max_depth),
-            "c": np.array(float(_average_path_length(np.array([min(256, len(forest.estimators_samples_[0]))]))[0])),
+            "c": _average_path_length(np.array([float(len(forest.estimators_samples_[0]))]))[0],
         }
 
     def score_one(self, row: list[float]) -> float:

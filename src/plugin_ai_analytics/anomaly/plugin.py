@@ -23,11 +23,15 @@ from .isolation import IsolationForestDetector
 
 __all__ = ["PluginDetector", "STATE_VERSION"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: histories as base64 float64, shared discord history stored once
 WARMUP_SAMPLES = 150  # enough for the calibrators to have seen 100 scores of each detector
 COOLDOWN_SAMPLES = 100  # after an alert, anomalies this close are the same incident
 RECOVERY_SAMPLES = 12  # an event closes after this many calm samples in a row
 _MAX_GAP_FILL = 2016  # never impute more than a week of 5-minute samples for one gap
+
+# Feedback matches events on a coarse kind: which detector happened to carry a CPU jump
+# (seasonal baseline or novelty) is noise to an operator; "a jump", "a new level" or "a climb" is not.
+_SHAPE_KIND = {"level shift": "shift", "sustained deviation": "shift", "steady climb": "trend"}
 
 _KIND_OF_DETECTOR = {
     "discord1": "spike",
@@ -114,7 +118,8 @@ class PluginDetector:
         ts = _as_utc(timestamp)
         if self.last_timestamp is not None and ts <= self.last_timestamp:
             raise ValidationError(
-                f"timestamp {ts.isoformat()} is not after the previous sample {self.last_timestamp.isoformat()}",
+                f"timestamp {ts.isoformat()} is not after the previous sample "
+                f"{self.last_timestamp.isoformat()}",
                 field="timestamp",
             )
         clean = self._clean(values)
@@ -140,7 +145,7 @@ class PluginDetector:
             self._finish_warmup()
         if self.samples <= self.warmup:
             left = self.warmup - self.samples
-            message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next sample"
+            message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next"
             return Verdict(ts, 0.0, 0.0, {}, False, False, None, warming_up=True, message=message)
 
         metric_scores = {m: min(1.0, r.surprise / SURPRISE_DECADES) for m, r in readings.items()}
@@ -252,7 +257,15 @@ class PluginDetector:
         if not involved and metric_scores:
             involved = [max(metric_scores, key=metric_scores.__getitem__)]
         event, alert, closed = self.event, False, False
-        fresh = event is None or (not event.is_open and self._since_open >= self.cooldown)
+        # Debounce: within the cool-down of the last alert, an anomaly on a metric of that event
+        # is the same incident flaring again; one on other metrics is a new incident.
+        same_incident = (
+            event is not None
+            and not event.is_open
+            and self._since_open < self.cooldown
+            and bool(set(involved) & set(event.metrics))
+        )
+        fresh = event is None or (not event.is_open and not same_incident)
         incident_score = score if fresh else 0.0
 
         if event is not None and event.is_open:
@@ -263,8 +276,7 @@ class PluginDetector:
                 self._calm += 1
                 if self._calm >= self.recovery:
                     event.is_open, closed = False, True
-        elif anomalous and not fresh and event is not None:
-            # Within the cool-down of the last alert: the same incident flaring again.
+        elif anomalous and same_incident and event is not None:
             event.is_open = True
             self._calm = 0
             self._extend(event, ts, score, involved, metric_scores, readings, values)
@@ -305,7 +317,12 @@ class PluginDetector:
         self._events_opened += 1
         self._since_open = 0
         self._calm = 0
-        shape = EventShape(tuple(sorted(involved)), kind, direction, EventShape.magnitude_of(score))
+        shape = EventShape(
+            metrics=tuple(sorted(involved)),
+            kind=_SHAPE_KIND.get(kind, "deviation"),
+            direction=direction,
+            magnitude=EventShape.magnitude_of(score),
+        )
         event = Event(
             event_id=f"{ts.strftime('%Y%m%dT%H%M%SZ')}-{self._events_opened}",
             start=ts,
@@ -381,15 +398,22 @@ class PluginDetector:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PluginDetector:
         if state.get("version") != STATE_VERSION:
-            raise ValidationError(f"unsupported detector state version {state.get('version')!r}", field="state")
-        det = cls(state["sensitivity"], warmup=state["warmup"], cooldown=state["cooldown"], recovery=state["recovery"])
+            version = state.get("version")
+            raise ValidationError(f"unsupported detector state version {version!r}", field="state")
+        det = cls(
+            state["sensitivity"],
+            warmup=state["warmup"],
+            cooldown=state["cooldown"],
+            recovery=state["recovery"],
+        )
         det.channels = {name: MetricChannel.from_state(ch) for name, ch in state["channels"].items()}
         det.forest = IsolationForestDetector.from_state(state["forest"]) if state["forest"] else None
         det.forest_metrics = list(state["forest_metrics"])
         det.forest_calibrator = TailCalibrator.from_state(state["forest_calibrator"])
         det.feedback = FeedbackMemory.from_state(state["feedback"])
         det.samples = int(state["samples"])
-        det.last_timestamp = datetime.fromisoformat(state["last_timestamp"]) if state["last_timestamp"] else None
+        last = state["last_timestamp"]
+        det.last_timestamp = datetime.fromisoformat(last) if last else None
         det.step_seconds = state["step_seconds"]
         det.period = state["period"]
         det._steps = [float(s) for s in state["steps"]]

@@ -1,0 +1,103 @@
+"""The per-plugin detector: cold start, state that survives restarts, size, speed, input rules."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plugin_ai_analytics.anomaly import OUTPUT_COLUMNS, PluginDetector, alert_threshold_for, detect_frame
+from plugin_ai_analytics.errors import ValidationError
+
+from .conftest import START, STEP, stream
+
+
+def test_cold_start_says_how_many_samples_are_missing() -> None:
+    det = PluginDetector(warmup=150)
+    verdicts = list(stream(det, 150))
+    assert [v.message for v in verdicts[:2]] == [
+        "warming up: need 149 more samples",
+        "warming up: need 148 more samples",
+    ]
+    assert all(v.warming_up and v.score == 0.0 and not v.alert for v in verdicts)
+    after = next(stream(det, 1, offset=150))
+    assert not after.warming_up and after.message == ""
+
+
+def test_state_round_trip_through_json_resumes_identically(warmed: PluginDetector) -> None:
+    restored = PluginDetector.from_state(json.loads(json.dumps(warmed.to_state())))
+
+    def spike(i: int, s: dict) -> dict:
+        return {**s, "error_rate": 0.4, "response_time_ms": 900.0}
+
+    a = [v.to_dict() for v in stream(warmed, 60, spike, 10, seed=5, offset=700)]
+    b = [v.to_dict() for v in stream(restored, 60, spike, 10, seed=5, offset=700)]
+    assert a == b
+    assert any(v["alert"] for v in a), "the comparison must include an event, not only calm samples"
+
+
+def test_state_is_json_and_under_one_megabyte_per_plugin() -> None:
+    det = PluginDetector()
+    for _ in stream(det, 1500):  # past every buffer's capacity for a 5-minute plugin
+        pass
+    size = len(json.dumps(det.to_state(), allow_nan=False).encode())
+    assert size < 1_000_000, f"state is {size} bytes"
+
+
+def test_update_is_fast(warmed: PluginDetector) -> None:
+    lat = []
+    for i, _ in enumerate(range(200)):
+        t0 = time.perf_counter()
+        next(stream(warmed, 1, seed=i, offset=700 + i))
+        lat.append(time.perf_counter() - t0)
+    assert np.percentile(lat, 99) < 0.05  # the service's budget: 50 ms p99 per pushed sample
+
+
+def test_out_of_order_timestamps_are_refused(warmed: PluginDetector) -> None:
+    with pytest.raises(ValidationError) as err:
+        warmed.update(START + 10 * STEP, {"cpu_percent": 1.0})
+    assert err.value.field == "timestamp"
+
+
+def test_non_numeric_value_names_the_field() -> None:
+    with pytest.raises(ValidationError) as err:
+        PluginDetector().update(START, {"cpu_percent": "high"})  # type: ignore[dict-item]
+    assert err.value.field == "cpu_percent"
+
+
+def test_sensitivity_sets_how_rare_an_alert_must_be() -> None:
+    assert alert_threshold_for(0.5) < alert_threshold_for(0.1) < alert_threshold_for(0.01)
+    assert alert_threshold_for(0.1) == pytest.approx(0.4)
+    with pytest.raises(ValidationError):
+        alert_threshold_for(0.0)
+
+
+def test_detect_frame_output_shape_and_first_column_as_value() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=n, freq="5min").astype(str),
+            "throughput": 100 + rng.normal(0, 1, n),
+            "latency": 20 + rng.normal(0, 1, n),
+        }
+    )
+    df.loc[300, "throughput"] = 160.0
+    out = detect_frame(df)
+    assert list(out.columns) == OUTPUT_COLUMNS
+    assert len(out) == n and (out["value"] == df["throughput"]).all()
+    assert out["alert"].sum() >= 1
+    assert out.loc[300, "severity"] != "", "the spike belongs to an event"
+    assert (out.loc[out["alert"] == 1, "anomaly_score"] >= 0.4).all()
+    assert out["anomaly_score"].between(0, 1).all() and not out["anomaly_score"].isna().any()
+    assert set(out["severity"]) <= {"", "High", "Medium", "Low"}
+
+
+def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> None:
+    old = {**warmed_state, "version": warmed_state["version"] - 1}
+    with pytest.raises(ValidationError) as err:
+        PluginDetector.from_state(old)
+    assert err.value.field == "state"
