@@ -65,6 +65,10 @@ class Detection:
         self.flush_states()
 
     def _run(self) -> None:
+        # The multivariate IsolationForest's first fit imports scikit-learn (~1 s); do it here,
+        # off the request path, so the first live sample of a plugin is not the one that waits.
+        import sklearn.ensemble  # noqa: F401
+
         last_flush = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=STATE_FLUSH_SECONDS)
