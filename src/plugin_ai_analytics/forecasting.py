@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from .domain import FORECAST_METRICS
@@ -30,6 +31,7 @@ DAY_MS = 24 * HOUR_MS
 TRAINING_WINDOW_DAYS = 28
 # Accuracy below this (the seed's 70%) over the last day of scored predictions forces a retrain.
 RETRAIN_BELOW_ACCURACY = 70.0
+FORECAST_CACHE_PLUGINS = 64
 
 
 class Forecasting:
@@ -40,7 +42,9 @@ class Forecasting:
         self._cache: dict[tuple[str, str], tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._training: set[str] = set()
-        self._basis: dict[str, tuple[Any, ...]] = {}
+        # plugin → (what its last forecast was made from, that forecast): served while unchanged.
+        # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
+        self._basis: OrderedDict[str, tuple[tuple[Any, ...], dict[str, Any]]] = OrderedDict()
 
     @property
     def horizon(self) -> pd.Timedelta:
@@ -161,11 +165,10 @@ class Forecasting:
         # The data (sample count and newest sample) and the models a forecast was made from: while
         # they are unchanged the stored forecast still stands and is served as is.
         basis = (extent["samples"], extent["last_ts"], tuple(sorted((m, v["version"]) for m, v in models.items())))
-        if models and self._basis.get(plugin_id) == basis:
-            try:
-                return self.latest(plugin_id)
-            except InsufficientData:
-                pass
+        cached = self._basis.get(plugin_id)
+        if models and cached is not None and cached[0] == basis:
+            self._basis.move_to_end(plugin_id)
+            return cached[1]
         frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
@@ -211,8 +214,12 @@ class Forecasting:
         if not rows and not out:
             raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
         self._store.replace_predictions(plugin_id, made_at, rows)
-        self._basis[plugin_id] = basis
-        return self._public(plugin_id, made_at, out)
+        result = self._public(plugin_id, made_at, out)
+        self._basis[plugin_id] = (basis, result)
+        self._basis.move_to_end(plugin_id)
+        while len(self._basis) > FORECAST_CACHE_PLUGINS:
+            self._basis.popitem(last=False)
+        return result
 
     def latest(self, plugin_id: str) -> dict[str, Any]:
         rows = self._store.latest_predictions(plugin_id)
