@@ -165,10 +165,11 @@ class Forecasting:
         # The data (sample count and newest sample) and the models a forecast was made from: while
         # they are unchanged the stored forecast still stands and is served as is.
         basis = (extent["samples"], extent["last_ts"], tuple(sorted((m, v["version"]) for m, v in models.items())))
-        cached = self._basis.get(plugin_id)
-        if models and cached is not None and cached[0] == basis:
-            self._basis.move_to_end(plugin_id)
-            return cached[1]
+        with self._cache_lock:
+            cached = self._basis.get(plugin_id)
+            if models and cached is not None and cached[0] == basis:
+                self._basis.move_to_end(plugin_id)
+                return cached[1]
         frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
@@ -215,10 +216,11 @@ class Forecasting:
             raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
         self._store.replace_predictions(plugin_id, made_at, rows)
         result = self._public(plugin_id, made_at, out)
-        self._basis[plugin_id] = (basis, result)
-        self._basis.move_to_end(plugin_id)
-        while len(self._basis) > FORECAST_CACHE_PLUGINS:
-            self._basis.popitem(last=False)
+        with self._cache_lock:
+            self._basis[plugin_id] = (basis, result)
+            self._basis.move_to_end(plugin_id)
+            while len(self._basis) > FORECAST_CACHE_PLUGINS:
+                self._basis.popitem(last=False)
         return result
 
     def latest(self, plugin_id: str) -> dict[str, Any]:
