@@ -93,7 +93,7 @@ def demo(
 
     service = _service()
     try:
-        summary = prepare_demo(service, os.getpid(), plugins_file=plugins_file, backfill=backfill)
+        summary = prepare_demo(service, os.getpid(), plugins_file=plugins_file, backfill=backfill, port=port)
     except Exception as exc:
         service.close()
         _fail(exc)

@@ -23,7 +23,9 @@ def default_backfill_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def prepare_demo(service: Any, pid: int, *, plugins_file: Path | None, backfill: Path | None) -> list[str]:
+def prepare_demo(
+    service: Any, pid: int, *, plugins_file: Path | None, backfill: Path | None, port: int = 8000
+) -> list[str]:
     from .collect.importer import read_history
 
     lines = []
@@ -36,6 +38,15 @@ def prepare_demo(service: Any, pid: int, *, plugins_file: Path | None, backfill:
         }
     )
     lines.append(f"sampling this service's own process (pid {pid}) every 5 s as plugin 'plugin-ai-analytics'")
+    service.register_plugin(
+        {
+            "plugin_id": "plugin-ai-analytics-api",
+            "name": "this service's API, scraped from its own /metrics",
+            "source": {"type": "prometheus", "url": f"http://127.0.0.1:{port}/metrics"},
+            "interval_seconds": 15,
+        }
+    )
+    lines.append("scraping this service's own Prometheus endpoint every 15 s as plugin 'plugin-ai-analytics-api'")
     if plugins_file is not None and plugins_file.exists():
         ids = service.load_plugins_file(plugins_file)
         lines.append(f"registered {len(ids)} plugins from {plugins_file}: {', '.join(ids)}")
@@ -65,4 +76,13 @@ def prepare_demo(service: Any, pid: int, *, plugins_file: Path | None, backfill:
             }
         )
         lines.append(f"replayed {len(frame)} samples of {path.name} as plugin '{plugin_id}' ({metric})")
+    # Forecasts, anomalies and advice for the replayed history, so every view has something real.
+    for plugin in service.list_plugins():
+        plugin_id = plugin["plugin_id"]
+        if not plugin_id.startswith("nab-") or service.store.active_models(plugin_id):
+            continue
+        service.train_models_now(plugin_id)
+        service.detect_anomalies(plugin_id)
+        service.optimization_suggestions(plugin_id)
+        lines.append(f"trained, scanned for anomalies and analysed '{plugin_id}'")
     return lines
