@@ -107,3 +107,24 @@ def test_forecast_refuses_a_short_history_saying_how_much_more(tmp_path: Path) -
     csv.write_text("\n".join(rows) + "\n")
     result = run(tmp_path, "forecast", str(csv), "-o", str(tmp_path / "o.csv"), check=False)
     assert result.returncode == 2 and "insufficient data: need" in result.stderr
+
+
+def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
+    import shutil
+
+    source = NAB / "data" / "realAWSCloudwatch" / "ec2_cpu_utilization_24ae8d.csv"
+    if not source.exists():
+        pytest.skip(f"NAB data not found at {source}")
+    folder = tmp_path / "history"
+    folder.mkdir()
+    shutil.copy(source, folder / source.name)
+    out = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
+    assert "replayed 4032 samples of ec2_cpu_utilization_24ae8d.csv" in out
+    assert "trained, scanned for anomalies and analysed 'nab-ec2-cpu-utilization-24ae8d'" in out
+    import json
+
+    status = json.loads(run(tmp_path, "status").stdout)
+    assert status["plugins"] == {"registered": 3, "with_source": 2}  # own process, own /metrics, the replay
+    assert status["models"]["plugins_with_models"] == 1
+    again = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
+    assert "already holds its replayed history" in again

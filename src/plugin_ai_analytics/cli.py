@@ -263,6 +263,8 @@ def plugins_list() -> None:
     finally:
         service.close()
     table = Table("plugin", "source", "interval s", "samples", "last sample")
+    for column in table.columns:
+        column.overflow = "fold"  # ids and times are shown whole, wrapped if the terminal is narrow
     for p in plugins:
         table.add_row(
             p["plugin_id"],
