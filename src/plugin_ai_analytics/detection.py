@@ -234,6 +234,15 @@ class Detection:
         log_event(logging.INFO, "anomaly_feedback", f"marked {label}", plugin=plugin_id, event=event_id)
         return _public_event(self._store.get_event(plugin_id, event_id))
 
+    @property
+    def loaded_count(self) -> int:
+        """Plugins whose detector is in memory."""
+        return len(self._detectors)
+
+    def scoring_times_ms(self) -> list[float]:
+        """Recent durations of scoring passes (one per push or worker pass), sorted."""
+        return sorted(self.processing_ms)
+
     def state_sizes(self) -> dict[str, int]:
         import json
 

@@ -47,6 +47,11 @@ class Forecasting:
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], dict[str, Any]]] = OrderedDict()
 
     @property
+    def training_count(self) -> int:
+        """Training jobs queued or running in this process."""
+        return len(self._training)
+
+    @property
     def horizon(self) -> pd.Timedelta:
         import pandas as pd
 

@@ -587,6 +587,23 @@ class AnalyticsService:
                 "registered": len(plugins),
                 "with_source": sum(1 for p in plugins if p["source"]),
             }
+            models = self.store.active_models()
+            status["models"] = {
+                "active": len(models),
+                "plugins_with_models": len({m["plugin_id"] for m in models}),
+                "last_training": ms_to_iso(max((m["trained_at"] for m in models), default=None)),
+                "training_jobs_running": self.forecasting.training_count,
+            }
+            open_counts = self.store.anomaly_counts("open")
+            timings = self.detection.scoring_times_ms()
+            status["anomaly_detection"] = {
+                "detectors_in_memory": self.detection.loaded_count,
+                "open_anomalies": {
+                    sev: sum(c.get(sev, 0) for c in open_counts.values()) for sev in ("High", "Medium", "Low")
+                },
+                "scoring_p50_ms": round(timings[len(timings) // 2], 2) if timings else None,
+                "scoring_p99_ms": round(timings[int(len(timings) * 0.99)], 2) if timings else None,
+            }
             status["data_quality"] = {
                 "stale_plugins": stale,
                 "rejected_batches_24h": sum(rejected.values()),

@@ -54,3 +54,15 @@ def test_no_spec_endpoint_answers_501(api: httpx.Client) -> None:
         r = api.request(method.upper(), url, json=body)
         assert r.status_code != 501, (path, r.text)
         assert r.status_code < 500, (path, r.text)
+
+
+def test_system_status_counts_models_and_detection(api: httpx.Client, service) -> None:
+    from .test_forecasts import push, synthetic_plugin
+
+    push(api, "shop", synthetic_plugin(5))
+    service.train_models_now("shop")
+    api.get("/detect-anomalies/shop")
+    status = api.get("/system-status").json()
+    assert status["models"]["active"] == 6 and status["models"]["plugins_with_models"] == 1
+    assert status["anomaly_detection"]["detectors_in_memory"] == 1
+    assert status["anomaly_detection"]["scoring_p99_ms"] is not None
