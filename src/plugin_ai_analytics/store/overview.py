@@ -28,7 +28,9 @@ def anomalies_started_since(store: Store, since_ms: int, plugin_id: str | None =
     return out
 
 
-def tracked_accuracy(store: Store, since_ms: int, plugin_id: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
+def tracked_accuracy(
+    store: Store, since_ms: int, plugin_id: str | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """Per plugin and metric: Σ|actual − forecast|, Σ|actual| and the count of predictions
     scored against actuals whose target time is at or after ``since_ms``."""
     p = t.predictions.c
