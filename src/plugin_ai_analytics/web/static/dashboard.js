@@ -332,7 +332,6 @@ class PluginView {
     this.loadSuggestions(false);
     this.loadAccuracy();
     this.loadTrends();
-    this.runDetection(false);
     this.timers.push(setInterval(() => this.poll(), LIVE_POLL_MS));
     setLive(t("live.on", { s: LIVE_POLL_MS / 1000 }));
     this.onResize = debounce(() => this.resize(), 150);
@@ -350,7 +349,7 @@ class PluginView {
         ${h ? `<span class="badge h-${h.health}">${esc(t("health." + h.health))}</span>` : ""}
         <span class="muted" id="p-last">${esc(t("plugin.last", { time: fmtAge(p.last_sample) }))}</span>
         <span class="muted" id="p-samples">${esc(t("plugin.samples", { n: fmtNum(p.samples), time: fmtTime(p.first_sample) }))}</span>
-        <span class="muted" id="p-detector">${esc(t("plugin.detector.unknown"))}</span>
+        <span class="muted" id="p-detector"></span>
       </div>
       ${p.description ? `<p class="muted">${esc(p.description)}</p>` : ""}
       <div class="actions">
@@ -503,6 +502,7 @@ class PluginView {
     note.textContent = t("forecast.made", { time: fmtTime(r.body.made_at), hours: r.body.horizon_hours });
     this.drawCharts();
     this.renderTrends();
+    markOnce("plugin-forecast");
   }
 
   async loadAnomalies() {
@@ -514,6 +514,7 @@ class PluginView {
     this.anomalies = r.body.anomalies.map((a) => ({ ...a, t0: Date.parse(a.start) / 1000, t1: Date.parse(a.end || a.start) / 1000 }));
     for (const c of Object.values(this.charts)) c.u.redraw(false, false);
     this.renderAnomalies();
+    markOnce("plugin-anomalies");
   }
 
   renderAnomalies() {
@@ -854,6 +855,7 @@ function linearSlope(points) {
   return d ? (n * sxy - sx * sy) / d : null;
 }
 
+function markOnce(name) { if (!performance.getEntriesByName(name).length) performance.mark(name); }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function debounce(fn, ms) { let h; return () => { clearTimeout(h); h = setTimeout(fn, ms); }; }
 
