@@ -85,6 +85,8 @@ function fmtDuration(seconds) {
 }
 
 const metricName = (m) => t(`metric.${m}`);
+// The detector's kind of event, translated when known; a new kind shows as the engine names it.
+const kindName = (k) => (STRINGS.en[`kind.${k}`] ? t(`kind.${k}`) : k);
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
@@ -523,7 +525,7 @@ class PluginView {
     box.innerHTML = `<ul class="anomalies">${this.anomalies.map((a) => `
       <li id="anomaly-${esc(a.event_id)}" data-event="${esc(a.event_id)}" tabindex="-1" class="${this.selected === a.event_id ? "selected" : ""}">
         <span class="sev sev-${esc(a.severity)}">${esc(t("severity." + a.severity))}</span>
-        <strong>${esc(a.kind)}</strong> · ${esc(a.metrics.map(metricName).join(", "))}
+        <strong>${esc(kindName(a.kind))}</strong> · ${esc(a.metrics.map(metricName).join(", "))}
         · <span class="muted">${esc(t("anomalies.state." + a.state))}</span>
         <div class="mini muted">${esc(t("anomalies.since", { start: fmtTime(a.start), end: a.state === "open" ? t("anomalies.ongoing") : fmtTime(a.end) }))}</div>
         ${a.explanation ? `<p>${esc(a.explanation)}</p>` : ""}
@@ -758,7 +760,7 @@ class PluginView {
       scales: { x: { time: true } },
       legend: { live: true },
       series: [
-        { value: (u, v) => (v == null ? "–" : fmtTime(new Date(v * 1000).toISOString())) },
+        { label: t("legend.time"), value: (u, v) => (v == null ? "–" : fmtTime(new Date(v * 1000).toISOString())) },
         { label: t("legend.actual"), stroke: "#1f2937", width: 1.5, spanGaps: true, points: { show: false }, value: (u, v) => (v == null ? "–" : fmtMetric(m, v)) },
         { label: t("legend.forecast"), stroke: "#7c3aed", width: 2, dash: [6, 4], spanGaps: true, points: { show: false }, value: (u, v) => (v == null ? "–" : fmtMetric(m, v)) },
         band("series.lo95"), band("series.hi95"), band("series.lo80"), band("series.hi80"),
@@ -797,8 +799,8 @@ class PluginView {
     const [x0, x1] = [u.scales.x.min, u.scales.x.max];
     const shown = this.anomaliesFor(m).filter((a) => a.t1 >= x0 && a.t0 <= x1).sort((a, b) => SEV_ORDER[b.severity] - SEV_ORDER[a.severity]).slice(0, 60);
     layer.innerHTML = shown.map((a) => `<button type="button" class="anomaly-marker sev-${esc(a.severity)}" data-event="${esc(a.event_id)}"
-      style="left:${u.valToPos(Math.max(a.t0, x0), "x")}px" aria-label="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: a.kind, time: fmtTime(a.start) }))}"
-      title="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: a.kind, time: fmtTime(a.start) }))}"></button>`).join("");
+      style="left:${u.valToPos(Math.max(a.t0, x0), "x")}px" aria-label="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: kindName(a.kind), time: fmtTime(a.start) }))}"
+      title="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: kindName(a.kind), time: fmtTime(a.start) }))}"></button>`).join("");
     if (!layer.dataset.bound) {
       layer.dataset.bound = "1";
       layer.addEventListener("click", (e) => { const b = e.target.closest("button[data-event]"); if (b) this.selectAnomaly(b.dataset.event); });
