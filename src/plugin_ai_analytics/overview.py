@@ -14,6 +14,10 @@ The rules, in the operator's words (every threshold is a constant below):
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .domain import FORECAST_METRICS
@@ -34,6 +38,7 @@ ERROR_RISE_MIN = 0.001
 STALE_INTERVALS = 3
 ACCURACY_WARNING = 70.0
 ACCURACY_WINDOW_DAYS = 7
+CACHE_SECONDS = 60
 
 THRESHOLDS = {
     "cpu_busy_share": CPU_BUSY_SHARE,
@@ -97,8 +102,19 @@ def _rows(service: AnalyticsService, now: int, plugin_id: str | None) -> list[di
         extents = {plugin_id: store.metrics_extent(plugin_id)}
     open_counts = store.anomaly_counts("open")
     recent = queries.anomalies_started_since(store, now - DAY_MS, plugin_id)
-    accuracy = queries.tracked_accuracy(store, now - ACCURACY_WINDOW_DAYS * DAY_MS, plugin_id)
-    forecasts = queries.forecast_extremes(store, now, plugin_id)
+    horizon_ms = int(service.settings.prediction_horizon_hours * 3_600_000)
+    if plugin_id is None:
+        # The two scans over stored predictions are most of the overview's cost: reuse them
+        # while no forecast was stored (and for at most a minute: targets slide into the past,
+        # the scoring job runs every minute).
+        version = queries.predictions_version(store)
+        accuracy = _cache.get(
+            store, "accuracy", None, lambda: queries.tracked_accuracy(store, now - ACCURACY_WINDOW_DAYS * DAY_MS)
+        )
+        forecasts = _cache.get(store, "forecasts", version, lambda: queries.forecast_extremes(store, now, horizon_ms))
+    else:
+        accuracy = queries.tracked_accuracy(store, now - ACCURACY_WINDOW_DAYS * DAY_MS, plugin_id)
+        forecasts = queries.forecast_extremes(store, now, horizon_ms, plugin_id)
     backtests: dict[str, list[float]] = {}
     for m in store.active_models(plugin_id):
         value = ((m.get("quality") or {}).get("backtest") or {}).get("accuracy")
@@ -182,6 +198,27 @@ def _rows(service: AnalyticsService, now: int, plugin_id: str | None) -> list[di
             }
         )
     return rows
+
+
+class _Cache:
+    """Per store, a value with the key it was computed for, kept for ``CACHE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._entries: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, Any, Any]]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, store: Any, name: str, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            entry = self._entries.setdefault(store, {}).get(name)
+        if entry is not None and entry[1] == key and time.monotonic() - entry[0] < CACHE_SECONDS:
+            return entry[2]
+        value = compute()
+        with self._lock:
+            self._entries.setdefault(store, {})[name] = (time.monotonic(), key, value)
+        return value
+
+
+_cache = _Cache()
 
 
 def _accuracy(per_metric: dict[str, dict[str, float]]) -> dict[str, Any]:

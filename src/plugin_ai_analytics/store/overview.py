@@ -11,7 +11,14 @@ from sqlalchemy import and_, case, func, select
 from . import tables as t
 from .repository import Store
 
-__all__ = ["anomalies_started_since", "tracked_accuracy", "forecast_extremes", "first_crossing", "daily_accuracy"]
+__all__ = [
+    "anomalies_started_since",
+    "tracked_accuracy",
+    "forecast_extremes",
+    "predictions_version",
+    "first_crossing",
+    "daily_accuracy",
+]
 
 
 def anomalies_started_since(store: Store, since_ms: int, plugin_id: str | None = None) -> dict[str, dict[str, int]]:
@@ -55,24 +62,21 @@ def tracked_accuracy(
     return out
 
 
-def forecast_extremes(store: Store, now_ms: int, plugin_id: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def forecast_extremes(
+    store: Store, now_ms: int, horizon_ms: int, plugin_id: str | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """The current forecast of each plugin and metric, summarised: its highest point and bounds,
-    and the mean forecast over the first and the last quarter of what is still ahead.
+    and the mean forecast over the first and the last quarter of its horizon (still ahead).
 
     Only future targets are read: storing a forecast deletes the unscored future targets of the
-    older ones, so every row still ahead belongs to the plugin's latest forecast.
+    older ones, so every row still ahead belongs to the plugin's latest forecast. One pass, no
+    join: this is the overview's most expensive query (a row per metric and 5-minute step).
     """
     p = t.predictions.c
-    ahead = [p.target_ts > now_ms]
+    where = [p.target_ts > now_ms, p.made_at > now_ms - horizon_ms]  # the second is implied; it narrows
     if plugin_id is not None:
-        ahead.append(p.plugin_id == plugin_id)
-    span = (
-        select(p.plugin_id, p.metric, func.min(p.target_ts).label("t0"), func.max(p.target_ts).label("t1"))
-        .where(and_(*ahead))
-        .group_by(p.plugin_id, p.metric)
-        .subquery()
-    )
-    quarter = (span.c.t1 - span.c.t0) / 4
+        where.append(p.plugin_id == plugin_id)
+    quarter = horizon_ms // 4
     q = (
         select(
             p.plugin_id,
@@ -81,14 +85,13 @@ def forecast_extremes(store: Store, now_ms: int, plugin_id: str | None = None) -
             func.max(p.value),
             func.max(p.upper_80),
             func.max(p.upper_95),
-            func.avg(case((p.target_ts <= span.c.t0 + quarter, p.value), else_=None)),
-            func.avg(case((p.target_ts >= span.c.t1 - quarter, p.value), else_=None)),
-            func.min(span.c.t0),
-            func.max(span.c.t1),
+            func.avg(case((p.target_ts <= p.made_at + quarter, p.value), else_=None)),
+            func.avg(case((p.target_ts > p.made_at + 3 * quarter, p.value), else_=None)),
+            func.min(p.target_ts),
+            func.max(p.target_ts),
             func.count(),
         )
-        .join(span, and_(span.c.plugin_id == p.plugin_id, span.c.metric == p.metric))
-        .where(and_(*ahead))
+        .where(and_(*where))
         .group_by(p.plugin_id, p.metric)
     )
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -106,6 +109,12 @@ def forecast_extremes(store: Store, now_ms: int, plugin_id: str | None = None) -
                 "points": int(n),
             }
     return out
+
+
+def predictions_version(store: Store) -> int:
+    """Changes whenever a forecast is stored (ids only grow): a cheap cache key."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.max(t.predictions.c.id))).scalar_one() or 0)
 
 
 def first_crossing(store: Store, plugin_id: str, metric: str, column: str, limit: float, now_ms: int) -> int | None:

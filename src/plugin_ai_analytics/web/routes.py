@@ -30,12 +30,11 @@ def page() -> HTMLResponse:
 
 
 @router.get(PAGE_PATH + "/static/{name:path}")
-def static_file(name: str) -> FileResponse:
+def static_file(name: str, v: str | None = None) -> FileResponse:
     path = _FILES.get(name)
     if path is None:
         raise HTTPException(status_code=404, detail="no such file")
-    return FileResponse(
-        path,
-        media_type=_TYPES.get(path.suffix) or None,
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    # A URL with the version may be cached for good; one without (a module's own import) is
+    # revalidated, so an upgrade is seen at once.
+    cache = "public, max-age=31536000, immutable" if v == __version__ else "no-cache"
+    return FileResponse(path, media_type=_TYPES.get(path.suffix) or None, headers={"Cache-Control": cache})

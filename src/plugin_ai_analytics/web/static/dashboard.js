@@ -92,7 +92,9 @@ const kindName = (k) => (STRINGS.en[`kind.${k}`] ? t(`kind.${k}`) : k);
 // HTTP
 
 async function api(path, options = {}) {
-  const res = await fetch(API + path, { headers: { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}) }, ...options });
+  const early = !options.method && window.__prefetched?.[path];  // started by index.html
+  if (early) delete window.__prefetched[path];
+  const res = await (early || fetch(API + path, { headers: { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}) }, ...options }));
   let body = null;
   const text = await res.text();
   try { body = text ? JSON.parse(text) : null; } catch { body = text; }
@@ -323,14 +325,17 @@ class PluginView {
     this.health = health.ok ? health.body : null;
     this.lastTs = this.plugin.last_sample ? Date.parse(this.plugin.last_sample) : null;
     this.renderShell();
+    // Ask for the overlays now, in parallel with the history; draw them once the charts stand.
+    const hasModels = Object.keys(this.health?.models || {}).length > 0;
+    const forecast = hasModels ? api(`/predict/${this.enc}`) : null;
+    const anomalies = this.fetchAnomalies();
     await this.loadHistory();
     if (this.stopped) return;
     this.drawCharts();
     performance.mark("plugin-ready");
     window.dashboard.ready = true;
-    // The rest fills in without holding the charts back.
-    this.loadForecast();
-    this.loadAnomalies();
+    this.loadForecast(forecast);
+    this.loadAnomalies(anomalies);
     this.loadSuggestions(false);
     this.loadAccuracy();
     this.loadTrends();
@@ -473,7 +478,7 @@ class PluginView {
     }
   }
 
-  async loadForecast() {
+  async loadForecast(request = undefined) {
     const note = this.root.querySelector("#forecast-note");
     const models = this.health?.models || {};
     if (!Object.keys(models).length) {
@@ -481,7 +486,7 @@ class PluginView {
       note.textContent = t("forecast.none");
       return;
     }
-    const r = await api(`/predict/${this.enc}`);
+    const r = await (request || api(`/predict/${this.enc}`));
     if (this.stopped) return;
     if (r.status === 409) {
       note.hidden = false;
@@ -502,14 +507,18 @@ class PluginView {
     note.hidden = false;
     note.className = "notice";
     note.textContent = t("forecast.made", { time: fmtTime(r.body.made_at), hours: r.body.horizon_hours });
-    this.drawCharts();
+    this.redrawCharts();
     this.renderTrends();
     markOnce("plugin-forecast");
   }
 
-  async loadAnomalies() {
+  fetchAnomalies() {
     const w = this.window();
-    const r = await api(`/anomalies-history/${this.enc}?${new URLSearchParams({ from: new Date(w.from).toISOString(), limit: "500" })}`);
+    return api(`/anomalies-history/${this.enc}?${new URLSearchParams({ from: new Date(w.from).toISOString(), limit: "500" })}`);
+  }
+
+  async loadAnomalies(request = undefined) {
+    const r = await (request || this.fetchAnomalies());
     if (this.stopped) return;
     const box = this.root.querySelector("#anomalies");
     if (!r.ok) { box.textContent = t("error.generic", { error: errorText(r) }); return; }
@@ -723,6 +732,12 @@ class PluginView {
       this.charts[m] = { u, fig };
       this.describe(m);
     }
+  }
+
+  redrawCharts() {
+    // New data for the same charts: feed them; only a new metric needs the charts rebuilt.
+    if (this.chartMetrics().join() === Object.keys(this.charts).join()) this.updateCharts();
+    else this.drawCharts();
   }
 
   updateCharts() {
