@@ -10,7 +10,8 @@ the overview and plugin view carry real anomalies, forecasts and accuracy. Then 
 user would (a subprocess) and opens each view in a fresh browser context (empty cache) --runs
 times, reading PerformanceNavigationTiming (domInteractive) and the page's own marks:
 ``overview-ready`` (table rendered) and ``plugin-ready`` (charts drawn with data), plus
-``plugin-forecast`` / ``plugin-anomalies`` when those overlays land.
+``plugin-forecast`` / ``plugin-anomalies`` when those overlays land; and the time a switch to
+the 7- and 14-day ranges takes (downsampled history fetched, charts redrawn).
 """
 
 from __future__ import annotations
@@ -180,6 +181,19 @@ def measure(browser: object, url: str, ready_mark: str, extra_marks: tuple[str, 
     return timing
 
 
+def switch_range(browser: object, url: str, label: str) -> float:
+    """Open a plugin view, then time the switch to another range (history fetched, charts redrawn)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("performance.getEntriesByName('plugin-ready').length > 0", timeout=30_000)
+    page.click(f'button[data-range="{label}"]')
+    page.wait_for_function(f"performance.getEntriesByName('range-{label}').length > 0", timeout=30_000)
+    took = page.evaluate(f"performance.getEntriesByName('range-{label}')[0].duration")
+    context.close()
+    return took
+
+
 def summary(values: list[float]) -> str:
     return f"median {statistics.median(values):.0f} ms, max {max(values):.0f} ms"
 
@@ -233,6 +247,12 @@ def main() -> None:
                 got = [r["marks"][mark] for r in views if mark in r["marks"]]
                 if got:
                     print(f"plugin    {mark:<14}", summary(got))
+            for label in ("7d", "14d"):
+                took = [
+                    switch_range(browser, f"{url}/plugin-ai-analytics#/plugin/{plugin_id}", label)
+                    for plugin_id in viewed(sorted(plugins), args.runs)
+                ]
+                print(f"plugin    switch to {label:<4}  ", summary(took))
             browser.close()
     finally:
         proc.terminate()

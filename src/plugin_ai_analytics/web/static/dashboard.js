@@ -400,8 +400,10 @@ class PluginView {
       if (!b || b.dataset.range === this.range) return;
       this.range = b.dataset.range;
       for (const x of this.root.querySelectorAll(".range button")) x.setAttribute("aria-pressed", String(x.dataset.range === this.range));
+      const started = performance.now();
       await this.loadHistory();
       this.drawCharts();
+      performance.measure(`range-${this.range}`, { start: started, end: performance.now() });
       this.loadAnomalies();
     });
     $("#anomalies").addEventListener("click", (e) => this.onFeedback(e));
