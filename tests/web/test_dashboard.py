@@ -77,7 +77,8 @@ def test_overview_lists_every_plugin_sortable_and_filterable(nab_server: LiveSer
     # Keyboard: a plugin's link takes Enter, and the plugin view opens.
     page.locator('#overview a[data-plugin="nab-ec2-cpu-24ae8d"]').focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("location.hash === '#/plugin/nab-ec2-cpu-24ae8d' && window.dashboard.ready")
+    # (ready alone could still be the overview's, until the hashchange event has run)
+    page.wait_for_function("window.dashboard.view.id === 'nab-ec2-cpu-24ae8d' && window.dashboard.ready")
     assert page.locator("h1").inner_text() == "NAB ec2_cpu_utilization_24ae8d"
 
 
