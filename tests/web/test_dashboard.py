@@ -220,3 +220,44 @@ def test_an_unknown_plugin_is_said_to_be_unknown(nab_server: LiveServer, page: A
     alert = page.locator("[role=alert]")
     alert.wait_for()
     assert "not registered" in alert.inner_text()
+
+
+SUGGESTIONS = {
+    "plugin_id": "nab-ec2-cpu-24ae8d",
+    "suggestions": [
+        {
+            "title": "Cache the catalogue lookups at the daily peak",
+            "priority": "High",
+            "evidence": {"peak_hour_utc": 14, "p95_at_peak_ms": 412.5},
+            "expected_effect": [
+                {
+                    "metric": "response_time_p95_ms",
+                    "change": -35,
+                    "unit": "%",
+                    "at": "current peak load",
+                    "explanation": "from the fitted load-latency curve",
+                }
+            ],
+            "steps": ["Add a read-through cache", "Warm it at 13:30 UTC"],
+        }
+    ],
+}
+
+
+def test_suggestion_cards_render_the_shape_the_advisor_will_send(nab_server: LiveServer, page: Any) -> None:
+    # The advisor (issue 5) answers 501 today, so this one response is supplied by the browser:
+    # it pins the card to the shape agreed for the endpoint (title, priority, evidence,
+    # expected_effect [{metric, change, unit, at, explanation}], steps).
+    page.route(
+        "**/api/plugin-ai-analytics/suggestions-history/*",
+        lambda route: route.fulfill(status=200, json=SUGGESTIONS),
+    )
+    open_view(page, nab_server, "#/plugin/nab-ec2-cpu-24ae8d")
+    card = page.locator("#suggestions article.suggestion")
+    card.wait_for()
+    text = card.inner_text()
+    assert "Cache the catalogue lookups at the daily peak" in text
+    assert "Priority: High" in text
+    assert "peak_hour_utc" in text and "412.5" in text
+    assert "Response time p95 -35 %" in text and "at current peak load" in text
+    assert card.locator("ol li").all_inner_texts() == ["Add a read-through cache", "Warm it at 13:30 UTC"]
