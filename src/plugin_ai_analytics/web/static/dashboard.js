@@ -6,6 +6,7 @@ const API = "/api/plugin-ai-analytics";
 const METRICS = ["cpu_percent", "memory_mb", "response_time_ms", "response_time_p95_ms", "error_rate", "request_count", "active_users"];
 const LIVE_POLL_MS = 2000;
 const OVERVIEW_POLL_MS = 15000;
+const FORECAST_REFRESH_MS = 5 * 60 * 1000;
 const MAX_POINTS = 1200;  // per chart: more than this is downsampled on the server
 const OVERVIEW_PAGE = 300;
 const RANGES = { "24h": 86400, "3d": 3 * 86400, "7d": 7 * 86400, "14d": 14 * 86400 };
@@ -473,6 +474,8 @@ class PluginView {
       // The detector scores samples as they arrive, in the background: look again shortly.
       clearTimeout(this.anomalyTimer);
       this.anomalyTimer = setTimeout(() => this.loadAnomalies(), 1500);
+      // New actuals make a newer forecast (the service re-forecasts on request); every 5 min.
+      if (this.forecast && Date.now() - (this.forecastAt || 0) > FORECAST_REFRESH_MS) this.loadForecast();
     } catch (e) {
       setLive(t("live.error", { error: String(e) }));
     } finally {
@@ -503,6 +506,7 @@ class PluginView {
       return;
     }
     this.forecast = {};
+    this.forecastAt = Date.now();
     for (const [m, f] of Object.entries(r.body.metrics || {})) {
       if (f.forecast) this.forecast[m] = f.forecast.map((p) => ({ ...p, t: Date.parse(p.timestamp) / 1000 }));
     }
@@ -614,7 +618,8 @@ class PluginView {
       const blob = await r.blob();
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
-      a.download = `${this.id}-export`;
+      const named = /filename="?([^";]+)"?/.exec(r.headers.get("content-disposition") || "");
+      a.download = named ? named[1] : `${this.id}-export.csv`;
       a.click();
       status.textContent = t("export.done");
       return;
