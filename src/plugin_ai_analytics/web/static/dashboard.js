@@ -637,8 +637,11 @@ class PluginView {
     if (r.status === 501) { box.innerHTML = `<p class="notice">${esc(t("suggestions.unavailable"))}</p>`; return; }
     if (!r.ok) { box.innerHTML = `<p class="notice warn">${esc(t("error.generic", { error: errorText(r) }))}</p>`; return; }
     const list = Array.isArray(r.body) ? r.body : (r.body?.suggestions || r.body?.items || []);
-    if (!list.length) { box.innerHTML = `<p class="muted">${esc(t(generate ? "suggestions.empty" : "suggestions.none"))}</p>`; return; }
-    box.innerHTML = list.map(suggestionHtml).join("");
+    // Analyses that could not run say why (e.g. too little history): shown, not hidden.
+    const skipped = (r.body?.not_analysed || []).map((n) => `<li><strong>${esc(n.analysis)}</strong>: ${esc(n.reason)}</li>`).join("");
+    const notes = skipped ? `<details class="mini"><summary>${esc(t("suggestions.skipped"))}</summary><ul>${skipped}</ul></details>` : "";
+    if (!list.length) { box.innerHTML = `<p class="muted">${esc(t(generate ? "suggestions.empty" : "suggestions.none"))}</p>${notes}`; return; }
+    box.innerHTML = list.map(suggestionHtml).join("") + notes;
   }
 
   async loadAccuracy() {
