@@ -283,6 +283,6 @@ def test_suggestion_cards_render_the_shape_the_advisor_will_send(nab_server: Liv
     text = card.inner_text()
     assert "Cache the catalogue lookups at the daily peak" in text
     assert "Priority: High" in text
-    assert "peak_hour_utc" in text and "412.5" in text
+    assert "peak hour utc" in text and "412.5" in text
     assert "Response time p95 -35 %" in text and "at current peak load" in text
     assert card.locator("ol li").all_inner_texts() == ["Add a read-through cache", "Warm it at 13:30 UTC"]

@@ -848,7 +848,7 @@ function suggestionHtml(s) {
   let ev = "";
   if (typeof evidence === "string") ev = `<p>${esc(evidence)}</p>`;
   else if (Array.isArray(evidence)) ev = `<ul>${evidence.map((x) => `<li>${esc(typeof x === "string" ? x : JSON.stringify(x))}</li>`).join("")}</ul>`;
-  else if (evidence && typeof evidence === "object") ev = `<dl class="kv">${Object.entries(evidence).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(typeof v === "object" ? JSON.stringify(v) : typeof v === "number" ? fmtNum(v) : v)}</dd>`).join("")}</dl>`;
+  else if (evidence && typeof evidence === "object") ev = `<dl class="kv">${Object.entries(evidence).map(([k, v]) => `<dt>${esc(k.replaceAll("_", " "))}</dt><dd>${evidenceValue(v)}</dd>`).join("")}</dl>`;
   const effects = Array.isArray(s.expected_effect) ? s.expected_effect : s.expected_effect ? [s.expected_effect] : [];
   const effect = effects.map((e) => typeof e === "string" ? `<li>${esc(e)}</li>` :
     `<li><strong>${esc(metricName(e.metric) === `metric.${e.metric}` ? e.metric : metricName(e.metric))} ${esc(typeof e.change === "number" ? (e.change > 0 ? "+" : "") + fmtNum(e.change) : e.change ?? "")} ${esc(e.unit ?? "")}</strong>${e.at ? ` <span class="muted">${esc(t("suggestions.at", { at: e.at }))}</span>` : ""}${e.explanation ? ` — ${esc(e.explanation)}` : ""}</li>`).join("");
@@ -871,6 +871,33 @@ function timeTicks(u, splits) {
     const midnight = d.getHours() === 0 && d.getMinutes() === 0;
     return midnight ? day.format(d) : i === 0 ? `${day.format(d)}\n${hm.format(d)}` : hm.format(d);
   });
+}
+
+function evidenceValue(v, depth = 0) {
+  // The advisor's evidence, readable: {value, unit} as "618 requests/interval", short lists
+  // inline, long series as a small bar strip (the numbers in its label), other objects as k: v.
+  if (v == null) return "–";
+  if (typeof v === "number") return esc(fmtNum(v));
+  if (typeof v === "boolean") return v ? "✓" : "✗";
+  if (typeof v === "string") return esc(v);
+  if (Array.isArray(v)) {
+    const nums = v.map((x) => (typeof x === "number" ? x : x && typeof x === "object" && typeof x.value === "number" ? x.value : null));
+    if (v.length > 6 && nums.every((x) => x != null)) {
+      const lo = Math.min(...nums), hi = Math.max(...nums), span = hi - lo || 1;
+      const label = nums.map((x) => fmtNum(x)).join(", ");
+      return `<span class="bars" role="img" aria-label="${esc(label)}" title="${esc(label)}">${nums.map((x) => `<span style="height:${4 + 24 * (x - lo) / span}px"></span>`).join("")}</span> <span class="faint">${esc(fmtNum(lo))} – ${esc(fmtNum(hi))}</span>`;
+    }
+    return v.length ? v.map((x) => evidenceValue(x, depth + 1)).join(", ") : "–";
+  }
+  if (typeof v === "object") {
+    if ("value" in v && Object.keys(v).length <= 4) {
+      const rest = Object.entries(v).filter(([k]) => k !== "value" && k !== "unit").map(([k, x]) => `${esc(k)}: ${evidenceValue(x, depth + 1)}`);
+      return `${evidenceValue(v.value, depth + 1)}${v.unit ? " " + esc(v.unit) : ""}${rest.length ? ` <span class="faint">(${rest.join(", ")})</span>` : ""}`;
+    }
+    if (depth > 1) return esc(JSON.stringify(v));
+    return Object.entries(v).map(([k, x]) => `${esc(k)}: ${evidenceValue(x, depth + 1)}`).join(", ");
+  }
+  return esc(String(v));
 }
 
 function linearSlope(points) {
