@@ -16,8 +16,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from .. import __version__
 from ..config import Settings
 from ..service import AnalyticsService
+from ..web import routes as web_routes
 from .errors import install_error_handlers
-from .routes import anomalies, batch, collect, export, forecasts, metrics, suggestions, summary, system
+from .routes import anomalies, batch, collect, dashboard, export, forecasts, metrics, suggestions, summary, system
 
 __all__ = ["create_app", "API_PREFIX"]
 
@@ -48,8 +49,9 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
-    for module in (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system):
+    for module in (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system, dashboard):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(web_routes.router)
     _install_self_metrics(app)
     return app
 

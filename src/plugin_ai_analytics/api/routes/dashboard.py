@@ -1,0 +1,28 @@
+"""Aggregates the dashboard needs beyond the SPEC's endpoints: the overview of every plugin's
+health in one request, and one plugin's health, models and accuracy per day."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from ...overview import plugin_overview, plugins_overview
+from ..deps import PluginId, ServiceDep
+from ..responses import JSON
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get(
+    "/dashboard/overview",
+    summary="Every plugin's health: open anomalies, 24 h forecast risk, model accuracy, freshness",
+)
+async def overview(service: ServiceDep) -> Any:
+    return JSON(await run_in_threadpool(plugins_overview, service))
+
+
+@router.get("/dashboard/plugins/{plugin_id}", summary="One plugin's health, models and tracked accuracy per day")
+async def plugin_health(plugin_id: PluginId, service: ServiceDep) -> Any:
+    return JSON(await run_in_threadpool(plugin_overview, service, plugin_id))
