@@ -487,6 +487,20 @@ class AnalyticsService:
             "next_offset": offset + len(records) if len(records) == limit else None,
         }
 
+    # -- dashboard aggregates ----------------------------------------------------------------
+
+    def plugins_overview(self) -> dict[str, Any]:
+        """Every plugin's health at a glance (open anomalies, forecast risk, accuracy, freshness)."""
+        from .overview import plugins_overview
+
+        return plugins_overview(self)
+
+    def plugin_overview(self, plugin_id: str) -> dict[str, Any]:
+        from .overview import plugin_overview
+
+        check_plugin_id(plugin_id)
+        return plugin_overview(self, plugin_id)
+
     # -- summary, export, batch --------------------------------------------------------------
 
     def analytics_summary(self, plugin_id: str) -> dict[str, Any]:

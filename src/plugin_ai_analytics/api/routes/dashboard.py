@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from ...overview import plugin_overview, plugins_overview
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
@@ -20,9 +19,9 @@ router = APIRouter(tags=["dashboard"])
     summary="Every plugin's health: open anomalies, 24 h forecast risk, model accuracy, freshness",
 )
 async def overview(service: ServiceDep) -> Any:
-    return JSON(await run_in_threadpool(plugins_overview, service))
+    return JSON(await run_in_threadpool(service.plugins_overview))
 
 
 @router.get("/dashboard/plugins/{plugin_id}", summary="One plugin's health, models and tracked accuracy per day")
 async def plugin_health(plugin_id: PluginId, service: ServiceDep) -> Any:
-    return JSON(await run_in_threadpool(plugin_overview, service, plugin_id))
+    return JSON(await run_in_threadpool(service.plugin_overview, plugin_id))
