@@ -101,3 +101,27 @@ def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> 
     with pytest.raises(ValidationError) as err:
         PluginDetector.from_state(old)
     assert err.value.field == "state"
+
+
+def _judge_scores(scores: list[float]) -> list[tuple[bool, float]]:
+    """Feed plugin scores straight to the event rules: (alert, incident_score) per sample."""
+    from plugin_ai_analytics.anomaly.channel import MetricReading
+
+    det = PluginDetector()
+    out = []
+    for i, s in enumerate(scores):
+        reading = MetricReading(10.0 * s, "discord1", None, None, None)
+        v = det._judge(START + i * STEP, s, {"cpu_percent": s}, {"cpu_percent": reading}, {"cpu_percent": 1.0}, None)
+        out.append((v.alert, v.incident_score))
+    return out
+
+
+def test_a_marginal_breach_alerts_only_if_the_next_sample_confirms_it() -> None:
+    # Rarer than the threshold (0.4) but not a decade rarer (0.5), then calm: no alert.
+    assert not any(a for a, _ in _judge_scores([0.0, 0.45, 0.05, 0.0]))
+    # The same breach followed by a sample still at the hysteresis level (0.2): one alert, there.
+    confirmed = _judge_scores([0.0, 0.45, 0.25, 0.0])
+    assert [a for a, _ in confirmed] == [False, False, True, False]
+    assert confirmed[2][1] == pytest.approx(0.45), "the incident score is the confirmed breach's"
+    # A breach a decade rarer than the threshold alerts on its own sample.
+    assert [a for a, _ in _judge_scores([0.0, 0.55, 0.0])] == [False, True, False]
