@@ -125,3 +125,20 @@ def test_a_marginal_breach_alerts_only_if_the_next_sample_confirms_it() -> None:
     assert confirmed[2][1] == pytest.approx(0.45), "the incident score is the confirmed breach's"
     # A breach a decade rarer than the threshold alerts on its own sample.
     assert [a for a, _ in _judge_scores([0.0, 0.55, 0.0])] == [False, True, False]
+
+
+def test_a_confirmation_on_the_last_incidents_metrics_within_its_cool_down_does_not_alert_again() -> None:
+    from plugin_ai_analytics.anomaly.channel import MetricReading
+
+    det = PluginDetector()
+
+    def judge(i: int, scores: dict[str, float]) -> bool:
+        readings = {m: MetricReading(10.0 * s, "discord1", None, None, None) for m, s in scores.items()}
+        values = dict.fromkeys(scores, 1.0)
+        return det._judge(START + i * STEP, max(scores.values()), scores, readings, values, None).alert
+
+    alerts = [judge(0, {"cpu_percent": 0.6, "memory_mb": 0.0})]  # a cpu incident
+    alerts += [judge(i, {"cpu_percent": 0.0, "memory_mb": 0.0}) for i in range(1, 14)]  # closes
+    alerts.append(judge(14, {"cpu_percent": 0.0, "memory_mb": 0.45}))  # marginal, other metric
+    alerts.append(judge(15, {"cpu_percent": 0.25, "memory_mb": 0.25}))  # confirmed, cpu involved
+    assert alerts[0] and not any(alerts[1:]), "the cpu incident flaring again is not a new alert"

@@ -294,7 +294,9 @@ class PluginDetector:
                 self._calm += 1
                 if self._calm >= self.recovery:
                     event.is_open, closed = False, True
-        elif anomalous and same_incident and event is not None:
+        elif (anomalous or opens) and same_incident and event is not None:
+            # (``opens`` without ``anomalous``: a confirmation that involves the last event's
+            # metrics is that incident again, not a new alert.)
             event.is_open = True
             self._calm = 0
             self._extend(event, ts, score, involved, metric_scores, readings, values)
