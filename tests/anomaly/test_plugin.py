@@ -101,3 +101,44 @@ def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> 
     with pytest.raises(ValidationError) as err:
         PluginDetector.from_state(old)
     assert err.value.field == "state"
+
+
+def _judge_scores(scores: list[float]) -> list[tuple[bool, float]]:
+    """Feed plugin scores straight to the event rules: (alert, incident_score) per sample."""
+    from plugin_ai_analytics.anomaly.channel import MetricReading
+
+    det = PluginDetector()
+    out = []
+    for i, s in enumerate(scores):
+        reading = MetricReading(10.0 * s, "discord1", None, None, None)
+        v = det._judge(START + i * STEP, s, {"cpu_percent": s}, {"cpu_percent": reading}, {"cpu_percent": 1.0}, None)
+        out.append((v.alert, v.incident_score))
+    return out
+
+
+def test_a_marginal_breach_alerts_only_if_the_next_sample_confirms_it() -> None:
+    # Rarer than the threshold (0.4) but not a decade rarer (0.5), then calm: no alert.
+    assert not any(a for a, _ in _judge_scores([0.0, 0.45, 0.05, 0.0]))
+    # The same breach followed by a sample still at the hysteresis level (0.2): one alert, there.
+    confirmed = _judge_scores([0.0, 0.45, 0.25, 0.0])
+    assert [a for a, _ in confirmed] == [False, False, True, False]
+    assert confirmed[2][1] == pytest.approx(0.45), "the incident score is the confirmed breach's"
+    # A breach a decade rarer than the threshold alerts on its own sample.
+    assert [a for a, _ in _judge_scores([0.0, 0.55, 0.0])] == [False, True, False]
+
+
+def test_a_confirmation_on_the_last_incidents_metrics_within_its_cool_down_does_not_alert_again() -> None:
+    from plugin_ai_analytics.anomaly.channel import MetricReading
+
+    det = PluginDetector()
+
+    def judge(i: int, scores: dict[str, float]) -> bool:
+        readings = {m: MetricReading(10.0 * s, "discord1", None, None, None) for m, s in scores.items()}
+        values = dict.fromkeys(scores, 1.0)
+        return det._judge(START + i * STEP, max(scores.values()), scores, readings, values, None).alert
+
+    alerts = [judge(0, {"cpu_percent": 0.6, "memory_mb": 0.0})]  # a cpu incident
+    alerts += [judge(i, {"cpu_percent": 0.0, "memory_mb": 0.0}) for i in range(1, 14)]  # closes
+    alerts.append(judge(14, {"cpu_percent": 0.0, "memory_mb": 0.45}))  # marginal, other metric
+    alerts.append(judge(15, {"cpu_percent": 0.25, "memory_mb": 0.25}))  # confirmed, cpu involved
+    assert alerts[0] and not any(alerts[1:]), "the cpu incident flaring again is not a new alert"
