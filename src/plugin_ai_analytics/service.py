@@ -304,6 +304,7 @@ class AnalyticsService:
             self.collect_once(plugin_id)
         except Exception as exc:
             log_event(logging.ERROR, "collect_metrics", f"scheduled collection failed: {exc}", plugin=plugin_id)
+            exc.logged = True  # type: ignore[attr-defined]  # the scheduler counts it without a second line
             raise
 
     def apply_retention(self) -> dict[str, int]:

@@ -99,7 +99,8 @@ class Scheduler:
         except Exception as exc:
             task.failures += 1
             task.last_error = str(exc)
-            log_event(logging.ERROR, "scheduler", f"task {task.name} failed: {exc}")
+            if not getattr(exc, "logged", False):
+                log_event(logging.ERROR, "scheduler", f"task {task.name} failed: {exc}")
         finally:
             task.runs += 1
             task.running = False
