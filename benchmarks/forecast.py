@@ -227,6 +227,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=["ours", "peers"], help="run only our engine, or only the peers")
+    parser.add_argument(
+        "--peers", help="comma-separated words: only peers whose label contains one (e.g. naive,Prophet)"
+    )
     parser.add_argument("--per-series", action="store_true", help="also print our engine's per-series scores")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of CSV files (timestamp,value)")
     args = parser.parse_args()
@@ -260,7 +263,10 @@ def main() -> None:
                 )
         print(f"done: ours {results['plugin-ai-analytics engine']}", flush=True)
     if args.only != "ours":
+        wanted = [w.strip().lower() for w in args.peers.split(",")] if args.peers else None
         for label, peer in PEERS.items():
+            if wanted and not any(w in label.lower() for w in wanted):
+                continue
             if label == "Prophet":
                 try:
                     import prophet  # noqa: F401
