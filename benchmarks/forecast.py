@@ -124,7 +124,7 @@ def _seed_random_forest(y: np.ndarray, ts: pd.DatetimeIndex, h: int, season: int
     step = ts[1] - ts[0]
     per_hour = max(1, round(pd.Timedelta(hours=1) / step))
     lags = h + per_hour * np.arange(24)  # every feature at least one horizon old
-    times = ts[0] + step * np.arange(len(y) + h)
+    times = pd.date_range(ts[0], periods=len(y) + h, freq=step)
     hours = times.hour.to_numpy() + times.minute.to_numpy() / 60
     weekdays = times.weekday.to_numpy()
     full = np.concatenate([y, np.full(h, np.nan)])
