@@ -124,7 +124,7 @@ def _seed_random_forest(y: np.ndarray, ts: pd.DatetimeIndex, h: int, season: int
     step = ts[1] - ts[0]
     per_hour = max(1, round(pd.Timedelta(hours=1) / step))
     lags = h + per_hour * np.arange(24)  # every feature at least one horizon old
-    times = ts[0] + step * np.arange(len(y) + h)
+    times = pd.date_range(ts[0], periods=len(y) + h, freq=step)
     hours = times.hour.to_numpy() + times.minute.to_numpy() / 60
     weekdays = times.weekday.to_numpy()
     full = np.concatenate([y, np.full(h, np.nan)])
@@ -227,6 +227,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=["ours", "peers"], help="run only our engine, or only the peers")
+    parser.add_argument(
+        "--peers", help="comma-separated words: only peers whose label contains one (e.g. naive,Prophet)"
+    )
     parser.add_argument("--per-series", action="store_true", help="also print our engine's per-series scores")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of CSV files (timestamp,value)")
     args = parser.parse_args()
@@ -260,7 +263,10 @@ def main() -> None:
                 )
         print(f"done: ours {results['plugin-ai-analytics engine']}", flush=True)
     if args.only != "ours":
+        wanted = [w.strip().lower() for w in args.peers.split(",")] if args.peers else None
         for label, peer in PEERS.items():
+            if wanted and not any(w in label.lower() for w in wanted):
+                continue
             if label == "Prophet":
                 try:
                     import prophet  # noqa: F401
