@@ -39,7 +39,9 @@ def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
     base = rng.uniform(50, 800)
     amplitude = rng.uniform(0.1, 0.8) * base
     weekly = 1 + rng.uniform(0, 0.3) * np.sin(2 * np.pi * t / (7 * 288))
-    load = np.clip((base + amplitude * np.sin(2 * np.pi * t / 288 + phase)) * weekly + rng.normal(0, 0.05 * base, n), 0, None)
+    load = np.clip(
+        (base + amplitude * np.sin(2 * np.pi * t / 288 + phase)) * weekly + rng.normal(0, 0.05 * base, n), 0, None
+    )
     knee = base + amplitude * rng.uniform(0.3, 1.5)
     latency = 20 + 0.02 * load + np.where(load > knee, 0.5 * (load - knee), 0) + rng.normal(0, 1, n)
     cpu = np.clip(5 + 40 * load / (base + amplitude) + rng.normal(0, 2, n), 0, 200)
@@ -53,8 +55,16 @@ def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
     users = np.maximum(0, load / 10 + rng.normal(0, 1, n)).round()
     start = end_ms - (n - 1) * STEP_MS
     return [
-        (start + i * STEP_MS, float(cpu[i]), float(memory[i]), float(latency[i]), float(latency[i] * 2.5),
-         float(errors[i]), int(load[i]), int(users[i]))
+        (
+            start + i * STEP_MS,
+            float(cpu[i]),
+            float(memory[i]),
+            float(latency[i]),
+            float(latency[i] * 2.5),
+            float(errors[i]),
+            int(load[i]),
+            int(users[i]),
+        )
         for i in range(n)
     ]
 
@@ -73,8 +83,13 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="batch-bench-"))
-    settings = Settings(data_dir=data_dir, log_dir=data_dir / "logs", database_url=args.database_url,
-                        scheduler_enabled=False, log_level="WARNING")
+    settings = Settings(
+        data_dir=data_dir,
+        log_dir=data_dir / "logs",
+        database_url=args.database_url,
+        scheduler_enabled=False,
+        log_level="WARNING",
+    )
     store = Store(settings.effective_database_url)
     ids = [f"bench-{i:04d}" for i in range(args.plugins)]
     end_ms = int(time.time() // 300 * 300 * 1000)
@@ -85,8 +100,10 @@ def main() -> None:
             for k in range(0, len(rows), 5000):
                 store.insert_samples(pid, rows[k : k + 5000])
     load_s = time.perf_counter() - t0
-    print(f"machine: {os.cpu_count()} cores; {args.plugins} plugins x {args.days:g} days of 5-min data "
-          f"({int(args.days * 288)} samples each); data stored in {load_s:.1f} s; workers={args.workers}")
+    print(
+        f"machine: {os.cpu_count()} cores; {args.plugins} plugins x {args.days:g} days of 5-min data "
+        f"({int(args.days * 288)} samples each); data stored in {load_s:.1f} s; workers={args.workers}"
+    )
 
     from plugin_ai_analytics.jobs.batch import run_batch
 

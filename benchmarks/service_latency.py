@@ -57,8 +57,12 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=14)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="latency-bench-")
-    env = {**os.environ, "AI_ANALYTICS_DATA_DIR": f"{tmp}/data", "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
-           "AI_ANALYTICS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AI_ANALYTICS_DATA_DIR": f"{tmp}/data",
+        "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
+        "AI_ANALYTICS_LOG_LEVEL": "WARNING",
+    }
     proc, url = start_server(env, tmp)
     try:
         client = httpx.Client(base_url=url, timeout=120)
@@ -99,14 +103,20 @@ def main() -> None:
         proc.wait(timeout=60)
     db = sqlite3.connect(f"{tmp}/data/analytics.db")
     state_bytes = db.execute("SELECT length(state) FROM detector_states WHERE plugin_id='bench'").fetchone()[0]
-    print(f"machine: {os.cpu_count()} cores; history {args.days:g} days x 6 metrics at 5 min; {args.samples} live pushes")
-    print(json.dumps({
-        "push_to_verdict_ms": {"p50": pct(push, 50), "p99": pct(push, 99), "max": pct(push, 100)},
-        "alerts_opened": alerts,
-        "predict_after_new_sample_ms": {"p50": pct(fresh_predict, 50), "p99": pct(fresh_predict, 99)},
-        "predict_unchanged_ms": {"p50": pct(stored_predict, 50), "p99": pct(stored_predict, 99)},
-        "detector_state_bytes": state_bytes,
-    }))
+    print(
+        f"machine: {os.cpu_count()} cores; history {args.days:g} days x 6 metrics at 5 min; {args.samples} live pushes"
+    )
+    print(
+        json.dumps(
+            {
+                "push_to_verdict_ms": {"p50": pct(push, 50), "p99": pct(push, 99), "max": pct(push, 100)},
+                "alerts_opened": alerts,
+                "predict_after_new_sample_ms": {"p50": pct(fresh_predict, 50), "p99": pct(fresh_predict, 99)},
+                "predict_unchanged_ms": {"p50": pct(stored_predict, 50), "p99": pct(stored_predict, 99)},
+                "detector_state_bytes": state_bytes,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
