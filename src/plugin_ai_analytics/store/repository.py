@@ -234,15 +234,21 @@ class Store:
         self, plugin_id: str, *, start_ms: int | None = None, end_ms: int | None = None, chunk: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:
         """Stream all samples of a plugin in chunks (keyset paging, constant memory)."""
-        after = start_ms - 1 if start_ms is not None else None
+        m = t.metrics.c
+        where = [m.plugin_id == plugin_id]
+        if start_ms is not None:
+            where.append(m.ts >= start_ms)
+        if end_ms is not None:
+            where.append(m.ts < end_ms)
+        return self._keyset_chunks([m.ts, *(m[n] for n in METRIC_NAMES)], m.ts, where, chunk)
+
+    def _keyset_chunks(self, columns: list[Any], key: Any, where: list[Any], chunk: int) -> Iterator[list[dict]]:
+        """Rows matching ``where`` ordered by the unique ``key``, ``chunk`` at a time; each chunk is
+        one short query, so a long stream never holds a connection or the whole result."""
+        after = None
         while True:
-            m = t.metrics.c
-            where = [m.plugin_id == plugin_id]
-            if after is not None:
-                where.append(m.ts > after)
-            if end_ms is not None:
-                where.append(m.ts < end_ms)
-            q = select(m.ts, *(m[n] for n in METRIC_NAMES)).where(and_(*where)).order_by(m.ts).limit(chunk)
+            conditions = [*where, key > after] if after is not None else where
+            q = select(*columns).where(and_(*conditions)).order_by(key).limit(chunk)
             with self.engine.connect() as conn:
                 rows = [dict(r) for r in conn.execute(q).mappings()]
             if not rows:
@@ -250,7 +256,7 @@ class Store:
             yield rows
             if len(rows) < chunk:
                 return
-            after = rows[-1]["ts"]
+            after = rows[-1][key.name]
 
     def nth_latest_ts(self, plugin_id: str, n: int) -> int | None:
         """The timestamp of the plugin's n-th most recent sample (1 = the latest), or None."""
@@ -371,8 +377,18 @@ class Store:
         while past ones stay to be scored against actuals."""
         p = t.predictions.c
         columns = [
-            "plugin_id", "metric", "made_at", "target_ts", "value", "lower_80", "upper_80", "lower_95", "upper_95",
-            "confidence", "clipped", "model_id",
+            "plugin_id",
+            "metric",
+            "made_at",
+            "target_ts",
+            "value",
+            "lower_80",
+            "upper_80",
+            "lower_95",
+            "upper_95",
+            "confidence",
+            "clipped",
+            "model_id",
         ]
         mark = "?" if is_sqlite(self.engine) else "%s"
         sql = f"INSERT INTO predictions ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
@@ -571,27 +587,14 @@ class Store:
         end_ms: int | None,
         chunk: int = 5000,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Stream a plugin's rows of any record table in time order, a chunk at a time."""
+        """Stream a plugin's rows of any record table (in insertion order), a chunk at a time."""
         table = t.metadata.tables[table_name]
-        key = table.c.id
-        after = None
-        while True:
-            where = [table.c.plugin_id == plugin_id]
-            if start_ms is not None:
-                where.append(table.c[time_column] >= start_ms)
-            if end_ms is not None:
-                where.append(table.c[time_column] < end_ms)
-            if after is not None:
-                where.append(key > after)
-            q = select(table).where(and_(*where)).order_by(key).limit(chunk)
-            with self.engine.connect() as conn:
-                rows = [dict(r) for r in conn.execute(q).mappings()]
-            if not rows:
-                return
-            yield rows
-            if len(rows) < chunk:
-                return
-            after = rows[-1]["id"]
+        where = [table.c.plugin_id == plugin_id]
+        if start_ms is not None:
+            where.append(table.c[time_column] >= start_ms)
+        if end_ms is not None:
+            where.append(table.c[time_column] < end_ms)
+        return self._keyset_chunks(list(table.c), table.c.id, where, chunk)
 
     # -- jobs --------------------------------------------------------------------------------
 
