@@ -8,6 +8,11 @@ cycles of different shapes and sizes, noise, some memory leaks, some latency kne
 incidents), stores them in a fresh SQLite database (or --database-url), then runs the same
 `run_batch` the batch-analysis endpoint runs, twice. Peak memory is the largest resident set
 of any worker process plus the parent, divided by the plugin count.
+
+Building 1,000 plugins takes minutes; build once and start every run from a copy:
+
+    python benchmarks/batch.py --plugins 1000 --data-dir /tmp/batch-1000 --build-only
+    python benchmarks/batch.py --plugins 1000 --source-data /tmp/batch-1000
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -81,8 +87,19 @@ def main() -> None:
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--skip-cold", action="store_true", help="reuse --data-dir's trained models")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--build-only", action="store_true", help="store the plugins' data in --data-dir and stop")
+    ap.add_argument(
+        "--source-data",
+        default=None,
+        help="start from a copy of the SQLite database another run built with --build-only (skips the build)",
+    )
     args = ap.parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="batch-bench-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if args.source_data:
+        # A byte copy of untouched data: every cold run starts from the same state, without
+        # spending minutes generating it again.
+        shutil.copyfile(Path(args.source_data) / "analytics.db", data_dir / "analytics.db")
     settings = Settings(
         data_dir=data_dir,
         log_dir=data_dir / "logs",
@@ -94,7 +111,7 @@ def main() -> None:
     ids = [f"bench-{i:04d}" for i in range(args.plugins)]
     end_ms = int(time.time() // 300 * 300 * 1000)
     t0 = time.perf_counter()
-    if not args.skip_cold:
+    if not (args.skip_cold or args.source_data):
         for i, pid in enumerate(ids):
             rows = plugin_rows(i, args.days, end_ms)
             for k in range(0, len(rows), 5000):
@@ -104,6 +121,10 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores; {args.plugins} plugins x {args.days:g} days of 5-min data "
         f"({int(args.days * 288)} samples each); data stored in {load_s:.1f} s; workers={args.workers}"
     )
+
+    if args.build_only:
+        print(f"built in {data_dir}; run with --source-data {data_dir}")
+        return
 
     from plugin_ai_analytics.jobs.batch import run_batch
 
