@@ -165,6 +165,25 @@ class IsolationForestDetector:
         mean_path = float(t["leaf_value"][idx, node].mean())
         return 2.0 ** (-mean_path / float(t["c"]))
 
+    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return np.zeros(len(rows))
+        x = self._features(np.asarray(rows, dtype=float), np.asarray(previous, dtype=float))
+        t = self._trees
+        trees = np.arange(t["feature"].shape[0])[None, :]
+        samples = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), len(trees[0])), dtype=int)
+        for _ in range(int(t["max_depth"])):
+            left = t["left"][trees, node]
+            go_left = x[samples, t["feature"][trees, node]] <= t["threshold"][trees, node]
+            nxt = np.where(go_left, left, t["right"][trees, node])
+            node = np.where(left < 0, node, nxt)
+        mean_path = t["leaf_value"][trees, node].mean(axis=1)
+        return 2.0 ** (-mean_path / float(t["c"]))
+
     def is_outlier(self, score: float) -> bool:
         """sklearn's verdict at the configured contamination (score above the fitted offset)."""
         if self._restore_pending:
