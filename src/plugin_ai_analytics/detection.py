@@ -28,6 +28,10 @@ __all__ = ["Detection", "SYNC_BATCH_LIMIT"]
 # A new detector learns from at most this many of the latest stored samples (two weeks at a
 # 5-minute step) before it judges live ones; replaying a longer backfill teaches it nothing new.
 WARM_FROM_SAMPLES = 4032
+# A new detector with a longer backlog learns it as a baseline in one pass, except the newest
+# 24 hours, which are scored sample by sample so that today's anomalies become events (at a
+# 5-minute step: 288 samples scored, the rest learnt ~20 times faster than scoring it).
+SCORED_BACKLOG_SECONDS = 24 * 3600
 # Batches up to this size are scored inside the request that brought them.
 SYNC_BATCH_LIMIT = 100
 # Persist a plugin's detector state at most this often (and at shutdown).
@@ -134,12 +138,14 @@ class Detection:
         started = time.perf_counter()
         with self._lock(plugin_id):
             detector = self._detector(plugin_id)
-            if detector.last_timestamp is not None:
-                start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
-            else:
+            learnt = False
+            if detector.last_timestamp is None:
                 start_ms = self._store.nth_latest_ts(plugin_id, WARM_FROM_SAMPLES)
                 if start_ms is None:  # fewer samples than that: learn from all of them
                     start_ms = 0
+                learnt = self._learn_backlog(plugin_id, detector, start_ms)
+            if detector.last_timestamp is not None:
+                start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
             verdicts: list[Verdict] = []
             events: dict[str, dict[str, Any]] = {}
             for chunk in self._store.iter_metrics(plugin_id, start_ms=start_ms, chunk=1000):
@@ -167,10 +173,29 @@ class Detection:
                         )
             if events:
                 self._store.upsert_events(plugin_id, list(events.values()))
-            if verdicts:
+            if verdicts or learnt:
                 self._dirty.add(plugin_id)
         self.processing_ms.append((time.perf_counter() - started) * 1000)
         return verdicts
+
+    def _learn_backlog(self, plugin_id: str, detector: PluginDetector, start_ms: int) -> bool:
+        """A fresh detector learns the stored backlog up to its newest 24 hours in one pass.
+
+        Returns whether it did; a backlog too short to pass warm-up is left to be streamed.
+        """
+        if detector.samples:
+            return False
+        _, rows = self._store.metrics_arrays(plugin_id, start_ms=start_ms)
+        if not rows:
+            return False
+        cutoff = rows[-1][0] - SCORED_BACKLOG_SECONDS * 1000
+        history = [r for r in rows if r[0] <= cutoff]
+        if len(history) < detector.warmup:
+            return False
+        times = [datetime.fromtimestamp(r[0] / 1000, UTC) for r in history]
+        metrics = {name: [r[i] for r in history] for i, name in enumerate(METRIC_NAMES, start=1)}
+        detector.learn_history(times, metrics)
+        return True
 
     def flush_states(self) -> None:
         for plugin_id in list(self._dirty):

@@ -73,3 +73,24 @@ def test_detector_state_survives_a_restart(tmp_path, database_url: str) -> None:
         assert status["samples_seen"] == seen + 1  # continued, not re-learnt from scratch
     finally:
         second.close()
+
+
+def test_an_imported_backlog_is_learnt_and_only_its_last_day_becomes_events(tmp_path, database_url: str) -> None:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    samples = synthetic_plugin(3, end=end)
+    for at in (len(samples) - 2 * 288, len(samples) - 36):  # two days ago, and three hours ago
+        for i in range(at, at + 6):  # a downstream failure: errors and latency jump
+            samples[i] = {**samples[i], "error_rate": 0.35, "response_time_ms": samples[i]["response_time_ms"] * 8}
+    service = AnalyticsService(make_settings(tmp_path, database_url))  # not started: scored here, not by the worker
+    try:
+        service.ingest_samples("imported", samples)
+        status = service.detect_anomalies("imported")
+        assert status["samples_seen"] == len(samples)
+        assert status["scored_now"] == 288  # the last 24 hours, sample by sample; the rest learnt
+        events = service.detection.history("imported")
+        day_ago = (end - timedelta(hours=24)).isoformat()
+        assert events and all(e["start"] > day_ago for e in events)
+        recent = (end - timedelta(hours=3, minutes=5)).isoformat()
+        assert any(e["start"] >= recent and "error_rate" in e["metrics"] for e in events)
+    finally:
+        service.close()

@@ -94,6 +94,32 @@ class TailCalibrator:
         """The calibrated 0-1 score of ``raw``."""
         return probability_to_score(self.tail_probability(raw))
 
+    def surprises(self, raws: np.ndarray) -> np.ndarray:
+        """``surprise`` of many raw scores against the current state (the same formula, vectorised)."""
+        raws = np.asarray(raws, dtype=float)
+        p = np.ones(len(raws))
+        n = len(self._scores)
+        finite = np.isfinite(raws)
+        if n >= self.min_count and finite.any():
+            if self._since_refresh >= _REFRESH_EVERY:
+                self._refresh()
+            past = np.sort(self._scores.unordered())
+            bulk = finite & (raws <= self._u)
+            at_least = n - np.searchsorted(past, raws[bulk], side="left")
+            p[bulk] = (at_least + 1) / (n + 1)
+            tail = finite & (raws > self._u)
+            tail_mass = max(int(n * _TAIL_FRACTION), 5) / (n + 1)
+            p[tail] = tail_mass * np.exp(-(raws[tail] - self._u) / self._beta)
+        return -np.log10(np.maximum(p, 1e-300))
+
+    def learn_many(self, raws: np.ndarray, seen: int) -> None:
+        """Take ``raws`` (oldest first) as the kept past scores of a detector that has produced
+        ``seen`` scores in all: how a baseline learnt from history fills its calibrators."""
+        raws = np.asarray(raws, dtype=float)
+        self._scores.extend(raws[np.isfinite(raws)])
+        self._seen = int(seen)
+        self._since_refresh = _REFRESH_EVERY  # re-estimate the tail on first use
+
     def learn_one(self, raw: float) -> None:
         if math.isfinite(raw):
             self._seen += 1

@@ -74,6 +74,15 @@ def fisher_surprise(surprises: list[float]) -> float:
     return max(0.0, -log_tail / math.log(10.0))
 
 
+def _mean(values: list[float]) -> float:
+    """The mean of a few floats, summed left to right from 0.0 as numpy does below 8 values
+    (bit-identical to ``np.mean``, without a numpy call; ``sum()`` compensates from Python 3.12)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total / len(values)
+
+
 def default_detectors(period: int | None) -> list[UnivariateDetector]:
     """The measured default ensemble for one metric (see docs/anomaly-detection.md)."""
     detectors: list[UnivariateDetector] = [
@@ -132,7 +141,7 @@ class MetricChannel:
         k = int(np.argmax(surprises))
         base = min(fisher_surprise(surprises), MAX_SURPRISE)
         self.recent.append(base)
-        mean_recent = float(self.recent.view().mean())
+        mean_recent = _mean(self.recent.view().tolist())
         sustained = min(self.sustained.surprise(mean_recent), MAX_SURPRISE)
         self.sustained.learn_one(mean_recent)
         detector = self._names()[k]
@@ -147,6 +156,77 @@ class MetricChannel:
             lower=band.lower if band else None,
             upper=band.upper if band else None,
         )
+
+    def learn_history(
+        self, values: np.ndarray, slots: np.ndarray | None = None, slot_of_update: np.ndarray | None = None
+    ) -> None:
+        """Learn a block of this metric's past values at once (see ``PluginDetector.learn_history``).
+
+        ``values``: the metric's values, one per update, oldest first. ``slots``: the seasonal
+        baseline's slot sequence (NaN where streaming imputes a missing sample) and
+        ``slot_of_update``: each update's slot, -1 for updates before the baseline existed.
+        """
+        from .history import (
+            discord_scores,
+            fisher_surprises,
+            level_shift_scores,
+            scored_positions,
+            seasonal_scores,
+            seasonal_slots,
+        )
+
+        values = np.asarray(values, dtype=float)
+        count = len(values)
+        # One set of positions for all detectors (from when the slowest non-seasonal one is ready).
+        first = max(d.min_history for d in self.detectors if not isinstance(d, SeasonalBaseline))
+        positions = scored_positions(min(first, count), count)
+        # The newest SUSTAINED_SPAN positions too: the recent fused surprises the sustained signal
+        # continues from (scored and fused, not added to the calibrators).
+        newest = np.arange(max(0, count - SUSTAINED_SPAN), count)
+        newest = newest[newest > (positions[-1] if len(positions) else -1)]
+        learnt = len(positions)
+        positions = np.concatenate([positions, newest])
+        surprises = np.zeros((len(positions), len(self.detectors)))
+        history_scales: dict[int, float] = {}  # the discords' shared history: one scale per run
+        for j, (det, cal) in enumerate(zip(self.detectors, self.calibrators, strict=True)):
+            if isinstance(det, SeasonalBaseline):
+                if slots is None or slot_of_update is None:
+                    continue
+                present = np.zeros(len(slots), dtype=bool)
+                slot = slot_of_update[slot_of_update >= 0]
+                present[slot] = True
+                present[: int((slot_of_update < 0).sum())] = True  # the seed: learnt, not scored
+                expected, before, residuals, filled = seasonal_slots(det, slots, present)
+                ready_update = np.zeros(count, dtype=bool)
+                ready_update[slot_of_update >= 0] = ~np.isnan(expected[slot])
+                ok = ready_update[positions]
+                raws = seasonal_scores(det, slot_of_update[positions[ok]], expected, before, residuals, filled)
+                seen = int(ready_update.sum())
+            else:
+                if det._owns_history:
+                    det.history.extend(values[-det.history.capacity :])
+                # Ready once the history holds min_history values, i.e. from update min_history on.
+                ok = positions >= det.min_history
+                if isinstance(det, SubsequenceDiscord):
+                    raws = discord_scores(values, positions[ok], det, history_scales)
+                elif isinstance(det, LevelShift):
+                    raws = level_shift_scores(values, positions[ok], det)
+                else:
+                    raise TypeError(f"no vectorised history for {type(det).__name__}")
+                seen = max(0, count - det.min_history)
+            cal.learn_many(raws[: int(ok[:learnt].sum())], seen)
+            surprises[ok, j] = np.minimum(cal.surprises(raws), MAX_SURPRISE)
+        base = np.minimum(fisher_surprises(surprises), MAX_SURPRISE)
+        # The sustained signal: means of SUSTAINED_SPAN consecutive fused surprises, where the
+        # scored positions run consecutively that long.
+        span = SUSTAINED_SPAN
+        if learnt >= span:
+            kept = positions[:learnt]
+            consecutive = kept[span - 1 :] - kept[: learnt - span + 1] == span - 1
+            windows = np.lib.stride_tricks.sliding_window_view(base[:learnt], span)[consecutive]
+            self.sustained.learn_many(windows.mean(axis=1), count)
+        self.recent.extend(base[positions >= count - span][-span:])
+        self.last_value = float(values[-1]) if count else None
 
     def skip(self) -> None:
         """The metric is missing from a sample (or samples are missing): keep seasonal phase."""

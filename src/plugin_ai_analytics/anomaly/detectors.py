@@ -11,7 +11,7 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ._buffer import Ring
 
@@ -35,6 +35,11 @@ def median(values: np.ndarray) -> float:
     and detectors take several medians per sample."""
     n = len(values)
     k = n // 2
+    if n <= 8:
+        # A handful of values (a level-shift window, the seasonal lags): sorting a list is
+        # several times cheaper than a numpy call and picks the very same values.
+        ordered = sorted(values.tolist())
+        return float(ordered[k]) if n % 2 else 0.5 * (float(ordered[k - 1]) + float(ordered[k]))
     if n % 2:
         return float(np.partition(values, k)[k])
     part = np.partition(values, (k - 1, k))
@@ -178,17 +183,23 @@ class SeasonalBaseline(UnivariateDetector):
         return self.period + 1
 
     def _expected(self) -> float:
-        hist = self.history.view()
-        n = len(hist)
+        # Read by the band, the score and the learning of one sample: computed once per sample.
+        return self.history.derived("seasonal_expected", self._compute_expected)
+
+    def _compute_expected(self) -> float:
+        n = len(self.history)
         # The value one period before the incoming sample sits at index n - period.
-        idx = [n - k * self.period for k in range(1, self.lags + 1) if n - k * self.period >= 0]
-        return median(hist[idx])
+        lagged = [self.history.at(n - k * self.period) for k in range(1, self.lags + 1) if n - k * self.period >= 0]
+        return median(np.asarray(lagged, dtype=float))
+
+    def _residual_scale(self) -> float:
+        # Oldest-first: the flat-history fallback (a mean) must sum in the same order every time.
+        return self.residuals.derived("robust", lambda: robust_location_scale(self.residuals.view()))[1]
 
     def _score(self, x: float) -> float:
         if len(self.residuals) < 10:
             return 0.0
-        _, scale = robust_location_scale(self.residuals.view())
-        return abs(x - self._expected()) / scale
+        return abs(x - self._expected()) / self._residual_scale()
 
     def learn_one(self, x: float) -> None:
         if self.ready:
@@ -206,7 +217,7 @@ class SeasonalBaseline(UnivariateDetector):
         if not self.ready or len(self.residuals) < 10:
             return None
         expected = self._expected()
-        _, scale = robust_location_scale(self.residuals.view())
+        scale = self._residual_scale()
         return Band(expected, expected - width * scale, expected + width * scale)
 
     def _params(self) -> dict[str, Any]:
@@ -250,14 +261,25 @@ class SubsequenceDiscord(UnivariateDetector):
         return 3 * self.m
 
     def _score(self, x: float) -> float:
-        hist = self.history.view()
-        query = np.append(hist[len(hist) - self.m + 1 :], x)
+        # The discords of a metric share one history: its robust scale is computed once per sample.
+        history = self.history
+        _, scale = history.derived("robust", lambda: robust_location_scale(history.derived("ordered", history.view)))
+        m = self.m
+        if m == 1:
+            # The nearest single value: order-free, and |d| squared then rooted is |d| again.
+            d = float(np.abs(history.unordered() - x).min())
+            return math.sqrt(d * d) / scale
+        hist = history.derived("ordered", history.view)
+        n = len(hist)
+        query = np.empty(m)
+        query[: m - 1] = hist[n - m + 1 :]
+        query[m - 1] = x
         # Candidates end at least m samples before the query so trivial self-matches are excluded.
-        past = hist[: len(hist) - self.m + 1]
-        windows = sliding_window_view(past, self.m)
-        d2 = np.einsum("ij,ij->i", windows - query, windows - query)
-        _, scale = robust_location_scale(hist)
-        return math.sqrt(float(d2.min()) / self.m) / scale
+        past = hist[: n - m + 1]
+        windows = as_strided(past, shape=(len(past) - m + 1, m), strides=(past.strides[0], past.strides[0]))
+        diff = windows - query
+        d2 = np.einsum("ij,ij->i", diff, diff)
+        return math.sqrt(float(d2.min()) / m) / scale
 
     def _params(self) -> dict[str, Any]:
         return {"m": self.m, "capacity": self.history.capacity}

@@ -57,10 +57,23 @@ class IsolationForestDetector:
         self._trees: dict[str, np.ndarray] | None = None
         self._fit_rows: list[list[float]] = []  # what the current trees were fitted on
         self.offset = 0.0  # sklearn's decision offset: raw scores above -offset are "outliers"
+        self._restore_pending = False  # restored from a state: trees to refit before the next score
 
     @property
     def ready(self) -> bool:
-        return self._trees is not None
+        return self._trees is not None or self._restore_pending
+
+    def _restore_trees(self) -> None:
+        """Refit the trees of a restored state on the rows they were fitted on (same seed, same trees).
+
+        Done on the first score rather than on restore: a batch pass that loads a plugin's state
+        and finds nothing new to score never pays for a forest fit.
+        """
+        rows, fits, since_fit = self._rows, self._fits, self._since_fit
+        self._rows, self._fits = self._fit_rows, fits - 1
+        self._restore_pending = False
+        self._fit()
+        self._rows, self._fits, self._since_fit = rows, fits, since_fit
 
     def _features(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
         # Values, one-step changes (a jump is anomalous even inside the usual range), hour.
@@ -76,6 +89,7 @@ class IsolationForestDetector:
     def _fit(self) -> None:
         from sklearn.ensemble import IsolationForest  # heavy: only when a plugin has data
 
+        self._restore_pending = False
         self._fit_rows = [list(r) for r in self._rows]
         rows = np.asarray(self._rows, dtype=float)
         prev = np.vstack([rows[:1], rows[:-1]])
@@ -111,11 +125,16 @@ class IsolationForestDetector:
             threshold[i, :c] = t.threshold[:c]
             left[i, :c] = t.children_left[:c]
             right[i, :c] = t.children_right[:c]
+            # Depth of every node: climb all nodes' parent links at once, one level per step.
+            parent = np.full(c, -1)
+            inner = np.flatnonzero(t.children_left[:c] >= 0)
+            parent[t.children_left[inner]] = inner
+            parent[t.children_right[inner]] = inner
             depth = np.zeros(c)
-            for node in range(c):  # children always have larger indices than their parent
-                if t.children_left[node] >= 0:
-                    depth[t.children_left[node]] = depth[node] + 1
-                    depth[t.children_right[node]] = depth[node] + 1
+            up = parent.copy()
+            while (climbing := up >= 0).any():
+                depth += climbing
+                up = np.where(climbing, parent[up], -1)
             leaf_value[i, :c] = depth + _average_path_length(t.n_node_samples[:c])
             max_depth = max(max_depth, int(depth.max()))
         return {
@@ -130,6 +149,8 @@ class IsolationForestDetector:
 
     def score_one(self, row: list[float]) -> float:
         """Anomaly score in (0, 1] (0.0 until the first fit)."""
+        if self._restore_pending:
+            self._restore_trees()
         if self._trees is None:
             return 0.0
         x = self._featurise_one(row)
@@ -144,8 +165,29 @@ class IsolationForestDetector:
         mean_path = float(t["leaf_value"][idx, node].mean())
         return 2.0 ** (-mean_path / float(t["c"]))
 
+    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return np.zeros(len(rows))
+        x = self._features(np.asarray(rows, dtype=float), np.asarray(previous, dtype=float))
+        t = self._trees
+        trees = np.arange(t["feature"].shape[0])[None, :]
+        samples = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), len(trees[0])), dtype=int)
+        for _ in range(int(t["max_depth"])):
+            left = t["left"][trees, node]
+            go_left = x[samples, t["feature"][trees, node]] <= t["threshold"][trees, node]
+            nxt = np.where(go_left, left, t["right"][trees, node])
+            node = np.where(left < 0, node, nxt)
+        mean_path = t["leaf_value"][trees, node].mean(axis=1)
+        return 2.0 ** (-mean_path / float(t["c"]))
+
     def is_outlier(self, score: float) -> bool:
         """sklearn's verdict at the configured contamination (score above the fitted offset)."""
+        if self._restore_pending:
+            self._restore_trees()
         return self.ready and -score < self.offset
 
     def learn_one(self, row: list[float]) -> None:
@@ -172,7 +214,7 @@ class IsolationForestDetector:
             "fits": self._fits,
             # Trees are not stored: the rows they were fitted on are, and refitting them with the
             # same seed rebuilds identical trees.
-            "fit_rows": self._fit_rows if self._trees is not None else None,
+            "fit_rows": self._fit_rows if self.ready else None,
         }
 
     @classmethod
@@ -180,11 +222,8 @@ class IsolationForestDetector:
         det = cls(**state["params"])
         det._rows = [list(map(float, r)) for r in state["rows"]]
         if state["fit_rows"] is not None:
-            current = det._rows
-            det._rows = [list(map(float, r)) for r in state["fit_rows"]]
-            det._fits = int(state["fits"]) - 1
-            det._fit()
-            det._rows = current
+            det._fit_rows = [list(map(float, r)) for r in state["fit_rows"]]
+            det._restore_pending = True
         det._fits = int(state["fits"])
         det._since_fit = int(state["since_fit"])
         return det

@@ -8,6 +8,7 @@ feedback, and serialises all of it to a JSON-safe dict so it survives restarts.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,14 @@ def alert_threshold_for(sensitivity: float) -> float:
     if not 0.0 < sensitivity <= 1.0:
         raise ValidationError("sensitivity must be in (0, 1]", field="sensitivity")
     return (3.0 - math.log10(sensitivity)) / SURPRISE_DECADES
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return v is None
+    return True
 
 
 def _as_utc(ts: datetime) -> datetime:
@@ -126,8 +135,7 @@ class PluginDetector:
         ts = _as_utc(timestamp)
         if self.last_timestamp is not None and ts <= self.last_timestamp:
             raise ValidationError(
-                f"timestamp {ts.isoformat()} is not after the previous sample "
-                f"{self.last_timestamp.isoformat()}",
+                f"timestamp {ts.isoformat()} is not after the previous sample {self.last_timestamp.isoformat()}",
                 field="timestamp",
             )
         clean = self._clean(values)
@@ -164,6 +172,129 @@ class PluginDetector:
         score = min(1.0, max(0.0, fused) / SURPRISE_DECADES)
         return self._judge(ts, score, metric_scores, readings, clean, forest_surprise)
 
+    def learn_history(self, timestamps: Sequence[datetime], metrics: Mapping[str, Sequence[float | None]]) -> None:
+        """Learn a baseline from a block of past samples without judging them one by one.
+
+        ``timestamps`` (increasing) and, per metric, one value per timestamp (None, NaN or inf:
+        missing). Afterwards the detector is where streaming these samples through ``update``
+        would have left it, except that it raised no events: the same histories (missing samples
+        and gaps imputed the same way), the same sampling step, daily period and forest trees,
+        and calibrators holding raw scores computed at ~1000 positions instead of all of them.
+        A detector that has already seen samples, or a block shorter than the warm-up, simply
+        streams the samples (verdicts discarded).
+        """
+        times = [_as_utc(ts) for ts in timestamps]
+        columns: dict[str, np.ndarray] = {}
+        for name, column in metrics.items():
+            if len(column) != len(times):
+                raise ValidationError(f"{name} has {len(column)} values for {len(times)} timestamps", field=name)
+            try:
+                col = np.array(column, dtype=float)
+            except (TypeError, ValueError):  # name the offending value the way update() does
+                self._clean(dict.fromkeys([name], next(v for v in column if not _is_number(v))))
+                raise
+            col[~np.isfinite(col)] = math.nan
+            columns[name] = col
+        for a, b in zip(times, times[1:], strict=False):
+            if b <= a:
+                raise ValidationError(f"timestamp {b.isoformat()} is not after {a.isoformat()}", field="timestamp")
+        if self.samples > 0 or len(times) < self.warmup:
+            for i, ts in enumerate(times):
+                self.update(
+                    ts, {name: (None if math.isnan(col[i]) else float(col[i])) for name, col in columns.items()}
+                )
+            return
+        self._learn_block(times, columns)
+
+    def _learn_block(self, times: list[datetime], columns: dict[str, np.ndarray]) -> None:
+        n, warmup = len(times), self.warmup
+        deltas = np.array([(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)])
+        # The same step and period streaming infers at the end of warm-up.
+        self._steps = [float(d) for d in deltas[: warmup - 1]]
+        self._finish_warmup_step()
+        period = self.period
+        # Streaming imputes the samples missing in a gap (once the step is known): each sample
+        # after warm-up is preceded by that many imputed seasonal slots.
+        gap_slots = np.zeros(n, dtype=int)
+        if self.step_seconds:
+            later = deltas[warmup - 1 :]
+            fill = np.where(
+                later > 1.5 * self.step_seconds, np.minimum(np.rint(later / self.step_seconds) - 1, _MAX_GAP_FILL), 0
+            )
+            gap_slots[warmup:] = fill.astype(int)
+        born_before: list[str] = []
+        for name, col in columns.items():
+            present = ~np.isnan(col)
+            if not present.any():
+                continue
+            first = int(np.argmax(present))
+            values = col[present]
+            if first < warmup:
+                born_before.append(name)
+            channel = self.channels[name] = MetricChannel(period)
+            slots = slot_of_update = None
+            if period is not None:
+                # The seasonal baseline's slots: seeded at the end of warm-up with the values so
+                # far (born before) or starting at the metric's first value (born after), then one
+                # slot per sample and per imputed gap sample.
+                start = max(first, warmup)
+                seed = int(present[:start].sum()) if first < warmup else 0
+                per_sample = 1 + gap_slots[start:]
+                per_sample[0] = 1 if first >= warmup else per_sample[0]
+                offsets = seed + np.cumsum(per_sample) - 1
+                slots = np.full(seed + int(per_sample.sum()), np.nan)
+                slots[:seed] = values[:seed]
+                slots[offsets] = col[start:]
+                slot_of_update = np.full(len(values), -1)
+                slot_of_update[seed:] = offsets[present[start:]]
+            channel.learn_history(values, slots, slot_of_update)
+        self.samples = n
+        self.last_timestamp = times[-1]
+        self._steps = []
+        self.forest_metrics = sorted(born_before)
+        if len(self.forest_metrics) >= 2:
+            self.forest = IsolationForestDetector(
+                n_features=len(self.forest_metrics) + 1, contamination=min(0.5, self.sensitivity)
+            )
+            self._learn_forest(times, columns)
+
+    def _learn_forest(self, times: list[datetime], columns: dict[str, np.ndarray]) -> None:
+        """The forest's rows, trees and calibrator as streaming would have them: the same rows
+        (last values carried over missing ones), the same last fit (same rows, same seed), and
+        the calibrator filled with the current trees' scores of rows they were not fitted on."""
+        forest = self.forest
+        assert forest is not None
+        first_row = self.warmup  # the forest exists from the sample after warm-up on
+        carried = []
+        for name in self.forest_metrics:
+            col = columns[name]
+            idx = np.where(~np.isnan(col), np.arange(len(col)), -1)
+            idx = np.maximum.accumulate(idx)
+            carried.append(np.where(idx >= 0, col[np.maximum(idx, 0)], 0.0)[first_row:])
+        hours = [ts.hour + ts.minute / 60.0 for ts in times[first_row:]]
+        rows = np.column_stack([*carried, hours])
+        count = len(rows)
+        fits = count // forest.refit_every
+        as_lists = rows.tolist()
+        if fits:
+            fit_end = fits * forest.refit_every
+            forest._rows = as_lists[max(0, fit_end - forest.window) : fit_end]
+            forest._fits = fits - 1
+            forest._fit()
+            since_first_fit = count - forest.refit_every  # rows scored once the first trees existed
+            # Out-of-sample rows for the calibrator: the newest ones scored by streaming, minus
+            # the rows the current trees were fitted on.
+            candidates = [r for r in range(forest.refit_every, count) if not (fit_end - forest.window <= r < fit_end)][
+                -self.forest_calibrator.capacity :
+            ]
+            if candidates:
+                chosen = np.array(candidates)
+                raws = forest.score_rows(rows[chosen], rows[np.maximum(chosen - 1, 0)])
+                self.forest_calibrator.learn_many(raws, since_first_fit)
+        forest._rows = as_lists[-forest.window :]
+        forest._since_fit = count - fits * forest.refit_every
+        forest._fits = fits
+
     def record_feedback(self, shape: EventShape, label: FeedbackLabel) -> None:
         """Operator verdict on an event (use ``event.shape``): false alarms of that shape are suppressed."""
         self.feedback.record(shape, label)
@@ -197,7 +328,8 @@ class PluginDetector:
                         channel.skip()
         self.last_timestamp = ts
 
-    def _finish_warmup(self) -> None:
+    def _finish_warmup_step(self) -> None:
+        """The sampling step (median interval during warm-up) and the samples per day from it."""
         if self._steps:
             self.step_seconds = float(np.median(self._steps))
         self._steps = []
@@ -205,8 +337,12 @@ class PluginDetector:
             per_day = int(round(86400.0 / self.step_seconds))
             if per_day >= 4:
                 self.period = per_day
-                for channel in self.channels.values():
-                    channel.enable_seasonal(per_day)
+
+    def _finish_warmup(self) -> None:
+        self._finish_warmup_step()
+        if self.period is not None:
+            for channel in self.channels.values():
+                channel.enable_seasonal(self.period)
         self.forest_metrics = sorted(self.channels)
         # The forest is the cross-metric detector: with a single metric the per-metric ensemble
         # already covers it, and adding it measurably only adds false alarms (NAB 58.8 -> 53.7).
