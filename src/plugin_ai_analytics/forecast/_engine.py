@@ -218,27 +218,49 @@ class _Selection:
 
 def _loo_coverage(residuals: np.ndarray, actuals: np.ndarray) -> tuple[float, float] | tuple[None, None]:
     """Coverage when each origin's intervals are calibrated on the other origins only: an honest
-    estimate of what the stated 80 %/95 % will deliver, not the in-sample fit."""
-    k = residuals.shape[0]
+    estimate of what the stated 80 %/95 % will deliver, not the in-sample fit.
+
+    All origins at once: what ``_calibrate`` would give on each leave-one-out set, without its
+    confidence part (coverage does not use it)."""
+    k, horizon = residuals.shape
     if k < 2:
         return None, None
-    hits80 = hits95 = 0.0
-    block = _block_of(residuals.shape[1])
-    for i in range(k):
-        keep = np.arange(k) != i
-        cal = _calibrate(residuals[keep], actuals[keep])
-        r = residuals[i]
-        hits80 += float(np.mean((r >= cal.lower_80[block]) & (r <= cal.upper_80[block])))
-        hits95 += float(np.mean((r >= cal.lower_95[block]) & (r <= cal.upper_95[block])))
-    return hits80 / k, hits95 / k
+    block = _block_of(horizon)
+    nb = int(block.max()) + 1
+    keep = ~np.eye(k, dtype=bool)
+    absolute = np.abs(residuals)
+    per_row = np.stack([np.bincount(block, weights=row, minlength=nb) for row in absolute])
+    width = np.bincount(block, minlength=nb) * (k - 1)
+    scale = (per_row.sum(axis=0)[None, :] - per_row) / width  # (k, nb): without origin i
+    overall = (absolute.sum() - absolute.sum(axis=1)) / ((k - 1) * horizon)
+    scale = np.where(scale > 0, scale, overall[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.stack([(residuals[keep[i]] / scale[i][block]).ravel() for i in range(k)])
+    z.sort(axis=1)
+    n = z.shape[1]
+    hits = []
+    for alpha in (0.20, 0.05):
+        rank = min(n, math.ceil((n + 1) * (1 - alpha / 2)))
+        hits.append((np.minimum(z[:, n - rank], 0.0), np.maximum(z[:, rank - 1], 0.0)))
+    (lo80, hi80), (lo95, hi95) = hits
+    lo95, hi95 = np.minimum(lo95, lo80), np.maximum(hi95, hi80)
+    zero = (overall <= 0)[:, None]
+    bounds = []
+    for lo, hi in ((lo80, hi80), (lo95, hi95)):
+        lower = np.where(zero, 0.0, scale * lo[:, None])[:, block]
+        upper = np.where(zero, 0.0, scale * hi[:, None])[:, block]
+        bounds.append(float(np.mean((residuals >= lower) & (residuals <= upper))))
+    return bounds[0], bounds[1]
 
 
 class _Runs:
     """Forecasts of the candidates at backtest origins, as production will run them.
 
-    A model with fitted parameters is fitted once, at the oldest origin it will be run at, and
-    applied with those parameters fixed at the later ones: trained once, then predicting from the
-    samples that arrive until the next retraining, the way ``TrainedForecaster.predict`` runs it.
+    A model whose parameters predict keeps (theta, mstl) is fitted once, at the oldest origin it
+    will be run at, and applied with those parameters fixed at the later ones: trained once, then
+    predicting from the samples that arrive until the next retraining, the way
+    ``TrainedForecaster.predict`` runs it. Every other model is refitted at each origin, as predict
+    refits it.
     Parameters are only ever applied at or after the origin they were fitted at (no look-ahead);
     where they do not apply (e.g. the history has since grown a daily season) the model is
     refitted there. Level-shift alignment and forecasts are computed once per origin and model.
@@ -265,7 +287,7 @@ class _Runs:
 
     def _run(self, cand: Candidate, origin: int) -> np.ndarray:
         history, ctx = self.history(origin)
-        if not cand.fitted:
+        if not cand.reusable:
             return cand.forecast(history, ctx)
         fits = self._fits.setdefault(cand.name, [])
         usable = [(at, params) for at, params in fits if at <= origin and params is not None]
@@ -309,12 +331,12 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
             return float(np.mean(np.mean(np.abs(actual - f), axis=1) / scales))
         return float(np.mean(np.mean(np.abs(actual[at] - f[at]), axis=1) / scales[at]))
 
-    cheap = [name for name in usable if not CANDIDATES[name].fitted]
-    racing = [name for name in usable if CANDIDATES[name].fitted]
+    cheap = [name for name in usable if not CANDIDATES[name].expensive]
+    racing = [name for name in usable if CANDIDATES[name].expensive]
     for name in cheap:
         for i, o in enumerate(origins):
             forecasts[name][i] = runs.forecast(name, o)
-    for name in racing:
+    for name in (r for r in racing if CANDIDATES[r].reusable):
         # Fit where the calibration backtest would start for this model, so its parameters
         # serve every later origin (selection and calibration alike).
         need = max(min_fit, CANDIDATES[name].min_steps(ctx0))
