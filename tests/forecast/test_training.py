@@ -121,6 +121,20 @@ def test_predict_on_new_samples_runs_no_optimiser(statistical, which: int, monke
     assert frame["timestamp"].iloc[0] == later.index[-1] + pd.Timedelta(minutes=5)
 
 
+@pytest.mark.parametrize("name", ["theta", "mstl"])
+def test_kept_parameters_follow_a_level_shift_after_training(name: str) -> None:
+    """A deploy after training doubles the load: predict (no refit) must follow it at once, as a
+    refit would. An ETS with its smoothing near 0 and its initial level kept as fitted did not."""
+    series = seasonal(10, level=20, amplitude=3, noise=0.5, seed=6)
+    model = train(series.iloc[:-36], horizon=H24, candidates=[name])
+    assert name in model.params
+    for hours in (2, 10):
+        shifted = series.copy()
+        shifted.iloc[-hours * 12 :] += 40
+        frame = model.predict(shifted).to_frame()
+        assert abs(frame["forecast"].mean() - 60) < 3, hours
+
+
 def test_parameters_that_no_longer_apply_are_refitted() -> None:
     # Trained on two days (too short for a daily season), predicted on a week (seasonal now).
     week = seasonal(7, amplitude=20, noise=1.0, seed=14)

@@ -97,8 +97,8 @@ class Candidate:
             return None
         try:
             out = self.apply_fn(y, ctx, params)
-        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError):
-            return None  # parameters that do not fit this history: the caller refits
+        except Exception:  # noqa: BLE001 - statsforecast raises bare Exception for refused parameters
+            return None  # parameters that do not fit this history: the caller refits, always valid
         return None if out is None else self._checked(out, y, ctx)
 
 
@@ -287,11 +287,30 @@ class _MSTL:
     def predict(self, h: int) -> dict[str, np.ndarray]:
         adjusted, ahead = self._split(self._y, h)
         self.ets.fit(y=adjusted)
+        self.anchor = _start_level(adjusted, self.season)
         return {"mean": np.asarray(self.ets.predict(h=h)["mean"], dtype=float) + ahead}
 
     def forward(self, y: np.ndarray, h: int) -> dict[str, np.ndarray]:
+        """The kept ETS (form, smoothing parameters, initial state) on new history, with the
+        initial level moved by as much as the start of the history moved.
+
+        The initial state says where the history starts; level-shift alignment (a shift after
+        training moves the whole past) and a sliding window move that start. The level and
+        trend updates of every form ZZN picks are translation-equivariant in y (shift y and the
+        initial level by c, every level shifts by c), so moving the initial level with the mean
+        of the first day keeps the state consistent; with nothing new the move is 0 and the
+        forecast is the fitted one. Kept unmoved, an ETS with alpha near 0 (a flat deseasonalised
+        series) would forecast the pre-shift level until the next retraining."""
         adjusted, ahead = self._split(y, h)
+        par = np.array(self.ets.model_["par"], dtype=float)
+        par[4] += _start_level(adjusted, self.season) - self.anchor
+        self.ets.model_ = {**self.ets.model_, "par": par}
         return {"mean": np.asarray(self.ets.forward(y=adjusted, h=h)["mean"], dtype=float) + ahead}
+
+
+def _start_level(adjusted: np.ndarray, season: int) -> float:
+    """Mean of the first day (first season, at least 24 coarse steps) of a history."""
+    return float(np.mean(adjusted[: max(season, 24)]))
 
 
 def _mstl(season: int) -> Any:
@@ -308,6 +327,7 @@ def _mstl_params(model: Any, season: int) -> dict[str, Any] | None:
         "par": [v if math.isfinite(v) else None for v in par],
         "n_params": int(ets["n_params"]),
         "m": int(ets["m"]),
+        "anchor": model.anchor,
     }
 
 
@@ -316,6 +336,7 @@ def _mstl_restore(model: Any, params: dict[str, Any]) -> None:
     components = str(params["components"])
     if len(components) != 4 or len(par) < 5:
         raise ValueError(f"ETS parameters do not match components {components!r}")
+    model.anchor = float(params["anchor"])
     model.ets.model_ = {
         "m": int(params["m"]),
         "components": components,
