@@ -17,13 +17,15 @@ import pandas as pd
 from plugin_ai_analytics.domain import metric_spec
 from plugin_ai_analytics.errors import InsufficientData, ModelIntegrityError, ValidationError
 
-from ._candidates import CANDIDATES, Context
+from ._candidates import CANDIDATES, Candidate, Context
 from ._regimes import align_level_shifts
 from ._scoring import accuracy, coverage, mase, seasonal_scale
 from ._series import HOUR, Grid, min_history, prepare, require_history
 
 STATE_FORMAT = "plugin-ai-analytics/forecaster"
-STATE_VERSION = 1
+STATE_VERSION = 2
+# Version 1 states (no fitted parameters) still load: their members are refitted at each predict.
+READABLE_VERSIONS = (1, 2)
 FORECAST_COLUMNS = (
     "timestamp",
     "forecast",
@@ -47,6 +49,13 @@ CALIBRATION_ORIGINS = 12
 HORIZON_BLOCKS = 12
 # Combinations tried on top of the single candidates, over the best-ranked k singles.
 COMBINATIONS = (("mean", 2), ("mean", 3), ("median", 3), ("median", 5))
+# Racing: the expensive models are backtested newest origin first; from the third origin on, one
+# whose mean scaled error over the origins so far exceeds the best model's over the same origins
+# by more than RACE_MARGIN / sqrt(origins) (the noise of a mean shrinks so: 35 % after three)
+# leaves the race: it stays out of the ranking for combinations, and its score is that of the
+# origins it was run at. Cutting after two origins dropped eventual winners (2 of 72 series).
+RACE_FROM = 3
+RACE_MARGIN = 0.6
 DEFAULT_HORIZON = pd.Timedelta(hours=24)
 
 
@@ -90,14 +99,18 @@ class ModelScore:
     accuracy: float
     coverage_80: float | None = None
     coverage_95: float | None = None
+    origins: int | None = None  # backtest origins behind these figures (fewer: left the race)
 
     def to_dict(self) -> dict[str, float | None]:
-        return {
+        out: dict[str, float | None] = {
             "mase": self.mase,
             "accuracy": self.accuracy,
             "coverage_80": self.coverage_80,
             "coverage_95": self.coverage_95,
         }
+        if self.origins is not None:
+            out["origins"] = self.origins
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,11 +163,13 @@ def _calibrate(residuals: np.ndarray, actuals: np.ndarray) -> _Calibration:
     horizon. A tail quantile from one block alone rests on a few hours of a few days and comes
     out too narrow; the pooled one rests on every residual.
     """
-    horizon = residuals.shape[1]
+    k, horizon = residuals.shape
     block = _block_of(horizon)
     nb = int(block.max()) + 1
-    scale = np.array([np.mean(np.abs(residuals[:, block == b])) for b in range(nb)])
-    overall = float(np.mean(np.abs(residuals)))
+    width = np.bincount(block, minlength=nb) * k
+    absolute = np.abs(residuals)
+    scale = np.bincount(block, weights=absolute.sum(axis=0), minlength=nb) / width
+    overall = float(absolute.mean())
     scale = np.where(scale > 0, scale, overall)
     out = np.zeros((5, nb))
     if overall > 0:
@@ -163,10 +178,22 @@ def _calibrate(residuals: np.ndarray, actuals: np.ndarray) -> _Calibration:
         lo95, hi95 = _conformal_offsets(z, 0.05)
         out[0], out[1] = scale * lo80, scale * hi80
         out[2], out[3] = scale * min(lo95, lo80), scale * max(hi95, hi80)
-    for b in range(nb):
-        a = actuals[:, block == b].ravel()
-        out[4, b] = accuracy(a, a - residuals[:, block == b].ravel())
+    # Backtest accuracy per block: 100 x (1 - WAPE), as _scoring.accuracy.
+    err = np.bincount(block, weights=absolute.sum(axis=0), minlength=nb)
+    total = np.bincount(block, weights=np.abs(actuals).sum(axis=0), minlength=nb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.maximum(0.0, 100.0 * (1.0 - err / total))
+    out[4] = np.where(total > 0, acc, np.where(err == 0, 100.0, 0.0))
     return _Calibration(*out)
+
+
+def _accuracies(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """``accuracy`` of each row (origin) at once."""
+    err = np.abs(actual - forecast).sum(axis=1)
+    total = np.abs(actual).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.maximum(0.0, 100.0 * (1.0 - err / total))
+    return np.where(total > 0, acc, np.where(err == 0, 100.0, 0.0))
 
 
 def _context(grid: Grid, end: int, horizon: int) -> Context:
@@ -187,23 +214,91 @@ class _Selection:
     scores: dict[str, ModelScore]
     chosen: ModelScore
     origins: int
+    params: dict[str, dict[str, Any]]
 
 
 def _loo_coverage(residuals: np.ndarray, actuals: np.ndarray) -> tuple[float, float] | tuple[None, None]:
     """Coverage when each origin's intervals are calibrated on the other origins only: an honest
-    estimate of what the stated 80 %/95 % will deliver, not the in-sample fit."""
-    k = residuals.shape[0]
+    estimate of what the stated 80 %/95 % will deliver, not the in-sample fit.
+
+    All origins at once: what ``_calibrate`` would give on each leave-one-out set, without its
+    confidence part (coverage does not use it)."""
+    k, horizon = residuals.shape
     if k < 2:
         return None, None
-    hits80 = hits95 = 0.0
-    for i in range(k):
-        keep = np.arange(k) != i
-        cal = _calibrate(residuals[keep], actuals[keep])
-        block = _block_of(residuals.shape[1])
-        r = residuals[i]
-        hits80 += float(np.mean((r >= cal.lower_80[block]) & (r <= cal.upper_80[block])))
-        hits95 += float(np.mean((r >= cal.lower_95[block]) & (r <= cal.upper_95[block])))
-    return hits80 / k, hits95 / k
+    block = _block_of(horizon)
+    nb = int(block.max()) + 1
+    keep = ~np.eye(k, dtype=bool)
+    absolute = np.abs(residuals)
+    per_row = np.stack([np.bincount(block, weights=row, minlength=nb) for row in absolute])
+    width = np.bincount(block, minlength=nb) * (k - 1)
+    scale = (per_row.sum(axis=0)[None, :] - per_row) / width  # (k, nb): without origin i
+    overall = (absolute.sum() - absolute.sum(axis=1)) / ((k - 1) * horizon)
+    scale = np.where(scale > 0, scale, overall[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.stack([(residuals[keep[i]] / scale[i][block]).ravel() for i in range(k)])
+    z.sort(axis=1)
+    n = z.shape[1]
+    hits = []
+    for alpha in (0.20, 0.05):
+        rank = min(n, math.ceil((n + 1) * (1 - alpha / 2)))
+        hits.append((np.minimum(z[:, n - rank], 0.0), np.maximum(z[:, rank - 1], 0.0)))
+    (lo80, hi80), (lo95, hi95) = hits
+    lo95, hi95 = np.minimum(lo95, lo80), np.maximum(hi95, hi80)
+    zero = (overall <= 0)[:, None]
+    bounds = []
+    for lo, hi in ((lo80, hi80), (lo95, hi95)):
+        lower = np.where(zero, 0.0, scale * lo[:, None])[:, block]
+        upper = np.where(zero, 0.0, scale * hi[:, None])[:, block]
+        bounds.append(float(np.mean((residuals >= lower) & (residuals <= upper))))
+    return bounds[0], bounds[1]
+
+
+class _Runs:
+    """Forecasts of the candidates at backtest origins, as production will run them.
+
+    A model whose parameters predict keeps (theta, mstl) is fitted once, at the oldest origin it
+    will be run at, and applied with those parameters fixed at the later ones: trained once, then
+    predicting from the samples that arrive until the next retraining, the way
+    ``TrainedForecaster.predict`` runs it. Every other model is refitted at each origin, as predict
+    refits it.
+    Parameters are only ever applied at or after the origin they were fitted at (no look-ahead);
+    where they do not apply (e.g. the history has since grown a daily season) the model is
+    refitted there. Level-shift alignment and forecasts are computed once per origin and model.
+    """
+
+    def __init__(self, grid: Grid, horizon: int) -> None:
+        self._grid = grid
+        self._horizon = horizon
+        self._histories: dict[int, np.ndarray] = {}
+        self._forecasts: dict[tuple[str, int], np.ndarray] = {}
+        self._fits: dict[str, list[tuple[int, Any]]] = {}
+
+    def history(self, origin: int) -> tuple[np.ndarray, Context]:
+        ctx = _context(self._grid, origin, self._horizon)
+        if origin not in self._histories:
+            self._histories[origin] = align_level_shifts(self._grid.values[:origin], ctx)
+        return self._histories[origin], ctx
+
+    def forecast(self, name: str, origin: int) -> np.ndarray:
+        key = (name, origin)
+        if key not in self._forecasts:
+            self._forecasts[key] = self._run(CANDIDATES[name], origin)
+        return self._forecasts[key]
+
+    def _run(self, cand: Candidate, origin: int) -> np.ndarray:
+        history, ctx = self.history(origin)
+        if not cand.reusable:
+            return cand.forecast(history, ctx)
+        fits = self._fits.setdefault(cand.name, [])
+        usable = [(at, params) for at, params in fits if at <= origin and params is not None]
+        if usable:
+            out = cand.apply(history, ctx, max(usable, key=lambda f: f[0])[1])
+            if out is not None:
+                return out
+        out, params = cand.fit(history, ctx)
+        fits.append((origin, params))
+        return out
 
 
 def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
@@ -226,24 +321,56 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
                 needed_hours=more,
             )
         usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
+    runs = _Runs(grid, horizon)
     actual = np.stack([y[o : o + horizon] for o in origins])
     scales = np.array([seasonal_scale(y[:o], ctx0.season) for o in origins])
-    forecasts: dict[str, np.ndarray] = {name: np.empty((len(origins), horizon)) for name in usable}
-    for i, o in enumerate(origins):
-        ctx = _context(grid, o, horizon)
-        history = align_level_shifts(y[:o], ctx)
-        for name in usable:
-            forecasts[name][i] = CANDIDATES[name].forecast(history, ctx)
+    forecasts: dict[str, np.ndarray] = {name: np.full((len(origins), horizon), np.nan) for name in usable}
 
-    def score(f: np.ndarray) -> float:
-        return float(np.mean(np.mean(np.abs(actual - f), axis=1) / scales))
+    def score(f: np.ndarray, at: np.ndarray | list[int] | None = None) -> float:
+        """Mean over origins (all, or those at ``at``) of the scaled mean absolute error."""
+        if at is None:
+            return float(np.mean(np.mean(np.abs(actual - f), axis=1) / scales))
+        return float(np.mean(np.mean(np.abs(actual[at] - f[at]), axis=1) / scales[at]))
 
-    def model_score(f: np.ndarray) -> ModelScore:
-        acc = float(np.mean([accuracy(a, p) for a, p in zip(actual, f, strict=True)]))
-        c80, c95 = _loo_coverage(actual - f, actual)
-        return ModelScore(mase=score(f), accuracy=acc, coverage_80=c80, coverage_95=c95)
+    cheap = [name for name in usable if not CANDIDATES[name].expensive]
+    racing = [name for name in usable if CANDIDATES[name].expensive]
+    for name in cheap:
+        for i, o in enumerate(origins):
+            forecasts[name][i] = runs.forecast(name, o)
+    for name in (r for r in racing if CANDIDATES[r].reusable):
+        # Fit where the calibration backtest would start for this model, so its parameters
+        # serve every later origin (selection and calibration alike).
+        need = max(min_fit, CANDIDATES[name].min_steps(ctx0))
+        runs.forecast(name, _origins(n, horizon, need, CALIBRATION_ORIGINS)[0])
+    run_at: dict[str, int] = {name: len(origins) for name in usable}
+    done: list[int] = []
+    for i in reversed(range(len(origins))):
+        for name in racing:
+            forecasts[name][i] = runs.forecast(name, origins[i])
+        done.append(i)
+        if RACE_FROM <= len(done) < len(origins) and racing:
+            partial = {name: score(forecasts[name], done) for name in cheap + racing}
+            best = min(partial.values())
+            margin = 1.0 + RACE_MARGIN / math.sqrt(len(done))
+            for name in [r for r in racing if partial[r] > best * margin]:
+                racing.remove(name)
+                run_at[name] = len(done)
+    rows = {name: np.arange(len(origins) - run_at[name], len(origins)) for name in usable}
 
-    single = {name: score(f) for name, f in forecasts.items()}
+    def model_score(name: str) -> ModelScore:
+        at = rows[name]
+        f, a = forecasts[name][at], actual[at]
+        c80, c95 = _loo_coverage(a - f, a)
+        return ModelScore(
+            mase=score(forecasts[name], at),
+            accuracy=float(np.mean(_accuracies(a, f))),
+            coverage_80=c80,
+            coverage_95=c95,
+            origins=len(at),
+        )
+
+    full = [name for name in usable if run_at[name] == len(origins)]
+    single = {name: score(forecasts[name]) for name in full}
     # On a tie (a constant series: every model is exact) the cheapest family wins.
     cost = {"baseline": 0, "statistical": 1, "ml": 2}
     ranked = sorted(single, key=lambda name: (single[name], cost[CANDIDATES[name].family], name))
@@ -262,27 +389,33 @@ def _select(grid: Grid, horizon: int, pool: Sequence[str]) -> _Selection:
     older = [o for o in _origins(n, horizon, need, CALIBRATION_ORIGINS) if o < origins[0]]
     cal_actual, cal_forecast = actual, combined
     if older:
-        extra = []
-        for o in older:
-            ctx = _context(grid, o, horizon)
-            history = align_level_shifts(y[:o], ctx)
-            extra.append(_combine(np.stack([CANDIDATES[m].forecast(history, ctx) for m in members]), how))
+        extra = [_combine(np.stack([runs.forecast(m, o) for m in members]), how) for o in older]
         cal_actual = np.vstack([np.stack([y[o : o + horizon] for o in older]), actual])
         cal_forecast = np.vstack([np.stack(extra), combined])
     c80, c95 = _loo_coverage(cal_actual - cal_forecast, cal_actual)
     chosen = ModelScore(
         mase=score(combined),
-        accuracy=float(np.mean([accuracy(a, p) for a, p in zip(actual, combined, strict=True)])),
+        accuracy=float(np.mean(_accuracies(actual, combined))),
         coverage_80=c80,
         coverage_95=c95,
     )
+    # The parameters predict will apply: fitted on the whole (aligned) history.
+    history, ctx = runs.history(n)
+    params = {}
+    for m in members:
+        cand = CANDIDATES[m]
+        if cand.keeps_params:
+            kept = cand.fit(history, ctx)[1]
+            if kept is not None:
+                params[m] = kept
     return _Selection(
         members=members,
         combine=how,
         calibration=_calibrate(cal_actual - cal_forecast, cal_actual),
-        scores={name: model_score(f) for name, f in forecasts.items()},
+        scores={name: model_score(name) for name in usable},
         chosen=chosen,
         origins=len(origins) + len(older),
+        params=params,
     )
 
 
@@ -326,8 +459,7 @@ def train(
     if len(grid.values) < steps + max(steps, _context(grid, len(grid.values), steps).season):
         # Enough samples in total but spread so thin the grid is short (coarse step vs horizon).
         raise InsufficientData(
-            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history "
-            "on a regular grid",
+            f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history on a regular grid",
             needed_hours=math.ceil(min_history(horizon) / HOUR),
         )
     sel = _select(grid, steps, pool)
@@ -342,6 +474,7 @@ def train(
         chosen=sel.chosen,
         backtest_origins=sel.origins,
         trained_on=(grid.start, grid.last, grid.observed),
+        params=sel.params,
     )
 
 
@@ -351,10 +484,12 @@ def train(
 
 @dataclass(frozen=True)
 class TrainedForecaster:
-    """A chosen model spec with its calibrated intervals; ``predict`` refits it on new history.
+    """A chosen model spec with its calibrated intervals and, for the statistical members, the
+    parameters fitted on the training history, which ``predict`` applies to the latest history
+    without refitting (other members, and states without parameters, are refitted at predict).
 
-    Holds no fitted parameters, only the spec and the interval offsets, so its state is small,
-    JSON-safe and can never execute code when loaded.
+    Holds plain numbers and names only, so its state is small, JSON-safe and can never execute
+    code when loaded.
     """
 
     horizon: pd.Timedelta
@@ -367,6 +502,7 @@ class TrainedForecaster:
     chosen: ModelScore
     backtest_origins: int
     trained_on: tuple[pd.Timestamp, pd.Timestamp, int]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> str:
@@ -391,7 +527,7 @@ class TrainedForecaster:
                 needed_hours=more,
             )
         history = align_level_shifts(y, ctx)
-        point = _combine(np.stack([CANDIDATES[m].forecast(history, ctx) for m in self.members]), self.combine)
+        point = _combine(np.stack([self._member_forecast(m, history, ctx) for m in self.members]), self.combine)
         block = _block_of(h)
         cal = self.calibration
         table = {
@@ -421,6 +557,14 @@ class TrainedForecaster:
         )
         return Forecast(frame=frame, model=self.model, metric=self.metric)
 
+    def _member_forecast(self, name: str, history: np.ndarray, ctx: Context) -> np.ndarray:
+        cand = CANDIDATES[name]
+        if name in self.params:
+            out = cand.apply(history, ctx, self.params[name])
+            if out is not None:
+                return out
+        return cand.forecast(history, ctx)
+
     # -- state -------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
@@ -433,7 +577,12 @@ class TrainedForecaster:
             "horizon_seconds": int(self.horizon.total_seconds()),
             "step_seconds": int(self.step.total_seconds()),
             "metric": self.metric,
-            "model": {"name": self.model, "members": list(self.members), "combine": self.combine},
+            "model": {
+                "name": self.model,
+                "members": list(self.members),
+                "combine": self.combine,
+                "params": {name: dict(p) for name, p in self.params.items()},
+            },
             "intervals": {
                 "lower_80": [float(v) for v in cal.lower_80],
                 "upper_80": [float(v) for v in cal.upper_80],
@@ -453,15 +602,11 @@ class TrainedForecaster:
     def from_state(cls, state: dict[str, Any]) -> TrainedForecaster:
         """Rebuild from ``to_state()``; a malformed or foreign state raises ``ModelIntegrityError``."""
         try:
-            if state["format"] != STATE_FORMAT or state["version"] != STATE_VERSION:
+            if state["format"] != STATE_FORMAT or state["version"] not in READABLE_VERSIONS:
                 raise ValueError(f"format {state['format']!r} version {state['version']!r}")
             members = tuple(str(m) for m in state["model"]["members"])
             combine = str(state["model"]["combine"])
-            if (
-                not members
-                or any(m not in CANDIDATES for m in members)
-                or combine not in {"single", "mean", "median"}
-            ):
+            if not members or any(m not in CANDIDATES for m in members) or combine not in {"single", "mean", "median"}:
                 raise ValueError(f"unknown model {members} / {combine}")
             horizon = pd.Timedelta(seconds=int(state["horizon_seconds"]))
             step = pd.Timedelta(seconds=int(state["step_seconds"]))
@@ -469,8 +614,7 @@ class TrainedForecaster:
                 raise ValueError("horizon and step must be positive")
             blocks = min(HORIZON_BLOCKS, _horizon_steps(horizon, step))
             arrays = [
-                np.asarray(state["intervals"][k], dtype=float)
-                for k in ("lower_80", "upper_80", "lower_95", "upper_95")
+                np.asarray(state["intervals"][k], dtype=float) for k in ("lower_80", "upper_80", "lower_95", "upper_95")
             ]
             arrays.append(np.asarray(state["confidence"], dtype=float))
             if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
@@ -478,6 +622,7 @@ class TrainedForecaster:
             metric = state["metric"]
             if metric is not None:
                 metric_spec(metric)
+            params = _check_params(state["model"].get("params", {}), members)
             bt = state["backtest"]
             scores = {name: ModelScore(**s) for name, s in bt["models"].items()}
             trained = state["trained_on"]
@@ -496,9 +641,31 @@ class TrainedForecaster:
                     pd.Timestamp(trained["end"]),
                     int(trained["samples"]),
                 ),
+                params=params,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelIntegrityError(f"invalid forecaster state: {exc}") from None
+
+
+def _check_params(raw: Any, members: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Stored fitted parameters: for members that keep them, flat dicts of finite numbers, None,
+    short strings or lists of those (whether they fit a history is the model's own check)."""
+    if not isinstance(raw, dict):
+        raise ValueError("params must be an object")
+    out: dict[str, dict[str, Any]] = {}
+    for name, params in raw.items():
+        if name not in members or not CANDIDATES[name].keeps_params or not isinstance(params, dict):
+            raise ValueError(f"unexpected parameters for {name!r}")
+        for key, value in params.items():
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if isinstance(v, str):
+                    if len(v) > 16:
+                        raise ValueError(f"{name}.{key} is not a parameter")
+                elif v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)):
+                    raise ValueError(f"{name}.{key} is not a finite number")
+        out[name] = dict(params)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -613,8 +780,7 @@ def backtest(
         o = n - k * h
         if o <= 0:
             raise InsufficientData(
-                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours "
-                f"for {origins} origins",
+                f"insufficient data: need {math.ceil((1 - o) * grid.step / HOUR)} more hours for {origins} origins",
                 needed_hours=math.ceil((1 - o) * grid.step / HOUR),
             )
         cut = grid.start + (o - 1) * grid.step
