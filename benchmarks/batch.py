@@ -1,5 +1,5 @@
 """Batch analysis of many plugins: wall time and memory, cold (every model trained) and warm
-(models already trained: forecast + detect + suggest).
+(models already trained: forecast + detect + suggest, after an hour of new samples arrived).
 
     python benchmarks/batch.py [--plugins 1000] [--days 14] [--workers 2] [--database-url URL]
 
@@ -39,7 +39,7 @@ STEP_MS = 300_000
 
 def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
     rng = np.random.default_rng(seed)
-    n = int(days * 288)
+    n = round(days * 288)
     t = np.arange(n)
     phase = rng.uniform(0, 2 * np.pi)
     base = rng.uniform(50, 800)
@@ -87,6 +87,12 @@ def main() -> None:
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--skip-cold", action="store_true", help="reuse --data-dir's trained models")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--new-samples",
+        type=int,
+        default=12,
+        help="samples per plugin that arrive between the cold and the warm run (default: an hour)",
+    )
     ap.add_argument("--build-only", action="store_true", help="store the plugins' data in --data-dir and stop")
     ap.add_argument(
         "--source-data",
@@ -136,6 +142,14 @@ def main() -> None:
     if not args.skip_cold:
         runs.insert(0, ("cold", ("train", "forecast", "detect", "suggest")))
     for name, analyses in runs:
+        if name == "warm" and args.new_samples:
+            # New data arrives before the warm run, as it would between two scheduled batches:
+            # the warm run then scores, forecasts and advises on samples it has not seen,
+            # rather than replaying answers it already has.
+            k = args.new_samples
+            for i, pid in enumerate(ids):
+                last = store.metrics_extent(pid)["last_ts"]
+                store.insert_samples(pid, plugin_rows(i, args.days + k / 288, last + k * STEP_MS)[-k:])
         result = run_batch(settings, ids, analyses, progress, workers=args.workers, retrain=(name == "cold"))
         peak_total = result["peak_worker_rss_mb"] * args.workers + rss_mb()
         figures[name] = {
