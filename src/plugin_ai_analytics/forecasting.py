@@ -18,6 +18,9 @@ from .errors import InsufficientData, ModelIntegrityError, NotFound
 from .logs import log_event
 from .store import now_ms
 
+# The forecast frame's numeric columns, in the order a stored prediction row takes them.
+_BANDS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95", "confidence")
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -175,6 +178,8 @@ class Forecasting:
             if models and cached is not None and cached[0] == basis:
                 self._basis.move_to_end(plugin_id)
                 return cached[1]
+        import pandas as pd
+
         frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
@@ -199,23 +204,28 @@ class Forecasting:
             except InsufficientData as exc:
                 out[metric] = {"error": exc.message}
                 continue
-            points = []
-            for rec in forecast.itertuples(index=False):
-                target = int(rec.timestamp.value // 10**6)
-                row = {
+            # Column-wise rather than one itertuples() record at a time: 288 points x 6 metrics
+            # per predict made this loop a tenth of a warm batch's forecast time.
+            targets = (pd.DatetimeIndex(forecast["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
+            model_id = f"{metric}/v{info['version']}:{model.model}"[:128]
+            columns = [forecast[c].to_numpy(dtype=float).tolist() for c in _BANDS]
+            clipped = forecast["clipped"].to_numpy(dtype=bool).tolist()
+            points = [
+                {
                     "metric": metric,
                     "target_ts": target,
-                    "value": float(rec.forecast),
-                    "lower_80": float(rec.lower_80),
-                    "upper_80": float(rec.upper_80),
-                    "lower_95": float(rec.lower_95),
-                    "upper_95": float(rec.upper_95),
-                    "confidence": float(rec.confidence),
-                    "clipped": bool(rec.clipped),
-                    "model_id": f"{metric}/v{info['version']}:{model.model}"[:128],
+                    "value": value,
+                    "lower_80": lo80,
+                    "upper_80": up80,
+                    "lower_95": lo95,
+                    "upper_95": up95,
+                    "confidence": conf,
+                    "clipped": clip,
+                    "model_id": model_id,
                 }
-                rows.append(row)
-                points.append(row)
+                for target, value, lo80, up80, lo95, up95, conf, clip in zip(targets, *columns, clipped, strict=True)
+            ]
+            rows.extend(points)
             out[metric] = {"model": model.model, "version": info["version"], "points": points}
         if not rows and not out:
             raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
@@ -241,19 +251,20 @@ class Forecasting:
         return self._public(plugin_id, rows[0]["made_at"], out)
 
     def _public(self, plugin_id: str, made_at: int, out: dict[str, Any]) -> dict[str, Any]:
-        from .service import ms_to_iso
+        from .service import ms_to_iso, ms_to_iso_many
 
         metrics = {}
         for metric, entry in out.items():
             if "error" in entry:
                 metrics[metric] = entry
                 continue
+            stamps = ms_to_iso_many([p["target_ts"] for p in entry["points"]])
             metrics[metric] = {
                 "model": entry["model"],
                 "model_version": entry["version"],
                 "forecast": [
                     {
-                        "timestamp": ms_to_iso(p["target_ts"]),
+                        "timestamp": stamp,
                         "value": p["value"],
                         "lower_80": p["lower_80"],
                         "upper_80": p["upper_80"],
@@ -262,7 +273,7 @@ class Forecasting:
                         "confidence": p["confidence"],
                         "clipped": p["clipped"],
                     }
-                    for p in entry["points"]
+                    for p, stamp in zip(entry["points"], stamps, strict=True)
                 ],
             }
         return {

@@ -52,6 +52,17 @@ def ms_to_iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
+def ms_to_iso_many(ms: list[int]) -> list[str]:
+    """``ms_to_iso`` of many timestamps at once (same strings), for forecasts' hundreds of points."""
+    import numpy as np
+
+    us = np.asarray(ms, dtype=np.int64).astype("datetime64[ms]").astype("datetime64[us]")
+    text = np.datetime_as_string(us, unit="us")
+    whole = (np.asarray(ms, dtype=np.int64) % 1000) == 0
+    # isoformat() leaves the fraction out when it is zero; keep the strings identical.
+    return [(t[:19] if w else t) + "Z" for t, w in zip(text.tolist(), whole.tolist(), strict=True)]
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
