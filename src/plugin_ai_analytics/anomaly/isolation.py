@@ -115,8 +115,8 @@ class IsolationForestDetector:
         threshold = np.zeros((n, width))
         left = np.full((n, width), -1, dtype=np.int16)
         right = np.full((n, width), -1, dtype=np.int16)
-        leaf_value = np.zeros((n, width))
-        max_depth = 0
+        samples = np.zeros((n, width))
+        parent = np.full((n, width), -1)
         for i, (t, feats) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
             c = t.node_count
             # Map the tree's local feature index back to the full feature vector.
@@ -125,18 +125,20 @@ class IsolationForestDetector:
             threshold[i, :c] = t.threshold[:c]
             left[i, :c] = t.children_left[:c]
             right[i, :c] = t.children_right[:c]
-            # Depth of every node: climb all nodes' parent links at once, one level per step.
-            parent = np.full(c, -1)
+            samples[i, :c] = t.n_node_samples[:c]
             inner = np.flatnonzero(t.children_left[:c] >= 0)
-            parent[t.children_left[inner]] = inner
-            parent[t.children_right[inner]] = inner
-            depth = np.zeros(c)
-            up = parent.copy()
-            while (climbing := up >= 0).any():
-                depth += climbing
-                up = np.where(climbing, parent[up], -1)
-            leaf_value[i, :c] = depth + _average_path_length(t.n_node_samples[:c])
-            max_depth = max(max_depth, int(depth.max()))
+            parent[i, t.children_left[inner]] = inner
+            parent[i, t.children_right[inner]] = inner
+        # Depth of every node of every tree: climb all parent links at once, one level per step.
+        depth = np.zeros((n, width))
+        up = parent.copy()
+        rows = np.arange(n)[:, None]
+        while (climbing := up >= 0).any():
+            depth += climbing
+            up = np.where(climbing, parent[rows, np.maximum(up, 0)], -1)
+        used = np.arange(width)[None, :] < np.array([t.node_count for t in trees])[:, None]
+        leaf_value = np.where(used, depth + _average_path_length(samples), 0.0)
+        max_depth = int(depth.max())
         return {
             "feature": feature,
             "threshold": threshold,
@@ -144,7 +146,9 @@ class IsolationForestDetector:
             "right": right,
             "leaf_value": leaf_value,
             "max_depth": np.array(max_depth),
-            "c": _average_path_length(np.array([float(len(forest.estimators_samples_[0]))]))[0],
+            # The samples each tree was grown on (``len(estimators_samples_[0])``, which sklearn
+            # recomputes by replaying every tree's draws: 5 ms a fit).
+            "c": _average_path_length(np.array([float(forest.max_samples_)]))[0],
         }
 
     def score_one(self, row: list[float]) -> float:
@@ -165,14 +169,12 @@ class IsolationForestDetector:
         mean_path = float(t["leaf_value"][idx, node].mean())
         return 2.0 ** (-mean_path / float(t["c"]))
 
-    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
-        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
-        if self._restore_pending:
-            self._restore_trees()
-        if self._trees is None:
-            return np.zeros(len(rows))
+    def _mean_paths(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """Mean path length over the trees of each row (given its previous row), as ``score_one``
+        computes it: the same traversal, and a row's mean over the trees sums them in the same order."""
         x = self._features(np.asarray(rows, dtype=float), np.asarray(previous, dtype=float))
         t = self._trees
+        assert t is not None
         trees = np.arange(t["feature"].shape[0])[None, :]
         samples = np.arange(len(x))[:, None]
         node = np.zeros((len(x), len(trees[0])), dtype=int)
@@ -181,8 +183,25 @@ class IsolationForestDetector:
             go_left = x[samples, t["feature"][trees, node]] <= t["threshold"][trees, node]
             nxt = np.where(go_left, left, t["right"][trees, node])
             node = np.where(left < 0, node, nxt)
-        mean_path = t["leaf_value"][trees, node].mean(axis=1)
-        return 2.0 ** (-mean_path / float(t["c"]))
+        return t["leaf_value"][trees, node].mean(axis=1)
+
+    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return np.zeros(len(rows))
+        return 2.0 ** (-self._mean_paths(rows, previous) / float(self._trees["c"]))
+
+    def score_each(self, rows: np.ndarray, previous: np.ndarray) -> list[float]:
+        """``score_one`` of each row to the bit (``score_rows`` takes the final power in numpy,
+        which may round differently from Python's): for replaying a stream in blocks."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return [0.0] * len(rows)
+        c = float(self._trees["c"])
+        return [2.0 ** (-mean_path / c) for mean_path in self._mean_paths(rows, previous).tolist()]
 
     def is_outlier(self, score: float) -> bool:
         """sklearn's verdict at the configured contamination (score above the fitted offset)."""
