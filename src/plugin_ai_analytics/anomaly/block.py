@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -22,9 +21,6 @@ from numpy.lib.stride_tricks import as_strided
 from .calibration import _REFRESH_EVERY, _TAIL_FRACTION, TailCalibrator
 from .channel import MAX_SURPRISE, MetricChannel, MetricReading, _mean, fisher_surprise
 from .detectors import _MAD_TO_SIGMA, LevelShift, SeasonalBaseline, SubsequenceDiscord, robust_location_scale
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 __all__ = ["CalibratorSteps", "ChannelSteps", "SortedWindow", "discord_min_d2", "supports_block"]
 
@@ -40,8 +36,25 @@ _PRODUCT_SIZE = 200_000
 _NEAREST, _SHAPE, _LEVEL, _SEASONAL = range(4)  # the detectors ChannelSteps reproduces
 
 
-def _has_negative_zero(values: Sequence[float]) -> bool:
-    return any(v == 0.0 and math.copysign(1.0, v) < 0.0 for v in values)
+def _has_negative_zero(values: np.ndarray) -> bool:
+    return bool(np.any(np.signbit(values) & (values == 0.0)))
+
+
+_LGAMMA = [math.lgamma(i + 1) for i in range(16)]  # log(i!) for Fisher's terms
+
+
+def _fisher_surprise(surprises: list[float]) -> float:
+    """``channel.fisher_surprise``, the same operations (log(i!) and log(y) computed once)."""
+    y = math.log(10.0) * sum(surprises)
+    if y <= 0.0:
+        return 0.0
+    if len(surprises) > len(_LGAMMA):
+        return fisher_surprise(surprises)
+    log_y = math.log(y)
+    terms = [i * log_y - _LGAMMA[i] for i in range(len(surprises))]
+    top = max(terms)
+    log_tail = -y + top + math.log(sum(math.exp(t - top) for t in terms))
+    return max(0.0, -log_tail / math.log(10.0))
 
 
 class SortedWindow:
@@ -62,8 +75,9 @@ class SortedWindow:
     def __init__(self, seq: list[float], arr: np.ndarray, lo: int, hi: int) -> None:
         self.seq, self.arr = seq, arr
         self.lo, self.hi = lo, hi
-        self.values = sorted(seq[lo:hi])
-        self.signed_zero = _has_negative_zero(self.values)
+        window = arr[lo:hi]
+        self.values = np.sort(window).tolist()
+        self.signed_zero = _has_negative_zero(window)
         self.split = 0  # where the last MAD was found: the next one is near
 
     def __len__(self) -> int:
@@ -168,7 +182,7 @@ class CalibratorSteps:
     def __init__(self, cal: TailCalibrator) -> None:
         self.cal = cal
         self.ring = cal._scores
-        self.values = sorted(self.ring.unordered().tolist())
+        self.values = np.sort(self.ring.unordered()).tolist()
 
     def step(self, raw: float) -> float:
         cal, ring = self.cal, self.ring
@@ -466,7 +480,7 @@ class ChannelSteps:
         self.u += 1
 
         top = max(surprises)
-        base = min(fisher_surprise(surprises), MAX_SURPRISE)
+        base = min(_fisher_surprise(surprises), MAX_SURPRISE)
         self.channel.recent.append(base)
         recent = self.recent
         recent.append(base)
