@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from plugin_ai_analytics.anomaly.block import CalibratorSteps, SortedWindow, dis
 from plugin_ai_analytics.anomaly.calibration import TailCalibrator
 from plugin_ai_analytics.anomaly.detectors import robust_location_scale
 
-from .conftest import NAB
+from .conftest import NAB, START
 from .test_learn_history import nab_series
 
 Columns = dict[str, list[float | None]]
@@ -231,3 +231,38 @@ def test_the_shape_search_finds_the_detectors_nearest_window() -> None:
                 windows = np.lib.stride_tricks.sliding_window_view(past, m)
                 diff = windows - query
                 assert d2 == float(np.einsum("ij,ij->i", diff, diff).min())
+
+
+@pytest.mark.parametrize(
+    ("step", "warmup", "seed"),
+    [(20000, 30, 6), (7200, 150, 1), (3600, 5, 2), (60, 150, 3)],  # 4, 12, 24 and 1440 samples a day
+)
+def test_irregular_steps_short_warmups_and_signed_zeros(step: int, warmup: int, seed: int) -> None:
+    """Edge cases the NAB files do not have: jittered steps, long gaps, a warm-up of 5 samples,
+    seasonal baselines of 4 to 1440 slots a day, flat and quantised metrics, -0.0 values."""
+    rng = np.random.default_rng(seed)
+    n = 700
+    gaps = np.where(rng.random(n) < 0.02, step * rng.integers(2, 40, n), step)
+    gaps = np.where(rng.random(n) < 0.05, (step * rng.uniform(0.5, 1.4, n)).astype(int), gaps)
+    times = [START + timedelta(seconds=int(s)) for s in np.cumsum(gaps)]
+    columns: Columns = {}
+    for j, name in enumerate(("memory_mb", "cpu_percent", "error_rate")):
+        daily = 10 * np.sin(np.arange(n) * 2 * np.pi * step / 86400)
+        values = rng.normal(size=n).cumsum() * (j + 1) + daily
+        if j == 1:
+            values = np.round(values)
+        if j == 2:
+            values[rng.random(n) < 0.6] = 0.0
+        col: list[float | None] = values.tolist()
+        for i in np.flatnonzero(rng.random(n) < 0.05):
+            col[i] = (None, math.nan, -0.0)[i % 3]
+        columns[name] = col
+    columns["error_rate"][:250] = [None] * 250
+    streamed, blocks = PluginDetector(0.5, warmup=warmup), PluginDetector(0.5, warmup=warmup)
+    expected = one_by_one(streamed, times, columns, 0, n)
+    got = []
+    for lo, hi in ((0, 40), (40, 330), (330, 336), (336, n)):
+        got += in_block(blocks, times, columns, lo, hi)
+        blocks = PluginDetector.from_state(json.loads(state(blocks)))
+    assert got == expected
+    assert state(blocks) == state(streamed)
