@@ -151,13 +151,16 @@ class Detection:
             for chunk in self._store.iter_metrics(plugin_id, start_ms=start_ms, chunk=1000):
                 if self._stop.is_set():
                     break  # shutting down: the rest is scored after the restart, from the saved state
+                times, rows = [], []
+                last = detector.last_timestamp
                 for row in chunk:
-                    values = {m: row[m] for m in METRIC_NAMES if row[m] is not None}
-                    try:
-                        verdict = detector.update(datetime.fromtimestamp(row["ts"] / 1000, UTC), values)
-                    except ValidationError:
-                        continue  # not after the last scored sample: already judged
-                    verdicts.append(verdict)
+                    ts = datetime.fromtimestamp(row["ts"] / 1000, UTC)
+                    if last is None or ts > last:  # (not after the last scored sample: already judged)
+                        times.append(ts)
+                        rows.append(row)
+                        last = ts
+
+                def judged(verdict: Verdict) -> None:
                     if verdict.event is not None:
                         events[verdict.event.event_id] = _event_row(verdict.event)
                     if verdict.alert:
@@ -171,6 +174,11 @@ class Detection:
                             severity=event.severity.value,
                             event=event.event_id,
                         )
+
+                # One call per chunk: a backlog or a large push is scored as a block (exactly as
+                # sample by sample, several times faster); a few samples go through update().
+                values = {m: [row[m] for row in rows] for m in METRIC_NAMES}
+                verdicts.extend(detector.update_many(times, values, on_verdict=judged))
             if events:
                 self._store.upsert_events(plugin_id, list(events.values()))
             if verdicts or learnt:

@@ -94,3 +94,46 @@ def test_an_imported_backlog_is_learnt_and_only_its_last_day_becomes_events(tmp_
         assert any(e["start"] >= recent and "error_rate" in e["metrics"] for e in events)
     finally:
         service.close()
+
+
+def test_a_backlog_and_a_large_push_are_scored_as_sample_by_sample(tmp_path, database_url: str) -> None:
+    """The service scores the newest day of a backlog, and a push too large for the request, as a
+    block (``update_many``): the detector and its events are exactly those of ``update`` per sample."""
+    from plugin_ai_analytics.anomaly import PluginDetector
+    from plugin_ai_analytics.detection import SCORED_BACKLOG_SECONDS, SYNC_BATCH_LIMIT
+    from plugin_ai_analytics.domain import METRIC_NAMES
+
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    samples = synthetic_plugin(3, end=end)
+    for at in (len(samples) - 200, len(samples) - 40):  # a downstream failure in each part
+        for i in range(at, at + 6):
+            samples[i] = {**samples[i], "error_rate": 0.35, "response_time_ms": samples[i]["response_time_ms"] * 8}
+    backlog, push_ = samples[:-150], samples[-150:]
+    assert len(push_) > SYNC_BATCH_LIMIT
+    service = AnalyticsService(make_settings(tmp_path, database_url))  # not started: scored here
+    try:
+        service.ingest_samples("bulk", backlog)
+        service.detect_anomalies("bulk")
+        service.ingest_samples("bulk", push_)
+        service.detect_anomalies("bulk")
+        _, rows = service.store.metrics_arrays("bulk", start_ms=0)
+        reference = PluginDetector(service.settings.anomaly_detection_sensitivity)
+        cutoff = rows[len(backlog) - 1][0] - SCORED_BACKLOG_SECONDS * 1000
+        learnt = [r for r in rows if r[0] <= cutoff]
+        times = [datetime.fromtimestamp(r[0] / 1000, UTC) for r in rows]
+        reference.learn_history(
+            times[: len(learnt)], {m: [r[i] for r in learnt] for i, m in enumerate(METRIC_NAMES, start=1)}
+        )
+        events = {}
+        for ts, row in zip(times[len(learnt) :], rows[len(learnt) :], strict=True):
+            v = reference.update(ts, {m: row[i] for i, m in enumerate(METRIC_NAMES, start=1) if row[i] is not None})
+            if v.event is not None:
+                events[v.event.event_id] = v.event.to_dict()
+        assert service.detection._detectors["bulk"].to_state() == reference.to_state()
+        stored = {e["event_id"]: e for e in service.detection.history("bulk")}
+        assert len(events) >= 2 and stored.keys() == events.keys()
+        for event_id, event in events.items():
+            assert stored[event_id]["evidence"] == event["evidence"]
+            assert stored[event_id]["severity"] == event["severity"]
+    finally:
+        service.close()

@@ -1,16 +1,16 @@
 """Stream a frame of one plugin's samples through the production detector, row by row.
 
 This is the engine of ``plugin-ai-analytics detect INPUT.csv --output OUT.csv`` and of the NAB
-benchmark: exactly ``PluginDetector``, one ``update`` per row, in time order.
+benchmark: exactly ``PluginDetector``, one ``update`` per row in time order (through
+``update_many``, which gives the same verdicts to the bit for a fraction of the work).
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from ..errors import ValidationError
+from .events import Verdict
 from .plugin import PluginDetector
 
 __all__ = ["OUTPUT_COLUMNS", "detect_frame"]
@@ -47,26 +47,29 @@ def detect_frame(df: pd.DataFrame, sensitivity: float = 0.1) -> pd.DataFrame:
     order = times.argsort(kind="stable").to_numpy()
     values = df[metrics].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
+    # A repeated timestamp is a re-send of the same instant (the service deduplicates these): it
+    # is not learnt and cannot alert again; it keeps the event's severity.
+    stamps = times.iloc[order]
+    resend = (stamps == stamps.shift()).to_numpy()
+    learnt = order[~resend]
+    columns: dict[str, list[float]] = {}
+    for j, m in enumerate(metrics):
+        columns[str(m)] = values[learnt, j].tolist()
+    scored: list[tuple[float, int, str]] = []
+
+    def judged(verdict: Verdict) -> None:  # the event's severity as it stood at that row
+        event = verdict.event
+        severity = event.severity.value if event is not None and event.is_open else ""
+        scored.append((verdict.incident_score, int(verdict.alert), severity))
+
     detector = PluginDetector(sensitivity)
+    detector.update_many([t.to_pydatetime() for t in times.iloc[learnt]], columns, on_verdict=judged)
     rows: list[tuple] = []
-    previous = None
-    for i in order:
-        if previous is not None and times.iloc[i] == previous:
-            # A repeated timestamp is a re-send of the same instant (the service deduplicates
-            # these): it is not learnt and cannot alert again; it keeps the event's severity.
+    k = 0
+    for i, again in zip(order, resend, strict=True):
+        if again:
             rows.append((df[ts_col].iloc[i], values[i][0], 0.0, 0, rows[-1][4]))
-            continue
-        previous = times.iloc[i]
-        row = zip(metrics, values[i], strict=True)
-        sample = {str(m): (None if math.isnan(v) else float(v)) for m, v in row}
-        verdict = detector.update(times.iloc[i].to_pydatetime(), sample)
-        rows.append(
-            (
-                df[ts_col].iloc[i],
-                values[i][0],
-                verdict.incident_score,
-                int(verdict.alert),
-                verdict.event.severity.value if verdict.event is not None and verdict.event.is_open else "",
-            )
-        )
+        else:
+            rows.append((df[ts_col].iloc[i], values[i][0], *scored[k]))
+            k += 1
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)

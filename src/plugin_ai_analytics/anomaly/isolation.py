@@ -8,11 +8,55 @@ deterministically, on restore, so nothing is ever pickled.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 __all__ = ["IsolationForestDetector"]
+
+# scikit-learn versions whose ``IsolationForest(...).fit`` ``_grow_trees`` reproduces tree for
+# tree (checked against the installed version by tests/anomaly/test_isolation.py); with any
+# other version the forest is fitted by ``IsolationForest`` itself.
+_GROWN_LIKE_SKLEARN = ("1.9.",)
+_MAX_INT = np.iinfo(np.int32).max
+
+
+def _grows_like_sklearn() -> bool:
+    import sklearn
+
+    return sklearn.__version__.startswith(_GROWN_LIKE_SKLEARN)
+
+
+def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int, seed: int) -> SimpleNamespace:
+    """The trees ``IsolationForest(n_estimators, max_samples, random_state=seed).fit(X)`` grows,
+    without its ensemble machinery: the same random draws (the targets, a seed per tree, each
+    tree's seed and samples drawn as bagging draws them) and the same ``ExtraTreeRegressor`` fit,
+    for about half the time (most of a fit is per-tree parameter handling, not growing)."""
+    import sklearn
+    from sklearn.tree import ExtraTreeRegressor
+    from sklearn.utils.random import sample_without_replacement
+
+    X = np.asarray(X, dtype=np.float32)
+    n, k = X.shape
+    y = np.random.RandomState(seed).uniform(size=n)
+    max_depth = int(np.ceil(np.log2(max(max_samples, 2))))
+    trees, features = [], []
+    with sklearn.config_context(skip_parameter_validation=True):  # as inside IsolationForest.fit
+        for tree_seed in np.random.RandomState(seed).randint(_MAX_INT, size=n_estimators):
+            draws = np.random.RandomState(tree_seed)
+            feature_indices = sample_without_replacement(k, k, random_state=draws)
+            sample_indices = sample_without_replacement(n, max_samples, random_state=draws)
+            tree = ExtraTreeRegressor(
+                max_depth=max_depth,
+                max_features=1,
+                splitter="random",
+                random_state=np.random.RandomState(tree_seed).randint(_MAX_INT),
+            )
+            tree.fit(X, y, sample_weight=np.bincount(sample_indices, minlength=n), check_input=False)
+            trees.append(tree)
+            features.append(feature_indices)
+    return SimpleNamespace(estimators_=trees, estimators_features_=features, max_samples_=max_samples)
 
 
 def _average_path_length(n: np.ndarray) -> np.ndarray:
@@ -56,7 +100,7 @@ class IsolationForestDetector:
         self._fits = 0
         self._trees: dict[str, np.ndarray] | None = None
         self._fit_rows: list[list[float]] = []  # what the current trees were fitted on
-        self.offset = 0.0  # sklearn's decision offset: raw scores above -offset are "outliers"
+        self._offset: float | None = 0.0  # see ``offset``
         self._restore_pending = False  # restored from a state: trees to refit before the next score
 
     @property
@@ -86,24 +130,43 @@ class IsolationForestDetector:
         prev = np.asarray(self._rows[-1] if self._rows else row, dtype=float)[None, :]
         return self._features(np.asarray(row, dtype=float)[None, :], prev)[0]
 
-    def _fit(self) -> None:
+    def _fit_matrix(self) -> np.ndarray:
+        rows = np.asarray(self._fit_rows, dtype=float)
+        return self._features(rows, np.vstack([rows[:1], rows[:-1]]))
+
+    def _sklearn_forest(self, X: np.ndarray, seed: int) -> Any:
         from sklearn.ensemble import IsolationForest  # heavy: only when a plugin has data
 
-        self._restore_pending = False
-        self._fit_rows = [list(r) for r in self._rows]
-        rows = np.asarray(self._rows, dtype=float)
-        prev = np.vstack([rows[:1], rows[:-1]])
-        X = self._features(rows, prev)
-        forest = IsolationForest(
+        return IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=min(256, len(X)),
             contamination=self.contamination,
-            random_state=self.seed + self._fits,
+            random_state=seed,
         ).fit(X)
-        self.offset = float(forest.offset_)
+
+    def _fit(self) -> None:
+        self._restore_pending = False
+        self._fit_rows = [list(r) for r in self._rows]
+        X = self._fit_matrix()
+        if _grows_like_sklearn():
+            forest = _grow_trees(X, self.n_estimators, min(256, len(X)), self.seed + self._fits)
+            self._offset = None  # computed if ever asked for
+        else:
+            forest = self._sklearn_forest(X, self.seed + self._fits)
+            self._offset = float(forest.offset_)
         self._trees = self._flatten(forest)
         self._fits += 1
         self._since_fit = 0
+
+    @property
+    def offset(self) -> float:
+        """sklearn's decision offset of the current trees: raw scores above -offset are "outliers".
+
+        Nothing on the scoring path needs it: computed on first use, by sklearn's own fit of the
+        same rows with the same seed (0.0 before the first fit)."""
+        if self._offset is None:
+            self._offset = float(self._sklearn_forest(self._fit_matrix(), self.seed + self._fits - 1).offset_)
+        return self._offset
 
     @staticmethod
     def _flatten(forest: Any) -> dict[str, np.ndarray]:
@@ -115,8 +178,8 @@ class IsolationForestDetector:
         threshold = np.zeros((n, width))
         left = np.full((n, width), -1, dtype=np.int16)
         right = np.full((n, width), -1, dtype=np.int16)
-        leaf_value = np.zeros((n, width))
-        max_depth = 0
+        samples = np.zeros((n, width))
+        parent = np.full((n, width), -1)
         for i, (t, feats) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
             c = t.node_count
             # Map the tree's local feature index back to the full feature vector.
@@ -125,18 +188,20 @@ class IsolationForestDetector:
             threshold[i, :c] = t.threshold[:c]
             left[i, :c] = t.children_left[:c]
             right[i, :c] = t.children_right[:c]
-            # Depth of every node: climb all nodes' parent links at once, one level per step.
-            parent = np.full(c, -1)
+            samples[i, :c] = t.n_node_samples[:c]
             inner = np.flatnonzero(t.children_left[:c] >= 0)
-            parent[t.children_left[inner]] = inner
-            parent[t.children_right[inner]] = inner
-            depth = np.zeros(c)
-            up = parent.copy()
-            while (climbing := up >= 0).any():
-                depth += climbing
-                up = np.where(climbing, parent[up], -1)
-            leaf_value[i, :c] = depth + _average_path_length(t.n_node_samples[:c])
-            max_depth = max(max_depth, int(depth.max()))
+            parent[i, t.children_left[inner]] = inner
+            parent[i, t.children_right[inner]] = inner
+        # Depth of every node of every tree: climb all parent links at once, one level per step.
+        depth = np.zeros((n, width))
+        up = parent.copy()
+        rows = np.arange(n)[:, None]
+        while (climbing := up >= 0).any():
+            depth += climbing
+            up = np.where(climbing, parent[rows, np.maximum(up, 0)], -1)
+        used = np.arange(width)[None, :] < np.array([t.node_count for t in trees])[:, None]
+        leaf_value = np.where(used, depth + _average_path_length(samples), 0.0)
+        max_depth = int(depth.max())
         return {
             "feature": feature,
             "threshold": threshold,
@@ -144,7 +209,9 @@ class IsolationForestDetector:
             "right": right,
             "leaf_value": leaf_value,
             "max_depth": np.array(max_depth),
-            "c": _average_path_length(np.array([float(len(forest.estimators_samples_[0]))]))[0],
+            # The samples each tree was grown on (``len(estimators_samples_[0])``, which sklearn
+            # recomputes by replaying every tree's draws: 5 ms a fit).
+            "c": _average_path_length(np.array([float(forest.max_samples_)]))[0],
         }
 
     def score_one(self, row: list[float]) -> float:
@@ -165,14 +232,12 @@ class IsolationForestDetector:
         mean_path = float(t["leaf_value"][idx, node].mean())
         return 2.0 ** (-mean_path / float(t["c"]))
 
-    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
-        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
-        if self._restore_pending:
-            self._restore_trees()
-        if self._trees is None:
-            return np.zeros(len(rows))
+    def _mean_paths(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """Mean path length over the trees of each row (given its previous row), as ``score_one``
+        computes it: the same traversal, and a row's mean over the trees sums them in the same order."""
         x = self._features(np.asarray(rows, dtype=float), np.asarray(previous, dtype=float))
         t = self._trees
+        assert t is not None
         trees = np.arange(t["feature"].shape[0])[None, :]
         samples = np.arange(len(x))[:, None]
         node = np.zeros((len(x), len(trees[0])), dtype=int)
@@ -181,8 +246,25 @@ class IsolationForestDetector:
             go_left = x[samples, t["feature"][trees, node]] <= t["threshold"][trees, node]
             nxt = np.where(go_left, left, t["right"][trees, node])
             node = np.where(left < 0, node, nxt)
-        mean_path = t["leaf_value"][trees, node].mean(axis=1)
-        return 2.0 ** (-mean_path / float(t["c"]))
+        return t["leaf_value"][trees, node].mean(axis=1)
+
+    def score_rows(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """``score_one`` of many rows at once, each with its previous row (for the one-step changes)."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return np.zeros(len(rows))
+        return 2.0 ** (-self._mean_paths(rows, previous) / float(self._trees["c"]))
+
+    def score_each(self, rows: np.ndarray, previous: np.ndarray) -> list[float]:
+        """``score_one`` of each row to the bit (``score_rows`` takes the final power in numpy,
+        which may round differently from Python's): for replaying a stream in blocks."""
+        if self._restore_pending:
+            self._restore_trees()
+        if self._trees is None:
+            return [0.0] * len(rows)
+        c = float(self._trees["c"])
+        return [2.0 ** (-mean_path / c) for mean_path in self._mean_paths(rows, previous).tolist()]
 
     def is_outlier(self, score: float) -> bool:
         """sklearn's verdict at the configured contamination (score above the fitted offset)."""

@@ -8,7 +8,7 @@ feedback, and serialises all of it to a JSON-safe dict so it survives restarts.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from .actions import diagnose, steady_climb
+from .block import CalibratorSteps, ChannelSteps, supports_block
 from .calibration import SURPRISE_DECADES, TailCalibrator
 from .channel import MAX_SURPRISE, MetricChannel, MetricReading
 from .events import Event, EventShape, MetricEvidence, Severity, Verdict, severity_of
@@ -34,6 +35,9 @@ RECOVERY_SAMPLES = 12  # an event closes after this many calm samples in a row
 # a marginal one (between the two) must be confirmed by the next sample (see ``_judge``).
 IMMEDIATE_DECADES = 1.0
 _MAX_GAP_FILL = 2016  # never impute more than a week of 5-minute samples for one gap
+# Runs shorter than this go through ``update``: a block's set-up (sorting each metric's windows)
+# costs about what scoring a few samples one by one does.
+_MIN_BLOCK = 8
 
 # Feedback matches events on a coarse kind: which detector happened to carry a CPU jump
 # (seasonal baseline or novelty) is noise to an operator; "a jump", "a new level" or "a climb" is not.
@@ -67,6 +71,11 @@ def _is_number(v: Any) -> bool:
     except (TypeError, ValueError):
         return v is None
     return True
+
+
+def _sample(columns: Mapping[str, np.ndarray], i: int) -> dict[str, float | None]:
+    """Sample ``i`` of validated columns, as ``update`` takes it."""
+    return {name: (None if math.isnan(col[i]) else float(col[i])) for name, col in columns.items()}
 
 
 def _as_utc(ts: datetime) -> datetime:
@@ -163,14 +172,48 @@ class PluginDetector:
             left = self.warmup - self.samples
             message = f"warming up: need {left} more samples" if left else "warming up: scoring starts next"
             return Verdict(ts, 0.0, 0.0, {}, False, False, None, warming_up=True, message=message)
+        return self._fuse(ts, readings, clean, forest_surprise)
 
-        metric_scores = {m: min(1.0, r.surprise / SURPRISE_DECADES) for m, r in readings.items()}
-        surprises = [r.surprise for r in readings.values()]
-        if forest_surprise is not None:
-            surprises.append(forest_surprise)
-        fused = max(surprises) - math.log10(len(surprises)) if surprises else 0.0
-        score = min(1.0, max(0.0, fused) / SURPRISE_DECADES)
-        return self._judge(ts, score, metric_scores, readings, clean, forest_surprise)
+    def update_many(
+        self,
+        timestamps: Sequence[datetime],
+        values_by_metric: Mapping[str, Sequence[float | None]],
+        on_verdict: Callable[[Verdict], None] | None = None,
+    ) -> list[Verdict]:
+        """``update`` of each sample in turn, for much less work: the same verdicts, events and
+        final state, to the bit.
+
+        ``timestamps`` (increasing, after the last sample seen) and, per metric, one value per
+        timestamp (None, NaN or inf: missing), i.e. ``update(timestamps[i], {name: column[i]})``
+        for each i. Everything is validated before anything is learnt: a bad timestamp or value
+        raises ``ValidationError`` and leaves the detector as it was. Runs of samples past
+        warm-up that bring no new metric are scored as a block (see ``block.py``); warm-up
+        samples, the sample that brings a new metric and short runs go through ``update``.
+
+        A verdict's ``event`` is the live event, which later samples may extend or close;
+        ``on_verdict`` is called with each verdict as it is made, for whatever must be read
+        from the event as it stood at that sample.
+        """
+        times, columns = self._block_arguments(timestamps, values_by_metric)
+        if times and self.last_timestamp is not None and times[0] <= self.last_timestamp:
+            raise ValidationError(
+                f"timestamp {times[0].isoformat()} is not after the previous sample {self.last_timestamp.isoformat()}",
+                field="timestamp",
+            )
+        verdicts: list[Verdict] = []
+        i, n = 0, len(times)
+        while i < n:
+            end = self._block_end(columns, i, n)
+            if end - i < _MIN_BLOCK:
+                for k in range(i, max(end, i + 1)):
+                    verdicts.append(self.update(times[k], _sample(columns, k)))
+                    if on_verdict is not None:
+                        on_verdict(verdicts[-1])
+                i = max(end, i + 1)
+            else:
+                verdicts.extend(self._update_block(times, columns, i, end, on_verdict))
+                i = end
+        return verdicts
 
     def learn_history(self, timestamps: Sequence[datetime], metrics: Mapping[str, Sequence[float | None]]) -> None:
         """Learn a baseline from a block of past samples without judging them one by one.
@@ -183,6 +226,18 @@ class PluginDetector:
         A detector that has already seen samples, or a block shorter than the warm-up, simply
         streams the samples (verdicts discarded).
         """
+        times, columns = self._block_arguments(timestamps, metrics)
+        if self.samples > 0 or len(times) < self.warmup:
+            for i, ts in enumerate(times):
+                self.update(ts, _sample(columns, i))
+            return
+        self._learn_block(times, columns)
+
+    def _block_arguments(
+        self, timestamps: Sequence[datetime], metrics: Mapping[str, Sequence[float | None]]
+    ) -> tuple[list[datetime], dict[str, np.ndarray]]:
+        """Validated block of samples: UTC timestamps, strictly increasing, and per metric a float
+        column (NaN where missing), each value converted as ``update`` converts it."""
         times = [_as_utc(ts) for ts in timestamps]
         columns: dict[str, np.ndarray] = {}
         for name, column in metrics.items():
@@ -198,13 +253,95 @@ class PluginDetector:
         for a, b in zip(times, times[1:], strict=False):
             if b <= a:
                 raise ValidationError(f"timestamp {b.isoformat()} is not after {a.isoformat()}", field="timestamp")
-        if self.samples > 0 or len(times) < self.warmup:
-            for i, ts in enumerate(times):
-                self.update(
-                    ts, {name: (None if math.isnan(col[i]) else float(col[i])) for name, col in columns.items()}
-                )
-            return
-        self._learn_block(times, columns)
+        return times, columns
+
+    def _block_end(self, columns: dict[str, np.ndarray], i: int, n: int) -> int:
+        """End of the run of samples from ``i`` that ``_update_block`` can score: past warm-up, no
+        sample bringing a metric without a channel yet. ``i`` itself when sample i is not one."""
+        if self.samples < self.warmup or not all(supports_block(ch) for ch in self.channels.values()):
+            return i
+        end = n
+        for name, col in columns.items():
+            if name not in self.channels:
+                present = np.flatnonzero(~np.isnan(col[i:end]))
+                if len(present):
+                    end = i + int(present[0])
+        return end
+
+    def _update_block(
+        self,
+        times: list[datetime],
+        columns: dict[str, np.ndarray],
+        i: int,
+        end: int,
+        on_verdict: Callable[[Verdict], None] | None = None,
+    ) -> list[Verdict]:
+        """``update`` of samples ``i..end-1``, all past warm-up and with a channel for every metric
+        they bring: the same sequence of operations, through ``ChannelSteps``."""
+        steps = {}
+        for name, channel in self.channels.items():
+            col = columns.get(name)
+            values = col[i:end][~np.isnan(col[i:end])] if col is not None else np.empty(0)
+            steps[name] = ChannelSteps(channel, values)
+        never_sent = [st for name, st in steps.items() if name not in columns]
+        lists = {name: col[i:end].tolist() for name, col in columns.items()}
+        forest = self.forest
+        rows: list[list[float]] = []
+        if forest is not None:
+            forest_steps = CalibratorSteps(self.forest_calibrator)
+            last = {name: self.channels[name].last_value for name in self.forest_metrics}
+            for k, ts in enumerate(times[i:end]):
+                for name in self.forest_metrics:
+                    v = lists[name][k] if name in lists else math.nan
+                    if v == v:  # not NaN: the channel's last value is now this one
+                        last[name] = v
+                row = [0.0 if last[name] is None else last[name] for name in self.forest_metrics]
+                rows.append([*row, ts.hour + ts.minute / 60.0])
+        raws: list[float] = []
+        raws_from = scored_until = 0
+        verdicts = []
+        for k in range(end - i):
+            ts = times[i + k]
+            self._note_gap(ts, steps.values())
+            self.samples += 1
+            readings: dict[str, MetricReading] = {}
+            clean: dict[str, float | None] = {}
+            for name, col in lists.items():
+                v = col[k]
+                if v != v:  # NaN: missing
+                    clean[name] = None
+                    if name in steps:
+                        steps[name].skip()
+                    continue
+                clean[name] = v
+                readings[name] = steps[name].update(v)
+            for st in never_sent:
+                st.skip()
+            forest_surprise = None
+            if forest is not None:
+                if forest.ready:
+                    if k >= scored_until:  # rows up to the next refit, scored with the current trees
+                        raws_from, scored_until = k, self._next_refit(forest, k, end - i)
+                        previous = [forest._rows[-1] if forest._rows else rows[k], *rows[k : scored_until - 1]]
+                        raws = forest.score_each(np.array(rows[k:scored_until]), np.array(previous))
+                    forest_surprise = min(forest_steps.step(raws[k - raws_from]), MAX_SURPRISE)
+                forest.learn_one(rows[k])
+            verdicts.append(self._fuse(ts, readings, clean, forest_surprise))
+            if on_verdict is not None:
+                on_verdict(verdicts[-1])
+        return verdicts
+
+    @staticmethod
+    def _next_refit(forest: IsolationForestDetector, k: int, end: int) -> int:
+        """One past the sample (from ``k``, before ``end``) whose learning refits the forest."""
+        since_fit, rows = forest._since_fit, len(forest._rows)
+        while k < end:
+            since_fit += 1
+            rows = min(rows + 1, forest.window)
+            k += 1
+            if since_fit >= forest.refit_every and rows >= min(forest.window, 64):
+                break
+        return k
 
     def _learn_block(self, times: list[datetime], columns: dict[str, np.ndarray]) -> None:
         n, warmup = len(times), self.warmup
@@ -315,7 +452,7 @@ class PluginDetector:
             clean[name] = f if math.isfinite(f) else None
         return clean
 
-    def _note_gap(self, ts: datetime) -> None:
+    def _note_gap(self, ts: datetime, channels: Iterable[MetricChannel | ChannelSteps] | None = None) -> None:
         if self.last_timestamp is not None:
             delta = (ts - self.last_timestamp).total_seconds()
             if self.step_seconds is None:
@@ -323,8 +460,9 @@ class PluginDetector:
             elif delta > 1.5 * self.step_seconds:
                 # Missing samples: keep the seasonal baselines' phase aligned with the clock.
                 missing = min(int(round(delta / self.step_seconds)) - 1, _MAX_GAP_FILL)
+                targets = list(self.channels.values() if channels is None else channels)
                 for _ in range(missing):
-                    for channel in self.channels.values():
+                    for channel in targets:
                         channel.skip()
         self.last_timestamp = ts
 
@@ -386,6 +524,22 @@ class PluginDetector:
     def _memory_climbing(self) -> bool:
         channel = self.channels.get("memory_mb")
         return channel is not None and steady_climb(channel.history(36))
+
+    def _fuse(
+        self,
+        ts: datetime,
+        readings: dict[str, MetricReading],
+        clean: dict[str, float | None],
+        forest_surprise: float | None,
+    ) -> Verdict:
+        """The sample's score from its metrics' surprises and the forest's, then the event rules."""
+        metric_scores = {m: min(1.0, r.surprise / SURPRISE_DECADES) for m, r in readings.items()}
+        surprises = [r.surprise for r in readings.values()]
+        if forest_surprise is not None:
+            surprises.append(forest_surprise)
+        fused = max(surprises) - math.log10(len(surprises)) if surprises else 0.0
+        score = min(1.0, max(0.0, fused) / SURPRISE_DECADES)
+        return self._judge(ts, score, metric_scores, readings, clean, forest_surprise)
 
     def _judge(
         self,
