@@ -8,56 +8,11 @@ deterministically, on restore, so nothing is ever pickled.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 __all__ = ["IsolationForestDetector"]
-
-# scikit-learn versions whose ``IsolationForest(...).fit`` ``_grow_trees`` reproduces tree for
-# tree (checked against the installed version by tests/anomaly/test_isolation.py); with any
-# other version the forest is fitted by ``IsolationForest`` itself.
-_GROWN_LIKE_SKLEARN = ("1.9.",)
-_MAX_INT = np.iinfo(np.int32).max
-
-
-def _grows_like_sklearn() -> bool:
-    import sklearn
-
-    return sklearn.__version__.startswith(_GROWN_LIKE_SKLEARN)
-
-
-def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int, seed: int) -> SimpleNamespace:
-    """The trees ``IsolationForest(n_estimators, max_samples, random_state=seed).fit(X)`` grows,
-    without its ensemble machinery: the same random draws (the targets, a seed per tree, each
-    tree's seed and samples drawn as bagging draws them) and the same ``ExtraTreeRegressor`` fit,
-    for about half the time (most of a fit is per-tree parameter handling, not growing)."""
-    import sklearn
-    from sklearn.tree import ExtraTreeRegressor
-    from sklearn.utils.random import sample_without_replacement
-
-    X = np.asarray(X, dtype=np.float32)
-    n, k = X.shape
-    y = np.random.RandomState(seed).uniform(size=n)
-    max_depth = int(np.ceil(np.log2(max(max_samples, 2))))
-    trees, features = [], []
-    with sklearn.config_context(skip_parameter_validation=True):  # as inside IsolationForest.fit
-        for tree_seed in np.random.RandomState(seed).randint(_MAX_INT, size=n_estimators):
-            draws = np.random.RandomState(tree_seed)
-            feature_indices = sample_without_replacement(k, k, random_state=draws)
-            sample_indices = sample_without_replacement(n, max_samples, random_state=draws)
-            tree = ExtraTreeRegressor(
-                max_depth=max_depth,
-                max_features=1,
-                splitter="random",
-                random_state=np.random.RandomState(tree_seed).randint(_MAX_INT),
-            )
-            tree.fit(X, y, sample_weight=np.bincount(sample_indices, minlength=n), check_input=False)
-            trees.append(tree)
-            features.append(feature_indices)
-    return SimpleNamespace(estimators_=trees, estimators_features_=features, max_samples_=max_samples)
-
 
 def _average_path_length(n: np.ndarray) -> np.ndarray:
     """Expected depth of an unsuccessful search in a binary tree of ``n`` points (the IF constant)."""
@@ -145,15 +100,19 @@ class IsolationForestDetector:
         ).fit(X)
 
     def _fit(self) -> None:
+        from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
+
         self._restore_pending = False
         self._fit_rows = [list(r) for r in self._rows]
         X = self._fit_matrix()
-        if _grows_like_sklearn():
-            forest = _grow_trees(X, self.n_estimators, min(256, len(X)), self.seed + self._fits)
-            self._offset = None  # computed if ever asked for
-        else:
-            forest = self._sklearn_forest(X, self.seed + self._fits)
-            self._offset = float(forest.offset_)
+        forest = fit_isolation_forest(
+            X,
+            n_estimators=self.n_estimators,
+            max_samples=min(256, len(X)),
+            contamination=self.contamination,
+            random_state=self.seed + self._fits,
+        )
+        self._offset = float(forest.offset_)
         self._trees = self._flatten(forest)
         self._fits += 1
         self._since_fit = 0
