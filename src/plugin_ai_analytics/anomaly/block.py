@@ -4,7 +4,7 @@
 fuse, judge, learn), but each metric's detectors read their statistics from structures kept
 across the block instead of recomputing them from the whole history at every sample: sorted
 windows give medians, MADs and the nearest past value in O(log n); the nearest past shape of
-the m=8 discord is found for the whole block with one matrix product and confirmed with the
+the m=8 discord is found for the whole block with matrix products and confirmed with the
 detector's own distance formula; calibrators count past scores in a sorted list. Every number
 is produced by the same floating-point operations on the same values as in streaming, so the
 verdicts and the final state are bit-for-bit those of calling ``update`` once per sample.
@@ -25,9 +25,9 @@ from .detectors import _MAD_TO_SIGMA, LevelShift, SeasonalBaseline, SubsequenceD
 __all__ = ["CalibratorSteps", "ChannelSteps", "SortedWindow", "discord_min_d2", "supports_block"]
 
 _LOG10_2 = math.log10(2.0)
-# The dot-product form of a squared distance is within this relative error (of the two windows'
-# energies) of the detector's own formula: ~50 units of rounding (1e-14) at most, so a window
-# whose estimate is this far above the best estimate cannot be the nearest one.
+# The dot-product estimate of a squared distance and the detector's own formula each differ from
+# the exact value by at most ~50 roundings (~1e-14) of the two windows' energies; a window whose
+# estimate exceeds the best one by twice this tolerance (1000 times that) cannot be the nearest.
 _CANDIDATE_TOLERANCE = 1e-11
 # Multiply-adds per matrix product of the candidate search: below OpenBLAS's threshold for
 # running a product on several threads (2**18), whose workers would then spin on a core for
@@ -53,7 +53,7 @@ def _fisher_surprise(surprises: list[float]) -> float:
     log_y = math.log(y)
     terms = [i * log_y - _LGAMMA[i] for i in range(len(surprises))]
     top = max(terms)
-    log_tail = -y + top + math.log(sum(math.exp(t - top) for t in terms))
+    log_tail = -y + top + math.log(sum([math.exp(t - top) for t in terms]))
     return max(0.0, -log_tail / math.log(10.0))
 
 
@@ -216,7 +216,7 @@ def discord_min_d2(seq: np.ndarray, positions: np.ndarray, m: int, capacity: int
     (``einsum`` over ``window - query``, as the detector computes it) from ``seq[g-m+1 : g+1]`` to
     the nearest window of its history ``seq[max(0, g - capacity) : g]`` ending m samples before g.
 
-    Candidates come from the dot-product form on centred values (one matrix product for many
+    Candidates come from the dot-product form on centred values (one matrix product for several
     positions); only windows within its rounding error of the best estimate are measured with
     the detector's formula, and the least of those is the detector's minimum, to the bit.
     NaN where the history is too short to score (fewer than 3m values).
@@ -243,7 +243,8 @@ def discord_min_d2(seq: np.ndarray, positions: np.ndarray, m: int, capacity: int
     energy = np.einsum("ij,ij->i", cwin, cwin)
     groups: np.ndarray | None = None  # windows of identical values share a group (found when needed)
     first_of = np.empty(0, dtype=int)
-    per_product = max(1, _PRODUCT_SIZE // (m * (capacity + _PRODUCT_SIZE // (m * capacity) + 1)))
+    # r positions x at most (capacity + r) windows x m multiply-adds per product
+    per_product = max(1, int((math.sqrt(capacity**2 + 4 * _PRODUCT_SIZE / m) - capacity) / 2))
     for start in range(0, len(ready), per_product):
         rows = ready[start : start + per_product]
         first, last = first_all[rows], last_all[rows]
