@@ -30,8 +30,13 @@ _worker_service: Any = None
 
 def _init_worker(settings: Settings) -> None:
     global _worker_service
+    from threadpoolctl import threadpool_limits
+
     from ..service import AnalyticsService
 
+    # One process per core already: BLAS/OpenMP threads inside a worker would only contend for
+    # the same cores (and OpenBLAS's idle threads spin after each large product).
+    threadpool_limits(limits=1)
     # A worker needs the store and the engines, not a scheduler or a detection thread.
     _worker_service = AnalyticsService(settings.model_copy(update={"scheduler_enabled": False}))
 
