@@ -18,7 +18,12 @@ def test_a_detector_fit_is_sklearns_and_so_is_its_offset() -> None:
     for row in rng.normal(size=(600, 4)):
         det.learn_one(list(row))
     assert det._fits == 2
-    forest = det._sklearn_forest(det._fit_matrix(), det.seed + det._fits - 1)
+    from sklearn.ensemble import IsolationForest
+
+    X = det._fit_matrix()
+    forest = IsolationForest(
+        n_estimators=det.n_estimators, max_samples=min(256, len(X)), contamination=0.1, random_state=det.seed + 1
+    ).fit(X)
     expected = flat(forest)
     assert all(np.array_equal(np.asarray(det._trees[k]), expected[k]) for k in expected)  # type: ignore[index]
     assert det.offset == float(forest.offset_)

@@ -55,7 +55,7 @@ class IsolationForestDetector:
         self._fits = 0
         self._trees: dict[str, np.ndarray] | None = None
         self._fit_rows: list[list[float]] = []  # what the current trees were fitted on
-        self._offset: float | None = 0.0  # see ``offset``
+        self._offset = 0.0  # see ``offset``
         self._restore_pending = False  # restored from a state: trees to refit before the next score
 
     @property
@@ -89,16 +89,6 @@ class IsolationForestDetector:
         rows = np.asarray(self._fit_rows, dtype=float)
         return self._features(rows, np.vstack([rows[:1], rows[:-1]]))
 
-    def _sklearn_forest(self, X: np.ndarray, seed: int) -> Any:
-        from sklearn.ensemble import IsolationForest  # heavy: only when a plugin has data
-
-        return IsolationForest(
-            n_estimators=self.n_estimators,
-            max_samples=min(256, len(X)),
-            contamination=self.contamination,
-            random_state=seed,
-        ).fit(X)
-
     def _fit(self) -> None:
         from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
 
@@ -119,12 +109,8 @@ class IsolationForestDetector:
 
     @property
     def offset(self) -> float:
-        """sklearn's decision offset of the current trees: raw scores above -offset are "outliers".
-
-        Nothing on the scoring path needs it: computed on first use, by sklearn's own fit of the
-        same rows with the same seed (0.0 before the first fit)."""
-        if self._offset is None:
-            self._offset = float(self._sklearn_forest(self._fit_matrix(), self.seed + self._fits - 1).offset_)
+        """sklearn's decision offset of the current trees: raw scores above -offset are "outliers"
+        (0.0 before the first fit)."""
         return self._offset
 
     @staticmethod
