@@ -18,9 +18,6 @@ from .errors import InsufficientData, ModelIntegrityError, NotFound
 from .logs import log_event
 from .store import now_ms
 
-# The forecast frame's numeric columns, in the order a stored prediction row takes them.
-_BANDS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95", "confidence")
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -180,6 +177,8 @@ class Forecasting:
                 return cached[1]
         import pandas as pd
 
+        from .forecast._engine import FORECAST_COLUMNS
+
         frame = self.history_frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
@@ -208,7 +207,9 @@ class Forecasting:
             # per predict made this loop a tenth of a warm batch's forecast time.
             targets = (pd.DatetimeIndex(forecast["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
             model_id = f"{metric}/v{info['version']}:{model.model}"[:128]
-            columns = [forecast[c].to_numpy(dtype=float).tolist() for c in _BANDS]
+            # The engine's numeric columns (forecast, bands, confidence), in a stored row's order.
+            numeric = [c for c in FORECAST_COLUMNS if c not in ("timestamp", "clipped")]
+            columns = [forecast[c].to_numpy(dtype=float).tolist() for c in numeric]
             clipped = forecast["clipped"].to_numpy(dtype=bool).tolist()
             points = [
                 {
