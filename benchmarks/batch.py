@@ -121,7 +121,7 @@ def main() -> None:
         for i, pid in enumerate(ids):
             rows = plugin_rows(i, args.days, end_ms)
             for k in range(0, len(rows), 5000):
-                store.insert_samples(pid, rows[k : k + 5000])
+                store.metrics.insert(pid, rows[k : k + 5000])
     load_s = time.perf_counter() - t0
     print(
         f"machine: {os.cpu_count()} cores; {args.plugins} plugins x {args.days:g} days of 5-min data "
@@ -132,7 +132,7 @@ def main() -> None:
         print(f"built in {data_dir}; run with --source-data {data_dir}")
         return
 
-    from plugin_ai_analytics.jobs.batch import run_batch
+    from plugin_ai_analytics.service.batch import run_batch
 
     def progress(_fraction: float) -> None:
         pass
@@ -148,8 +148,8 @@ def main() -> None:
             # rather than replaying answers it already has.
             k = args.new_samples
             for i, pid in enumerate(ids):
-                last = store.metrics_extent(pid)["last_ts"]
-                store.insert_samples(pid, plugin_rows(i, args.days + k / 288, last + k * STEP_MS)[-k:])
+                last = store.metrics.extent(pid)["last_ts"]
+                store.metrics.insert(pid, plugin_rows(i, args.days + k / 288, last + k * STEP_MS)[-k:])
         result = run_batch(settings, ids, analyses, progress, workers=args.workers, retrain=(name == "cold"))
         peak_total = result["peak_worker_rss_mb"] * args.workers + rss_mb()
         figures[name] = {

@@ -41,10 +41,10 @@ def main() -> None:
     store = Store(settings.effective_database_url)
     end_ms = int(time.time() // 300 * 300 * 1000)
     for i, pid in enumerate(ids):
-        if store.nth_latest_ts(pid, 1) is None:
+        if store.metrics.nth_latest_ts(pid, 1) is None:
             rows = plugin_rows(i, args.days, end_ms)
             for k in range(0, len(rows), 5000):
-                store.insert_samples(pid, rows[k : k + 5000])
+                store.metrics.insert(pid, rows[k : k + 5000])
     service = AnalyticsService(settings)
     detection = service.detection
 
@@ -57,7 +57,7 @@ def main() -> None:
 
     cold, warm = [], []
     for n, pid in enumerate(ids):
-        store.delete_detector_state(pid)  # cold: as if the plugin had just been imported
+        store.detector_states.delete(pid)  # cold: as if the plugin had just been imported
         cpu_cold, status = run(pid)
         cpu_warm, again = run(pid)
         if n == 0:
@@ -65,8 +65,8 @@ def main() -> None:
         cold.append(cpu_cold)
         warm.append(cpu_warm)
         print(
-            f"{pid}: cold {cpu_cold:.3f} CPU-s (scored {status['scored_now']}, {status['status']}, "
-            f"{len(status['open_anomalies'])} open), warm {cpu_warm:.4f} CPU-s (scored {again['scored_now']})"
+            f"{pid}: cold {cpu_cold:.3f} CPU-s (scored {status.scored_now}, {status.status}, "
+            f"{len(status.open_anomalies)} open), warm {cpu_warm:.4f} CPU-s (scored {again.scored_now})"
         )
     samples = int(args.days * 288)
     print(

@@ -6,10 +6,9 @@ opens the database on first use.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .analytics import PluginAIAnalytics  # noqa: E402
-from .domain import PluginMetrics  # noqa: E402
+from ._version import __version__
+from .domain import PluginMetrics
+from .python_api import PluginAIAnalytics
 
 __all__ = ["PluginAIAnalytics", "PluginMetrics", "ai_analytics", "__version__"]
 

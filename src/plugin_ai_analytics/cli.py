@@ -244,7 +244,7 @@ def collect(plugin: Annotated[str, typer.Argument(help="plugin id with a registe
     """Collect one sample from a plugin's source now and store it."""
     service = _service()
     try:
-        typer.echo(json.dumps(service.collect_once(plugin)))
+        typer.echo(service.collect_once(plugin).model_dump_json())
     except Exception as exc:
         _fail(exc)
     finally:
@@ -267,11 +267,11 @@ def plugins_list() -> None:
         column.overflow = "fold"  # ids and times are shown whole, wrapped if the terminal is narrow
     for p in plugins:
         table.add_row(
-            p["plugin_id"],
-            (p["source"] or {}).get("type", "push"),
-            f"{p['interval_seconds']:g}",
-            str(p["samples"]),
-            p["last_sample"] or "-",
+            p.plugin_id,
+            (p.source or {}).get("type", "push"),
+            f"{p.interval_seconds:g}",
+            str(p.samples),
+            p.last_sample or "-",
         )
     Console().print(table)
 
@@ -295,7 +295,7 @@ def status() -> None:
     """Print the system status (database, scheduler, executor, data quality) as JSON."""
     service = _service()
     try:
-        typer.echo(json.dumps(service.system_status(), indent=2, default=str))
+        typer.echo(service.system_status().model_dump_json(indent=2))
     finally:
         service.close()
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .collect.importer import read_history
+from .errors import NotFound
+
 __all__ = ["prepare_demo", "default_backfill_dir"]
 
 # NAB file name fragment → the metric it measures (the others, bytes and packets, are not ours).
@@ -26,8 +29,6 @@ def default_backfill_dir() -> Path | None:
 def prepare_demo(
     service: Any, pid: int, *, plugins_file: Path | None, backfill: Path | None, port: int = 8000
 ) -> list[str]:
-    from .collect.importer import read_history
-
     lines = []
     service.register_plugin(
         {
@@ -59,7 +60,7 @@ def prepare_demo(
         if metric is None:
             continue
         plugin_id = "nab-" + path.stem.replace("_", "-")
-        if service.store.metrics_extent(plugin_id)["samples"]:
+        if _samples(service, plugin_id):
             # Replaying again would interleave a second, shifted copy with the first.
             lines.append(f"plugin '{plugin_id}' already holds its replayed history")
             continue
@@ -78,11 +79,18 @@ def prepare_demo(
         lines.append(f"replayed {len(frame)} samples of {path.name} as plugin '{plugin_id}' ({metric})")
     # Forecasts, anomalies and advice for the replayed history, so every view has something real.
     for plugin in service.list_plugins():
-        plugin_id = plugin["plugin_id"]
-        if not plugin_id.startswith("nab-") or service.store.active_models(plugin_id):
+        plugin_id = plugin.plugin_id
+        if not plugin_id.startswith("nab-") or service.trained_models(plugin_id):
             continue
         service.train_models_now(plugin_id)
         service.detect_anomalies(plugin_id)
         service.optimization_suggestions(plugin_id)
         lines.append(f"trained, scanned for anomalies and analysed '{plugin_id}'")
     return lines
+
+
+def _samples(service: Any, plugin_id: str) -> int:
+    try:
+        return service.get_plugin(plugin_id).samples
+    except NotFound:
+        return 0

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 __all__ = [
     "METRICS",
     "FORECAST_METRICS",
+    "FORECAST_POINT_FIELDS",
     "METRIC_NAMES",
     "PLUGIN_ID_PATTERN",
     "MetricSpec",
@@ -66,6 +67,19 @@ FORECAST_METRICS: tuple[str, ...] = (
     "error_rate",
     "request_count",
     "active_users",
+)
+
+# What a forecast says about one future instant, in this order wherever a point is stored or
+# served (the schema ``ForecastPoint`` adds its timestamp): the point forecast, the 80 % and 95 %
+# interval bounds, the confidence %, and whether a value was clipped to the physical range.
+FORECAST_POINT_FIELDS: tuple[str, ...] = (
+    "value",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "confidence",
+    "clipped",
 )
 
 _BY_NAME = {m.name: m for m in METRICS}

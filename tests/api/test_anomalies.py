@@ -61,7 +61,7 @@ def test_detector_state_survives_a_restart(tmp_path, database_url: str) -> None:
     first = AnalyticsService(make_settings(tmp_path, database_url))
     first.start()
     first.ingest_samples("steady", history)
-    seen = first.detect_anomalies("steady")["samples_seen"]
+    seen = first.detect_anomalies("steady").samples_seen
     assert seen == len(history)
     first.close()  # persists the detector
 
@@ -70,7 +70,7 @@ def test_detector_state_survives_a_restart(tmp_path, database_url: str) -> None:
     try:
         second.ingest_samples("steady", live[:1])
         status = second.detect_anomalies("steady")
-        assert status["samples_seen"] == seen + 1  # continued, not re-learnt from scratch
+        assert status.samples_seen == seen + 1  # continued, not re-learnt from scratch
     finally:
         second.close()
 
@@ -85,9 +85,9 @@ def test_an_imported_backlog_is_learnt_and_only_its_last_day_becomes_events(tmp_
     try:
         service.ingest_samples("imported", samples)
         status = service.detect_anomalies("imported")
-        assert status["samples_seen"] == len(samples)
-        assert status["scored_now"] == 288  # the last 24 hours, sample by sample; the rest learnt
-        events = service.detection.history("imported")
+        assert status.samples_seen == len(samples)
+        assert status.scored_now == 288  # the last 24 hours, sample by sample; the rest learnt
+        events = [e.model_dump() for e in service.detection.history("imported")]
         day_ago = (end - timedelta(hours=24)).isoformat()
         assert events and all(e["start"] > day_ago for e in events)
         recent = (end - timedelta(hours=3, minutes=5)).isoformat()
@@ -100,8 +100,8 @@ def test_a_backlog_and_a_large_push_are_scored_as_sample_by_sample(tmp_path, dat
     """The service scores the newest day of a backlog, and a push too large for the request, as a
     block (``update_many``): the detector and its events are exactly those of ``update`` per sample."""
     from plugin_ai_analytics.anomaly import PluginDetector
-    from plugin_ai_analytics.detection import SCORED_BACKLOG_SECONDS, SYNC_BATCH_LIMIT
     from plugin_ai_analytics.domain import METRIC_NAMES
+    from plugin_ai_analytics.service.detection import SCORED_BACKLOG_SECONDS, SYNC_BATCH_LIMIT
 
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     samples = synthetic_plugin(3, end=end)
@@ -116,7 +116,7 @@ def test_a_backlog_and_a_large_push_are_scored_as_sample_by_sample(tmp_path, dat
         service.detect_anomalies("bulk")
         service.ingest_samples("bulk", push_)
         service.detect_anomalies("bulk")
-        _, rows = service.store.metrics_arrays("bulk", start_ms=0)
+        rows = service.store.metrics.rows("bulk", start_ms=0)
         reference = PluginDetector(service.settings.anomaly_detection_sensitivity)
         cutoff = rows[len(backlog) - 1][0] - SCORED_BACKLOG_SECONDS * 1000
         learnt = [r for r in rows if r[0] <= cutoff]
@@ -130,7 +130,7 @@ def test_a_backlog_and_a_large_push_are_scored_as_sample_by_sample(tmp_path, dat
             if v.event is not None:
                 events[v.event.event_id] = v.event.to_dict()
         assert service.detection._detectors["bulk"].to_state() == reference.to_state()
-        stored = {e["event_id"]: e for e in service.detection.history("bulk")}
+        stored = {e.event_id: e.model_dump() for e in service.detection.history("bulk")}
         assert len(events) >= 2 and stored.keys() == events.keys()
         for event_id, event in events.items():
             assert stored[event_id]["evidence"] == event["evidence"]

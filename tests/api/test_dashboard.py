@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from plugin_ai_analytics.overview import _risks
+from plugin_ai_analytics.service.health import forecast_risks
 
 from .test_forecasts import push, synthetic_plugin, wait_job
 
@@ -55,7 +55,7 @@ def test_overview_folds_anomalies_risk_accuracy_and_freshness_into_health(api: h
 
 def test_a_rising_error_rate_forecast_is_a_medium_risk() -> None:
     forecast = {"error_rate": {"peak": 0.012, "upper_95": 0.02, "early_mean": 0.002, "late_mean": 0.01}}
-    risks = _risks(None, "p", forecast, {}, 0)
+    risks = forecast_risks(forecast, {}, lambda *_: None)
     assert risks == [
         {
             "metric": "error_rate",
@@ -68,4 +68,4 @@ def test_a_rising_error_rate_forecast_is_a_medium_risk() -> None:
         }
     ]
     flat = {"error_rate": {"peak": 0.003, "upper_95": 0.004, "early_mean": 0.002, "late_mean": 0.0025}}
-    assert _risks(None, "p", flat, {}, 0) == []
+    assert forecast_risks(flat, {}, lambda *_: None) == []

@@ -40,7 +40,7 @@ def test_measured_latency_and_errors_reach_the_store(service, server) -> None:
     assert results.count(None) == 5
     assert monitor.flush(timeout=10)
     monitor.close()
-    rows = service.metrics_history("instrumented", limit=100)["samples"]
+    rows = service.metrics_history("instrumented", limit=100).samples
     rows = [r for r in rows if r["request_count"]]  # idle intervals carry only CPU and memory
     requests = sum(r["request_count"] for r in rows)
     assert requests == 50
@@ -69,13 +69,13 @@ def test_server_outage_buffers_and_delivers_later(service) -> None:
     assert max(durations) < 0.1, max(durations)
     time.sleep(1.0)  # let a few flushes fail
     assert monitor.stats()["buffered"] > 0
-    before = service.store.metrics_extent("outage")["samples"]
+    before = service.store.metrics.extent("outage")["samples"]
 
     live = LiveServer(service, port=port).start()
     try:
         assert monitor.flush(timeout=15)
         monitor.close()
-        rows = service.metrics_history("outage", limit=1000)["samples"]
+        rows = service.metrics_history("outage", limit=1000).samples
         assert len(rows) > before
         assert sum(r["request_count"] for r in rows) == 31
     finally:

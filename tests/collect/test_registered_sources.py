@@ -116,8 +116,8 @@ def test_plugins_file_registers_sources(service, tmp_path: Path, spawn_child) ->
     )
     assert service.load_plugins_file(path) == ["idle-worker", "pushed-only"]
     result = service.collect_once("idle-worker")
-    assert result["stored"] == 1
-    plugins = {p["plugin_id"]: p for p in service.list_plugins()}
+    assert result.stored == 1
+    plugins = {p.plugin_id: p.model_dump() for p in service.list_plugins()}
     assert plugins["idle-worker"]["source"]["type"] == "process" and plugins["pushed-only"]["source"] is None
 
 
@@ -134,5 +134,5 @@ def test_a_failing_source_is_a_502_and_an_error_log_line(api: httpx.Client, serv
     r = api.post("/collect-metrics/gone")
     assert r.status_code == 502 and r.json()["error"] == "source_error"
     with pytest.raises(Exception, match="Connection refused"):
-        service._collect_scheduled("gone")
+        service.sources._collect_scheduled("gone")
     assert "ERROR op=collect_metrics plugin=gone scheduled collection failed" in Path(service.log_path).read_text()

@@ -262,6 +262,7 @@ def test_public_names() -> None:
         "OriginResult",
         "TrainedForecaster",
         "accuracy",
+        "accuracy_from_totals",
         "backtest",
         "coverage",
         "mase",

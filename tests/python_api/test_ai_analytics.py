@@ -48,7 +48,7 @@ async def test_bad_sample_names_the_field(analytics: PluginAIAnalytics) -> None:
 def test_docstring_example_runs() -> None:
     import doctest
 
-    import plugin_ai_analytics.analytics as module
+    import plugin_ai_analytics.python_api as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

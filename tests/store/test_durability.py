@@ -46,6 +46,6 @@ def test_acknowledged_batch_survives_kill_9(tmp_path: Path) -> None:
             proc.kill()
     store = Store(f"sqlite:///{tmp_path / 'data' / 'analytics.db'}")
     try:
-        assert store.metrics_extent("durable")["samples"] == 5000
+        assert store.metrics.extent("durable")["samples"] == 5000
     finally:
         store.close()

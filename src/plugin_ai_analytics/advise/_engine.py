@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from . import capacity, cpu, errors, leak, peaks
+from . import capacity, cpu, error_rate, leak, peaks
 from ._records import Note, PluginContext, Report, Suggestion
 
 Analysis = Callable[[pd.DataFrame, PluginContext], Report]
@@ -17,7 +17,7 @@ Analysis = Callable[[pd.DataFrame, PluginContext], Report]
 ANALYSES: tuple[tuple[str, Analysis], ...] = (
     ("leak", leak.analyse),
     ("capacity", capacity.analyse),
-    ("errors", errors.analyse),
+    ("errors", error_rate.analyse),
     ("cpu", cpu.analyse),
     ("peaks", peaks.analyse),
 )

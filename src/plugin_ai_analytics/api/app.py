@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
 from ..service import AnalyticsService
 from ..web import routes as web_routes

@@ -1,4 +1,5 @@
-"""JSON responses rendered with orjson: numpy values and datetimes serialise without copies."""
+"""JSON responses: a schema record is written by pydantic-core from its typed fields; anything
+else (error bodies) by orjson."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 __all__ = ["JSON"]
 
@@ -14,4 +16,6 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        if isinstance(content, BaseModel):
+            return content.__pydantic_serializer__.to_json(content)
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

@@ -11,10 +11,10 @@ from plugin_ai_analytics.collect.base import (
     PromQLSourceConfig,
     Source,
     SourceConfig,
-    build_source,
     parse_source_config,
 )
 from plugin_ai_analytics.collect.client import PluginMonitor, TrackedCall
+from plugin_ai_analytics.collect.sources import build_source
 
 __all__ = [
     "MetricValues",

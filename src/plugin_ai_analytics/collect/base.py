@@ -1,6 +1,6 @@
 """The contract every pull source honours (``Source.collect``) and the source configuration as
 stored in the plugin registry: a discriminated union on ``type`` (process, prometheus, promql),
-validated once, and ``build_source`` which turns a configuration into a live source.
+validated once. ``sources.build_source`` turns a configuration into a live source.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = [
     "PromQLSourceConfig",
     "Source",
     "SourceConfig",
-    "build_source",
     "parse_source_config",
 ]
 
@@ -188,22 +187,3 @@ def parse_source_config(data: Mapping[str, Any], *, field_prefix: str = "source"
             path = f"{field_prefix}.type" if field_prefix else "type"
         message = first["msg"].removeprefix("Value error, ")
         raise ValidationError(f"{path}: {message}", field=path) from None
-
-
-def build_source(config: SourceConfig | Mapping[str, Any]) -> Source:
-    """A live source for ``config`` (a validated model, or a mapping validated here)."""
-    if isinstance(config, Mapping):
-        config = parse_source_config(config)
-    if isinstance(config, ProcessSourceConfig):
-        from plugin_ai_analytics.collect.process import ProcessSource
-
-        return ProcessSource(pid=config.pid, name=config.name, cmdline=config.cmdline)
-    if isinstance(config, PrometheusSourceConfig):
-        from plugin_ai_analytics.collect.scrape import ScrapeSource
-
-        return ScrapeSource(config.url, mapping=config.mapping, labels=config.labels, timeout=config.timeout)
-    if isinstance(config, PromQLSourceConfig):
-        from plugin_ai_analytics.collect.promql import PromQLSource
-
-        return PromQLSource(config.url, config.queries, timeout=config.timeout)
-    raise TypeError(f"not a source configuration: {type(config).__name__}")

@@ -12,7 +12,7 @@ from ._engine import (
     backtest,
     train,
 )
-from ._scoring import accuracy, coverage, mase, seasonal_scale
+from ._scoring import accuracy, accuracy_from_totals, coverage, mase, seasonal_scale
 
 __all__ = [
     "CANDIDATES",
@@ -22,6 +22,7 @@ __all__ = [
     "OriginResult",
     "TrainedForecaster",
     "accuracy",
+    "accuracy_from_totals",
     "backtest",
     "coverage",
     "mase",

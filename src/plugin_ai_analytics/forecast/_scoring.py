@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["accuracy", "coverage", "mase", "seasonal_scale"]
+__all__ = ["accuracy", "accuracy_from_totals", "coverage", "mase", "seasonal_scale"]
 
 
 def seasonal_scale(history: np.ndarray, season: int) -> float:
@@ -37,10 +37,15 @@ def accuracy(actual: np.ndarray, forecast: np.ndarray) -> float:
     """
     actual = np.asarray(actual, dtype=float)
     err = float(np.sum(np.abs(actual - np.asarray(forecast, dtype=float))))
-    total = float(np.sum(np.abs(actual)))
-    if total == 0:
-        return 100.0 if err == 0 else 0.0
-    return max(0.0, 100.0 * (1.0 - err / total))
+    return accuracy_from_totals(err, float(np.sum(np.abs(actual))))
+
+
+def accuracy_from_totals(abs_error: float, abs_actual: float) -> float:
+    """``accuracy`` from the two sums, Σ|actual − forecast| and Σ|actual|, as a database or a
+    tracker keeps them: the one definition every accuracy figure of the product goes through."""
+    if abs_actual == 0:
+        return 100.0 if abs_error == 0 else 0.0
+    return max(0.0, 100.0 * (1.0 - abs_error / abs_actual))
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import AnalyticsError
 from ..logs import log_event
-from ..store import Store, now_ms
+from ..store import JobRecords
+from ..times import now_ms
 
 __all__ = ["JobRunner", "Progress"]
 
@@ -25,8 +26,8 @@ Progress = Callable[[float], None]
 class JobRunner:
     """Queues jobs on a pool and records their life (queued → running → succeeded/failed)."""
 
-    def __init__(self, store: Store, *, workers: int = 2) -> None:
-        self._store = store
+    def __init__(self, records: JobRecords, *, workers: int = 2) -> None:
+        self._records = records
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._pending = 0
         self._lock = threading.Lock()
@@ -39,15 +40,15 @@ class JobRunner:
         work: Callable[[Progress], dict[str, Any]],
         params: dict[str, Any] | None = None,
     ) -> str:
-        job_id = self._store.create_job(kind, plugin_id, params)
+        job_id = self._records.create(kind, plugin_id, params)
         with self._lock:
             self._pending += 1
         self._pool.submit(self._run, job_id, kind, plugin_id, work)
         return job_id
 
     def _run(self, job_id: str, kind: str, plugin_id: str | None, work: Callable[[Progress], dict]) -> None:
-        store = self._store
-        store.update_job(job_id, status="running", started_at=now_ms())
+        records = self._records
+        records.update(job_id, status="running", started_at=now_ms())
         log_event(logging.INFO, kind, "job started", plugin=plugin_id, job=job_id)
         last = [0.0]
 
@@ -56,15 +57,15 @@ class JobRunner:
             fraction = max(0.0, min(1.0, fraction))
             if fraction - last[0] >= 0.01 or fraction >= 1.0:
                 last[0] = fraction
-                store.update_job(job_id, progress=fraction)
+                records.update(job_id, progress=fraction)
 
         try:
             result = work(progress)
         except AnalyticsError as exc:
-            store.update_job(job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict())
+            records.update(job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict())
             log_event(logging.ERROR, kind, f"job failed: {exc.message}", plugin=plugin_id, job=job_id)
         except Exception as exc:  # a job must never take the worker down with it
-            store.update_job(job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}")
+            records.update(job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}")
             log_event(
                 logging.ERROR,
                 kind,
@@ -73,7 +74,7 @@ class JobRunner:
                 job=job_id,
             )
         else:
-            store.update_job(job_id, status="succeeded", progress=1.0, finished_at=now_ms(), result=result)
+            records.update(job_id, status="succeeded", progress=1.0, finished_at=now_ms(), result=result)
             log_event(logging.INFO, kind, "job succeeded", plugin=plugin_id, job=job_id)
         finally:
             with self._lock:

@@ -6,14 +6,13 @@ import logging
 
 from ..config import Settings
 from ..logs import log_event
-from ..store import Store
+from ..store import Expiry
+from ..times import DAY_MS
 
 __all__ = ["apply_retention"]
 
-DAY_MS = 86_400_000
 
-
-def apply_retention(store: Store, settings: Settings, now_ms: int) -> dict[str, int]:
+def apply_retention(expiry: Expiry, settings: Settings, now_ms: int) -> dict[str, int]:
     """Delete records past their retention; returns rows deleted per table."""
     rules = {
         ("metrics", "ts"): settings.retention_metrics_days,
@@ -24,7 +23,7 @@ def apply_retention(store: Store, settings: Settings, now_ms: int) -> dict[str, 
     }
     deleted = {}
     for (table, column), days in rules.items():
-        deleted[table] = store.delete_older_than(table, column, now_ms - int(days * DAY_MS))
+        deleted[table] = expiry.delete_before(table, column, now_ms - int(days * DAY_MS))
     if any(deleted.values()):
         log_event(logging.INFO, "retention", "deleted expired records", **deleted)
     return deleted

@@ -1,5 +1,76 @@
-"""The store: tables, migrations and queries; SQLite and PostgreSQL behind one interface."""
+"""The store: tables, migrations and queries; SQLite and PostgreSQL behind one interface.
 
-from .repository import Store, now_ms
+``Store`` opens the database and holds one set of queries per record kind, so a part of the
+service takes just the kinds it works on (``store.metrics``, ``store.anomalies`` …). All SQL of
+the project lives in this package; dialect differences only in ``database.py``.
+"""
 
-__all__ = ["Store", "now_ms"]
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine, literal, select
+
+from .anomalies import AnomalyRecords, DetectorStates
+from .database import make_engine, migrate
+from .exports import EXPORT_KINDS, RecordExports
+from .jobs import JobRecords
+from .metrics import METRIC_COLUMNS, MetricRecords
+from .models import ModelRecords
+from .predictions import PREDICTION_COLUMNS, PredictionRecords
+from .registry import PluginRecords, RejectionRecords
+from .retention import Expiry
+from .suggestions import SuggestionRecords
+
+__all__ = [
+    "EXPORT_KINDS",
+    "METRIC_COLUMNS",
+    "PREDICTION_COLUMNS",
+    "AnomalyRecords",
+    "DetectorStates",
+    "Expiry",
+    "JobRecords",
+    "MetricRecords",
+    "ModelRecords",
+    "PluginRecords",
+    "PredictionRecords",
+    "RecordExports",
+    "RejectionRecords",
+    "Store",
+    "SuggestionRecords",
+]
+
+
+class Store:
+    """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
+
+    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        if run_migrations:
+            migrate(self.engine)
+        self.plugins = PluginRecords(self.engine)
+        self.rejections = RejectionRecords(self.engine)
+        self.metrics = MetricRecords(self.engine)
+        self.models = ModelRecords(self.engine)
+        self.predictions = PredictionRecords(self.engine)
+        self.anomalies = AnomalyRecords(self.engine)
+        self.detector_states = DetectorStates(self.engine)
+        self.suggestions = SuggestionRecords(self.engine)
+        self.jobs = JobRecords(self.engine)
+        self.exports = RecordExports(self.engine)
+        self.expiry = Expiry(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> float:
+        """Round-trip time of a trivial query, in ms (raises if the database is down)."""
+        start = time.perf_counter()
+        with self.engine.connect() as conn:
+            conn.execute(select(literal(1))).scalar_one()
+        return (time.perf_counter() - start) * 1000

@@ -10,17 +10,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["make_engine", "migrate", "upsert", "is_sqlite", "metrics_upsert_sql"]
+from ..domain import METRIC_NAMES
+
+__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "is_sqlite", "placeholder", "metrics_upsert_sql"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
+
+
+def placeholder(engine_or_conn: Engine | Connection) -> str:
+    """The driver's parameter mark for raw SQL: ``?`` for sqlite3, ``%s`` for psycopg."""
+    return "?" if is_sqlite(engine_or_conn) else "%s"
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Insert:
+    return (sqlite.insert if is_sqlite(conn) else postgresql.insert)(table)
 
 
 def make_engine(url: str) -> Engine:
@@ -62,13 +74,7 @@ def upsert(conn: Connection, table: Table, key: list[str], update: list[str], *,
     With ``merge`` a NULL in the new row keeps the stored value, so two partial samples for the
     same instant combine instead of erasing each other, and re-sending a sample is idempotent.
     """
-    if is_sqlite(conn):
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    from sqlalchemy import func
-
-    stmt = insert(table)
+    stmt = _dialect_insert(conn, table)
     excluded = stmt.excluded
     if merge:
         values = {col: func.coalesce(excluded[col], table.c[col]) for col in update}
@@ -77,15 +83,18 @@ def upsert(conn: Connection, table: Table, key: list[str], update: list[str], *,
     return stmt.on_conflict_do_update(index_elements=key, set_=values)
 
 
+def insert_ignore(conn: Connection, table: Table, key: list[str]) -> Insert:
+    """An INSERT that leaves an existing row with the same ``key`` as it is."""
+    return _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=key)
+
+
 def metrics_upsert_sql(conn: Connection) -> str:
     """The raw upsert of one metrics row, in the driver's parameter style.
 
     ``ON CONFLICT ... DO UPDATE`` with ``excluded`` reads the same on SQLite and PostgreSQL;
     only the placeholder differs (``?`` for sqlite3, ``%s`` for psycopg).
     """
-    from ..domain import METRIC_NAMES
-
-    mark = "?" if is_sqlite(conn) else "%s"
+    mark = placeholder(conn)
     columns = ["plugin_id", "ts", *METRIC_NAMES]
     updates = ", ".join(f"{c} = COALESCE(excluded.{c}, metrics.{c})" for c in METRIC_NAMES)
     return (

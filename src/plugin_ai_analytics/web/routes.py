@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
-from .. import __version__
+from .._version import __version__
 
 __all__ = ["router", "PAGE_PATH"]
 

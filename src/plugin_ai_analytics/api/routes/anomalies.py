@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from ...schemas import AnomalyEvent, AnomalyHistory, DetectionResult
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
-router = APIRouter(tags=["anomalies"])
+router = APIRouter(tags=["anomalies"], default_response_class=JSON)
 
 
-@router.get("/detect-anomalies/{plugin_id}", summary="Run anomaly detection now")
-def detect_anomalies(plugin_id: PluginId, service: ServiceDep) -> Any:
+@router.get("/detect-anomalies/{plugin_id}", summary="Run anomaly detection now", response_model=DetectionResult)
+def detect_anomalies(plugin_id: PluginId, service: ServiceDep) -> JSON:
     return JSON(service.detect_anomalies(plugin_id))
 
 
-@router.get("/anomalies-history/{plugin_id}", summary="Past anomaly events, newest first")
+@router.get(
+    "/anomalies-history/{plugin_id}", summary="Past anomaly events, newest first", response_model=AnomalyHistory
+)
 def anomalies_history(
     plugin_id: PluginId,
     service: ServiceDep,
@@ -28,7 +31,7 @@ def anomalies_history(
     state: Annotated[str | None, Query(description="open, closed or suppressed")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Any:
+) -> JSON:
     return JSON(
         service.anomalies_history(
             plugin_id, start=start, end=end, severity=severity, state=state, limit=limit, offset=offset
@@ -40,6 +43,10 @@ class Feedback(BaseModel):
     label: Literal["false_alarm", "confirmed"]
 
 
-@router.post("/anomalies/{plugin_id}/{event_id}/feedback", summary="Mark an anomaly a false alarm or confirmed")
-def anomaly_feedback(plugin_id: PluginId, event_id: str, feedback: Feedback, service: ServiceDep) -> Any:
+@router.post(
+    "/anomalies/{plugin_id}/{event_id}/feedback",
+    summary="Mark an anomaly a false alarm or confirmed",
+    response_model=AnomalyEvent,
+)
+def anomaly_feedback(plugin_id: PluginId, event_id: str, feedback: Feedback, service: ServiceDep) -> JSON:
     return JSON(service.anomaly_feedback(plugin_id, event_id, feedback.label))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from ...schemas import BatchAccepted
 from ..deps import ServiceDep
 from ..responses import JSON
 
-router = APIRouter(tags=["batch"])
+router = APIRouter(tags=["batch"], default_response_class=JSON)
 
 
 class BatchRequest(BaseModel):
@@ -23,6 +24,13 @@ class BatchRequest(BaseModel):
     retrain: bool = Field(default=False, description="retrain plugins that already have models")
 
 
-@router.post("/batch-analysis", summary="Analyse many plugins at once (background job)", status_code=202)
-def batch_analysis(request: BatchRequest, service: ServiceDep) -> Any:
-    return JSON(service.batch_analysis(request.plugins, request.analyses, retrain=request.retrain), status_code=202)
+@router.post(
+    "/batch-analysis",
+    summary="Analyse many plugins at once (background job)",
+    status_code=202,
+    response_model=BatchAccepted,
+)
+def batch_analysis(body: BatchRequest, request: Request, service: ServiceDep) -> JSON:
+    queued = service.batch_analysis(body.plugins, body.analyses, retrain=body.retrain)
+    poll = request.app.url_path_for("get_job", job_id=queued.job_id)
+    return JSON(BatchAccepted(**queued.model_dump(), status="queued", poll=poll), status_code=202)

@@ -3,25 +3,29 @@ health in one request, and one plugin's health, models and accuracy per day."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from ...schemas import PluginHealth, PluginsOverview
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], default_response_class=JSON)
 
 
 @router.get(
     "/dashboard/overview",
     summary="Every plugin's health: open anomalies, 24 h forecast risk, model accuracy, freshness",
+    response_model=PluginsOverview,
 )
-async def overview(service: ServiceDep) -> Any:
+async def overview(service: ServiceDep) -> JSON:
     return JSON(await run_in_threadpool(service.plugins_overview))
 
 
-@router.get("/dashboard/plugins/{plugin_id}", summary="One plugin's health, models and tracked accuracy per day")
-async def plugin_health(plugin_id: PluginId, service: ServiceDep) -> Any:
+@router.get(
+    "/dashboard/plugins/{plugin_id}",
+    summary="One plugin's health, models and tracked accuracy per day",
+    response_model=PluginHealth,
+)
+async def plugin_health(plugin_id: PluginId, service: ServiceDep) -> JSON:
     return JSON(await run_in_threadpool(service.plugin_overview, plugin_id))

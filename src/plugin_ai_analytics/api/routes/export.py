@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from ...ops.export import EXPORT_KINDS, MEDIA_TYPES
 from ..deps import PluginId, ServiceDep
 
 router = APIRouter(tags=["export"])
 
-_SUFFIX = {"json": "json", "csv": "csv", "parquet": "parquet"}
+_STREAMED = {
+    200: {
+        "description": "the records, streamed",
+        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()},
+    }
+}
 
 
-@router.get("/export-data/{plugin_id}", summary="Export metrics, predictions, anomalies or suggestions")
+@router.get(
+    "/export-data/{plugin_id}",
+    summary="Export metrics, predictions, anomalies or suggestions",
+    response_class=StreamingResponse,
+    responses=_STREAMED,
+)
 def export_data(
     plugin_id: PluginId,
     service: ServiceDep,
@@ -28,15 +39,13 @@ def export_data(
     ] = None,
     start: Annotated[str | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
     end: Annotated[str | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
-) -> Any:
-    from ...ops.export import EXPORT_KINDS
-
+) -> StreamingResponse:
     if kind:
         kinds = [k.strip() for k in kind.split(",") if k.strip()]
     else:
         kinds = list(EXPORT_KINDS) if format == "json" else ["metrics"]
     media_type, chunks = service.export_data(plugin_id, kinds=kinds, fmt=format, start=start, end=end)
-    name = f"{plugin_id}-{'-'.join(kinds) if len(kinds) < 4 else 'all'}.{_SUFFIX[format]}"
+    name = f"{plugin_id}-{'-'.join(kinds) if len(kinds) < 4 else 'all'}.{format}"
     return StreamingResponse(
         chunks, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from ...schemas import MetricsPage
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["metrics"])
 
+_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
-@router.get("/metrics-history/{plugin_id}", summary="A plugin's metric history")
+
+@router.get(
+    "/metrics-history/{plugin_id}",
+    summary="A plugin's metric history",
+    response_model=MetricsPage,
+    response_class=JSON,
+    responses=_CSV,
+)
 async def metrics_history(
     plugin_id: PluginId,
     service: ServiceDep,
@@ -29,7 +38,7 @@ async def metrics_history(
     offset: Annotated[int, Query(ge=0)] = 0,
     metrics: Annotated[str | None, Query(description="comma-separated metric names (default: all)")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
-) -> Any:
+) -> Response:
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     page = await run_in_threadpool(
         lambda: service.metrics_history(
@@ -38,12 +47,12 @@ async def metrics_history(
     )
     if format == "csv":
         out = io.StringIO()
-        columns = ["timestamp", *(["samples"] if page["resolution"] != "raw" else []), *page["metrics"]]
+        columns = ["timestamp", *(["samples"] if page.resolution != "raw" else []), *page.metrics]
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(page["samples"])
+        writer.writerows(page.samples)
         headers = {"Content-Disposition": f'attachment; filename="{plugin_id}-metrics.csv"'}
-        if page["next_offset"] is not None:
-            headers["X-Next-Offset"] = str(page["next_offset"])
+        if page.next_offset is not None:
+            headers["X-Next-Offset"] = str(page.next_offset)
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
     return JSON(page)

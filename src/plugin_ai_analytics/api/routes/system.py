@@ -1,28 +1,31 @@
-"""The system itself: ``system-status``, jobs, and liveness."""
+"""The system itself: ``system-status`` and jobs."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from ...schemas import Job, JobList, SystemStatus
 from ..deps import ServiceDep
 from ..responses import JSON
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], default_response_class=JSON)
 
 
-@router.get("/system-status", summary="Health of the service: database, scheduler, executor, data quality")
-async def system_status(service: ServiceDep) -> Any:
+@router.get(
+    "/system-status",
+    summary="Health of the service: database, scheduler, executor, data quality",
+    response_model=SystemStatus,
+)
+async def system_status(service: ServiceDep) -> JSON:
     return JSON(await run_in_threadpool(service.system_status))
 
 
-@router.get("/jobs/{job_id}", summary="A background job's state, progress and result")
-def get_job(job_id: str, service: ServiceDep) -> Any:
+@router.get("/jobs/{job_id}", summary="A background job's state, progress and result", response_model=Job)
+def get_job(job_id: str, service: ServiceDep) -> JSON:
     return JSON(service.get_job(job_id))
 
 
-@router.get("/jobs", summary="Recent background jobs")
-def list_jobs(service: ServiceDep, status: str | None = None, limit: int = 100) -> Any:
-    return JSON({"jobs": service.list_jobs(status=status, limit=limit)})
+@router.get("/jobs", summary="Recent background jobs", response_model=JobList)
+def list_jobs(service: ServiceDep, status: str | None = None, limit: int = 100) -> JSON:
+    return JSON(JobList(jobs=service.list_jobs(status=status, limit=limit)))

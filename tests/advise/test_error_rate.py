@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from plugin_ai_analytics.advise import PluginContext, errors
+from plugin_ai_analytics.advise import PluginContext, error_rate
 
 from .conftest import daily, healthy, untraced
 
@@ -16,7 +16,7 @@ def _binomial(frame: pd.DataFrame, rate: np.ndarray, seed: int) -> pd.Series:
 
 
 def findings(frame: pd.DataFrame) -> dict[str, dict]:
-    return {s.finding: s.to_dict() for s in errors.analyse(frame, PluginContext()).suggestions}
+    return {s.finding: s.to_dict() for s in error_rate.analyse(frame, PluginContext()).suggestions}
 
 
 def test_errors_rising_with_load_are_reported_with_the_peak_rate_and_not_as_an_hour_pattern() -> None:
@@ -67,6 +67,6 @@ def test_a_step_down_is_an_improvement_not_a_finding() -> None:
 
 
 def test_a_low_constant_error_rate_is_clear_on_every_test() -> None:
-    report = errors.analyse(healthy(14), PluginContext())
+    report = error_rate.analyse(healthy(14), PluginContext())
     assert report.suggestions == []
     assert {n.analysis for n in report.clear} == {"errors_with_load", "errors_by_hour", "errors_after_level_shift"}

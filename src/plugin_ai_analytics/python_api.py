@@ -10,11 +10,16 @@ import asyncio
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from .config import Settings
 from .domain import METRIC_NAMES, PluginMetrics
+from .errors import InsufficientData, NotFound
+from .ops.export import EXPORT_KINDS
+from .times import to_ms
 
 __all__ = ["PluginAIAnalytics"]
 
@@ -58,7 +63,9 @@ class PluginAIAnalytics:
             self._service = None
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run a service call off the event loop; records come back as plain dicts, as the seed's do."""
+        result = await asyncio.to_thread(fn, *args, **kwargs)
+        return result.model_dump() if isinstance(result, BaseModel) else result
 
     # -- the seed's methods ------------------------------------------------------------------
 
@@ -103,8 +110,6 @@ class PluginAIAnalytics:
         path: str | None = None,
     ) -> bytes | str:
         """The plugin's records as JSON, CSV or Parquet bytes, or written to ``path`` (streamed)."""
-        from .ops.export import EXPORT_KINDS
-
         chosen = list(kinds) if kinds else (list(EXPORT_KINDS) if format == "json" else ["metrics"])
 
         def run() -> bytes | str:
@@ -129,12 +134,12 @@ class PluginAIAnalytics:
     def models(self) -> dict[str, dict[str, Any]]:
         """Active models: ``models[plugin_id][metric]`` → name, version, training time, backtest."""
         out: dict[str, dict[str, Any]] = {}
-        for m in self.service.store.active_models():
-            out.setdefault(m["plugin_id"], {})[m["metric"]] = {
-                "model": m["model_name"],
-                "version": m["version"],
-                "trained_at": _utc(m["trained_at"]),
-                "backtest": (m["quality"] or {}).get("backtest"),
+        for m in self.service.trained_models():
+            out.setdefault(m.plugin_id, {})[m.metric] = {
+                "model": m.model,
+                "version": m.version,
+                "trained_at": _utc(m.trained_at),
+                "backtest": m.backtest,
             }
         return out
 
@@ -142,10 +147,10 @@ class PluginAIAnalytics:
     def last_training(self) -> dict[str, datetime]:
         """When each plugin's models were last trained."""
         out: dict[str, datetime] = {}
-        for m in self.service.store.active_models():
-            at = _utc(m["trained_at"])
-            if m["plugin_id"] not in out or at > out[m["plugin_id"]]:
-                out[m["plugin_id"]] = at
+        for m in self.service.trained_models():
+            at = _utc(m.trained_at)
+            if m.plugin_id not in out or at > out[m.plugin_id]:
+                out[m.plugin_id] = at
         return out
 
     @property
@@ -159,14 +164,12 @@ class _HistoryView(Mapping[str, list[PluginMetrics]]):
         self._owner = owner
 
     def __getitem__(self, plugin_id: str) -> list[PluginMetrics]:
-        from .errors import NotFound
-
         service = self._owner.service
-        extent = service.store.metrics_extent(plugin_id)
-        if not extent["samples"]:
-            raise KeyError(plugin_id)
         try:
-            page = service.metrics_history(plugin_id, limit=1000, offset=max(0, extent["samples"] - 1000))
+            samples = service.get_plugin(plugin_id).samples
+            if not samples:
+                raise KeyError(plugin_id)
+            page = service.metrics_history(plugin_id, limit=1000, offset=max(0, samples - 1000))
         except NotFound:
             raise KeyError(plugin_id) from None
         return [
@@ -175,11 +178,11 @@ class _HistoryView(Mapping[str, list[PluginMetrics]]):
                 timestamp=datetime.fromisoformat(row["timestamp"].replace("Z", "+00:00")),
                 **{m: row[m] for m in METRIC_NAMES},
             )
-            for row in page["samples"]
+            for row in page.samples
         ]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(p["plugin_id"] for p in self._owner.service.list_plugins() if p["samples"])
+        return iter(p.plugin_id for p in self._owner.service.list_plugins() if p.samples)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -190,24 +193,20 @@ class _PredictionsView(Mapping[str, dict[str, Any]]):
         self._owner = owner
 
     def __getitem__(self, plugin_id: str) -> dict[str, Any]:
-        from .errors import InsufficientData
-
         try:
-            return self._owner.service.forecasting.latest(plugin_id)
+            return self._owner.service.latest_forecast(plugin_id).model_dump()
         except InsufficientData:
             raise KeyError(plugin_id) from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted({m["plugin_id"] for m in self._owner.service.store.active_models()}))
+        return iter(sorted({m.plugin_id for m in self._owner.service.trained_models()}))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
-def _utc(ms: int) -> datetime:
-    from datetime import UTC
-
-    return datetime.fromtimestamp(ms / 1000, UTC)
+def _utc(iso: str) -> datetime:
+    return datetime.fromtimestamp(to_ms(iso) / 1000, UTC)
 
 
 def _sample_dict(sample: Any) -> dict[str, Any]:

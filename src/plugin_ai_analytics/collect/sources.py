@@ -1,0 +1,33 @@
+"""Turning a source configuration into a live source: the one place that knows every kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import (
+    ProcessSourceConfig,
+    PrometheusSourceConfig,
+    PromQLSourceConfig,
+    Source,
+    SourceConfig,
+    parse_source_config,
+)
+from .process import ProcessSource
+from .promql import PromQLSource
+from .scrape import ScrapeSource
+
+__all__ = ["build_source"]
+
+
+def build_source(config: SourceConfig | Mapping[str, Any]) -> Source:
+    """A live source for ``config`` (a validated model, or a mapping validated here)."""
+    if isinstance(config, Mapping):
+        config = parse_source_config(config)
+    if isinstance(config, ProcessSourceConfig):
+        return ProcessSource(pid=config.pid, name=config.name, cmdline=config.cmdline)
+    if isinstance(config, PrometheusSourceConfig):
+        return ScrapeSource(config.url, mapping=config.mapping, labels=config.labels, timeout=config.timeout)
+    if isinstance(config, PromQLSourceConfig):
+        return PromQLSource(config.url, config.queries, timeout=config.timeout)
+    raise TypeError(f"not a source configuration: {type(config).__name__}")

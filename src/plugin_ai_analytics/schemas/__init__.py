@@ -1,0 +1,58 @@
+"""The typed records every answer of the service is made of: what the REST API documents and
+returns, what the Python API and the CLI hand out. ISO-8601 times appear only here, at the edge;
+inside, the service counts in epoch milliseconds.
+
+One module per group of endpoints; every record is spelled once.
+"""
+
+from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
+from .forecasts import (
+    ForecastAccuracy,
+    ForecastFailure,
+    ForecastPoint,
+    MetricForecast,
+    PluginForecast,
+    TrackedAccuracy,
+    TrainedModel,
+)
+from .jobs import BatchAccepted, BatchQueued, Job, JobAccepted, JobList
+from .metrics import IngestResult, MetricRow, MetricsPage
+from .overview import HealthRow, PluginHealth, PluginsOverview
+from .plugins import Plugin, PluginList
+from .suggestions import SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
+from .summary import AnalyticsSummary
+from .system import SystemStatus
+
+__all__ = [
+    "AnalyticsSummary",
+    "AnomalyEvent",
+    "AnomalyHistory",
+    "BatchAccepted",
+    "BatchQueued",
+    "DetectionResult",
+    "DetectionVerdict",
+    "Evidence",
+    "ForecastAccuracy",
+    "ForecastFailure",
+    "ForecastPoint",
+    "HealthRow",
+    "IngestResult",
+    "Job",
+    "JobAccepted",
+    "JobList",
+    "MetricForecast",
+    "MetricRow",
+    "MetricsPage",
+    "Plugin",
+    "PluginForecast",
+    "PluginHealth",
+    "PluginList",
+    "PluginsOverview",
+    "SkippedAnalysis",
+    "Suggestion",
+    "SuggestionHistory",
+    "SuggestionReport",
+    "SystemStatus",
+    "TrackedAccuracy",
+    "TrainedModel",
+]

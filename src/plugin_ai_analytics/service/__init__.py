@@ -1,0 +1,11 @@
+"""The service layer: the use cases every face calls, one part per concern, each built from the
+store record kinds, settings and sibling parts it uses; ``AnalyticsService`` is the facade.
+
+    ingest ─► detection          sources ─► ingest          plugins ─► sources, detection
+    history ◄─ forecasts, advice, summary                    summary ─► forecasts, detection, advice
+    health, status: read across the store                    batch: forecasts, detection, advice in workers
+"""
+
+from .facade import AnalyticsService
+
+__all__ = ["AnalyticsService"]

@@ -1,0 +1,168 @@
+"""Batch analysis: many plugins analysed as one background job, spread over worker processes so
+every core works (the engines are CPU-bound Python; threads would share one core).
+
+A worker opens only what analysing needs (``Analysts``: the store and the forecasting, detection
+and advice parts), never a whole service with its scheduler and pools. One plugin's failure is
+recorded in its result and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..errors import AnalyticsError
+from ..jobs.executor import Progress
+from ..logs import configure_logging, log_event
+from ..store import Store
+from .advice import Advice
+from .detection import Detection
+from .forecasts import Forecasts
+from .history import History
+
+__all__ = ["BATCH_ANALYSES", "Analysts", "analyse_plugin", "run_batch"]
+
+# What a batch can run on each plugin, in this order.
+BATCH_ANALYSES = ("train", "forecast", "detect", "suggest")
+
+
+@dataclass
+class Analysts:
+    """The parts that analyse one plugin: what a batch worker needs, and nothing more."""
+
+    store: Store
+    forecasts: Forecasts
+    detection: Detection
+    advice: Advice
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store) -> Analysts:
+        history = History(store.metrics, store.plugins)
+        forecasts = Forecasts(
+            settings=settings,
+            history=history,
+            metrics=store.metrics,
+            models=store.models,
+            predictions=store.predictions,
+            plugins=store.plugins,
+            jobs=None,
+        )
+        detection = Detection(
+            metrics=store.metrics,
+            anomalies=store.anomalies,
+            states=store.detector_states,
+            plugins=store.plugins,
+            sensitivity=settings.anomaly_detection_sensitivity,
+        )
+        advice = Advice(history=history, suggestions=store.suggestions, plugins=store.plugins)
+        return cls(store=store, forecasts=forecasts, detection=detection, advice=advice)
+
+
+def analyse_plugin(analysts: Analysts, plugin_id: str, analyses: Sequence[str], retrain: bool) -> dict[str, Any]:
+    """Run the chosen analyses on one plugin; returns a compact result (never raises)."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {"ok": True}
+    try:
+        if "train" in analyses:
+            if retrain or not analysts.store.models.active(plugin_id):
+                trained = analysts.forecasts.train_now(plugin_id, predict_after=False)
+                result["trained"] = sorted(trained["trained"])
+        if "forecast" in analyses:
+            result["forecast"] = analysts.forecasts.refresh(plugin_id)
+        if "detect" in analyses:
+            status = analysts.detection.detect_now(plugin_id)
+            result["anomaly_status"] = status.status
+            result["open_anomalies"] = len(status.open_anomalies)
+        if "suggest" in analyses:
+            result["suggestions"] = [s.finding for s in analysts.advice.suggest(plugin_id).suggestions]
+    except AnalyticsError as exc:
+        result = {"ok": False, "error": exc.message, "partial": result}
+    except Exception as exc:  # one plugin's crash is its own result, not the batch's end
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "partial": result}
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+_worker: Analysts | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker
+    from threadpoolctl import threadpool_limits  # start-up cost: only batch workers need it
+
+    # One process per core already: BLAS/OpenMP threads inside a worker would only contend for
+    # the same cores (and OpenBLAS's idle threads spin after each large product).
+    threadpool_limits(limits=1)
+    configure_logging(settings.log_dir, settings.log_level)
+    # The parent has migrated the database already; workers only open it.
+    _worker = Analysts.open(settings, Store(settings.effective_database_url, run_migrations=False))
+
+
+def _work(plugin_id: str, analyses: tuple[str, ...], retrain: bool) -> tuple[str, dict[str, Any], int]:
+    assert _worker is not None, "worker not initialised"
+    result = analyse_plugin(_worker, plugin_id, analyses, retrain)
+    if "detect" in analyses:
+        _worker.detection.flush_states()
+        _worker.detection.forget(plugin_id)  # keep worker memory flat over thousands of plugins
+    return plugin_id, result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run_batch(
+    settings: Settings,
+    plugin_ids: list[str],
+    analyses: tuple[str, ...],
+    progress: Progress,
+    *,
+    workers: int | None = None,
+    retrain: bool = False,
+) -> dict[str, Any]:
+    """Analyse ``plugin_ids`` on ``workers`` processes; returns per-plugin results and totals."""
+    workers = workers or settings.effective_cpu_cores
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    peak_worker_kib = 0
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
+    ) as pool:
+        queue = list(reversed(plugin_ids))
+        running = set()
+        # Keep a bounded number of tasks in flight so results stream back and memory stays flat.
+        while queue or running:
+            while queue and len(running) < workers * 2:
+                running.add(pool.submit(_work, queue.pop(), analyses, retrain))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                plugin_id, result, peak = future.result()
+                results[plugin_id] = result
+                peak_worker_kib = max(peak_worker_kib, peak)
+            progress(len(results) / max(1, len(plugin_ids)))
+    failed = sorted(p for p, r in results.items() if not r["ok"])
+    elapsed = time.perf_counter() - started
+    log_event(
+        logging.INFO,
+        "batch_analysis",
+        "batch finished",
+        plugins=len(plugin_ids),
+        failed=len(failed),
+        seconds=round(elapsed, 1),
+    )
+    return {
+        "plugins": len(plugin_ids),
+        "succeeded": len(plugin_ids) - len(failed),
+        "failed": failed,
+        "analyses": list(analyses),
+        "workers": workers,
+        "seconds": round(elapsed, 2),
+        "peak_worker_rss_mb": round(peak_worker_kib / 1024, 1),
+        "pid": os.getpid(),
+        "results": results,
+    }

@@ -1,0 +1,348 @@
+"""``AnalyticsService``: the one entry every face (REST API, CLI, Python API, dashboard) calls.
+
+It builds the parts (each given only the store record kinds, settings and sibling parts it
+uses), owns their life cycle (scheduler, job pool, detection worker), and hands each call to the
+part that does it; it holds no logic of its own beyond checking a plugin id at the door.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+from ..collect.validate import check_plugin_id
+from ..config import Settings, get_settings
+from ..errors import NotFound, ValidationError
+from ..jobs.executor import JobRunner
+from ..jobs.scheduler import Scheduler
+from ..logs import configure_logging, log_event
+from ..ops.export import export_stream
+from ..ops.retention import apply_retention
+from ..schemas import (
+    AnalyticsSummary,
+    AnomalyEvent,
+    AnomalyHistory,
+    BatchQueued,
+    DetectionResult,
+    ForecastAccuracy,
+    IngestResult,
+    Job,
+    MetricsPage,
+    Plugin,
+    PluginForecast,
+    PluginHealth,
+    PluginsOverview,
+    SuggestionHistory,
+    SuggestionReport,
+    SystemStatus,
+    TrainedModel,
+)
+from ..store import Store
+from ..times import ms_to_iso, now_ms, to_ms
+from .advice import Advice
+from .batch import BATCH_ANALYSES, run_batch
+from .detection import Detection
+from .forecasts import Forecasts
+from .health import Health
+from .history import History
+from .ingest import Ingest
+from .plugins import Plugins
+from .sources import Sources
+from .status import Status
+from .summary import Summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["AnalyticsService"]
+
+
+class AnalyticsService:
+    """Everything the product does, behind one object. Create, ``start()``, use, ``close()``."""
+
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = configure_logging(self.settings.log_dir, self.settings.log_level)
+        self.store = store or Store(self.settings.effective_database_url)
+        self.jobs = JobRunner(self.store.jobs, workers=max(2, self.settings.effective_cpu_cores))
+        self.scheduler = Scheduler(self.jobs.run_now)
+        store = self.store
+        self.history = History(store.metrics, store.plugins)
+        self.detection = Detection(
+            metrics=store.metrics,
+            anomalies=store.anomalies,
+            states=store.detector_states,
+            plugins=store.plugins,
+            sensitivity=self.settings.anomaly_detection_sensitivity,
+        )
+        self.ingest = Ingest(
+            settings=self.settings, metrics=store.metrics, rejections=store.rejections, detection=self.detection
+        )
+        self.sources = Sources(plugins=store.plugins, scheduler=self.scheduler, ingest=self.ingest)
+        self.plugins = Plugins(
+            plugins=store.plugins, metrics=store.metrics, sources=self.sources, detection=self.detection
+        )
+        self.forecasts = Forecasts(
+            settings=self.settings,
+            history=self.history,
+            metrics=store.metrics,
+            models=store.models,
+            predictions=store.predictions,
+            plugins=store.plugins,
+            jobs=self.jobs,
+        )
+        self.advice = Advice(history=self.history, suggestions=store.suggestions, plugins=store.plugins)
+        self.summary = Summary(
+            plugins=store.plugins,
+            metrics=store.metrics,
+            models=store.models,
+            rejections=store.rejections,
+            history=self.history,
+            forecasts=self.forecasts,
+            detection=self.detection,
+            advice=self.advice,
+        )
+        self.health = Health(store=store, settings=self.settings)
+        self.status = Status(
+            store=store,
+            jobs=self.jobs,
+            scheduler=self.scheduler,
+            plugins=self.plugins,
+            forecasts=self.forecasts,
+            detection=self.detection,
+        )
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the plugins file, schedule every plugin with a source, start the scheduler."""
+        if self.settings.plugins_file:
+            self.plugins.load_file(self.settings.plugins_file)
+        self.plugins.schedule_all()
+        self.detection.start()
+        self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
+        self.scheduler.every("score_predictions", 60, self.forecasts.score_due, first_in=30)
+        self.scheduler.every("retrain_due", 600, self.forecasts.retrain_tick, first_in=120)
+        if self.settings.scheduler_enabled:
+            self.scheduler.start()
+        log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        self.jobs.shutdown(wait=True)
+        self.detection.stop()
+        self.store.close()
+
+    def apply_retention(self) -> dict[str, int]:
+        return apply_retention(self.store.expiry, self.settings, now_ms())
+
+    # -- ingestion and the registry ----------------------------------------------------------
+
+    def collect_metrics(self, plugin_id: str, body: bytes | str | None) -> IngestResult:
+        """Ingest a JSON batch; with an empty body, collect once from the plugin's source."""
+        check_plugin_id(plugin_id)
+        if body is None or not body.strip():
+            return self.sources.collect_once(plugin_id)
+        return self.ingest.push(plugin_id, body)
+
+    def ingest_samples(self, plugin_id: str, samples: Sequence[dict[str, Any]]) -> IngestResult:
+        """Ingest already-decoded samples (Python API, instrumentation client, importers)."""
+        return self.ingest.samples(plugin_id, samples)
+
+    def import_frame(
+        self, plugin_id: str, frame: pd.DataFrame, *, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Import a history frame (``timestamp`` + metric columns) in atomic chunks."""
+        return self.ingest.history_file(plugin_id, frame, progress=progress)
+
+    def collect_once(self, plugin_id: str) -> IngestResult:
+        return self.sources.collect_once(plugin_id)
+
+    def register_plugin(self, spec: dict[str, Any]) -> Plugin:
+        return self.plugins.register(spec)
+
+    def get_plugin(self, plugin_id: str) -> Plugin:
+        return self.plugins.get(plugin_id)
+
+    def list_plugins(self) -> list[Plugin]:
+        return self.plugins.all()
+
+    def delete_plugin(self, plugin_id: str) -> None:
+        self.plugins.delete(plugin_id)
+
+    def load_plugins_file(self, path: Path) -> list[str]:
+        return self.plugins.load_file(path)
+
+    def metrics_history(self, plugin_id: str, **query: Any) -> MetricsPage:
+        """History page: ``start``, ``end``, ``resolution``, ``limit``, ``offset``, ``metrics``."""
+        check_plugin_id(plugin_id)
+        return self.history.page(plugin_id, **query)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job:
+        return public_job(self.store.jobs.get(job_id))
+
+    def list_jobs(self, status: str | None = None, limit: int = 100) -> list[Job]:
+        return [public_job(j) for j in self.store.jobs.recent(status=status, limit=limit)]
+
+    # -- forecasting -------------------------------------------------------------------------
+
+    def train_models(self, plugin_id: str) -> str:
+        """Queue training of every metric's forecaster; returns the job's id."""
+        check_plugin_id(plugin_id)
+        return self.forecasts.submit_training(plugin_id)
+
+    def train_models_now(self, plugin_id: str) -> dict[str, Any]:
+        check_plugin_id(plugin_id)
+        return self.forecasts.train_now(plugin_id)
+
+    def predict(self, plugin_id: str) -> PluginForecast:
+        """24 h forecasts of every trained metric with 80%/95% intervals and confidence."""
+        check_plugin_id(plugin_id)
+        return self.forecasts.predict(plugin_id)
+
+    def latest_forecast(self, plugin_id: str) -> PluginForecast:
+        check_plugin_id(plugin_id)
+        return self.forecasts.latest(plugin_id)
+
+    def trained_models(self, plugin_id: str | None = None) -> list[TrainedModel]:
+        """The active model of every trained metric (of one plugin, or of all)."""
+        return self.forecasts.trained_models(plugin_id)
+
+    def forecast_accuracy(self, plugin_id: str, days: float = 7) -> ForecastAccuracy:
+        check_plugin_id(plugin_id)
+        return ForecastAccuracy(
+            plugin_id=plugin_id, window_days=days, metrics=self.forecasts.accuracy(plugin_id, days=days)
+        )
+
+    # -- anomaly detection -------------------------------------------------------------------
+
+    def detect_anomalies(self, plugin_id: str) -> DetectionResult:
+        """Score whatever is new now; report the detector's status and the open anomalies."""
+        check_plugin_id(plugin_id)
+        return self.detection.detect_now(plugin_id)
+
+    def anomalies_history(
+        self,
+        plugin_id: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> AnomalyHistory:
+        check_plugin_id(plugin_id)
+        self.store.plugins.require(plugin_id)
+        events = self.detection.history(
+            plugin_id,
+            start_ms=to_ms(start),
+            end_ms=to_ms(end),
+            severity=severity,
+            state=state,
+            limit=limit,
+            offset=offset,
+        )
+        return AnomalyHistory(
+            plugin_id=plugin_id,
+            count=len(events),
+            anomalies=events,
+            next_offset=offset + len(events) if len(events) == limit else None,
+        )
+
+    def anomaly_feedback(self, plugin_id: str, event_id: str, label: str) -> AnomalyEvent:
+        check_plugin_id(plugin_id)
+        return self.detection.feedback(plugin_id, event_id, label)
+
+    # -- advice, summary, health, export, batch ----------------------------------------------
+
+    def optimization_suggestions(self, plugin_id: str) -> SuggestionReport:
+        check_plugin_id(plugin_id)
+        return self.advice.suggest(plugin_id)
+
+    def suggestions_history(
+        self, plugin_id: str, *, start: Any = None, end: Any = None, limit: int = 100, offset: int = 0
+    ) -> SuggestionHistory:
+        check_plugin_id(plugin_id)
+        return self.advice.history(plugin_id, start_ms=to_ms(start), end_ms=to_ms(end), limit=limit, offset=offset)
+
+    def analytics_summary(self, plugin_id: str) -> AnalyticsSummary:
+        check_plugin_id(plugin_id)
+        return self.summary.build(plugin_id)
+
+    def plugins_overview(self) -> PluginsOverview:
+        """Every plugin's health at a glance (open anomalies, forecast risk, accuracy, freshness)."""
+        return self.health.overview()
+
+    def plugin_overview(self, plugin_id: str) -> PluginHealth:
+        check_plugin_id(plugin_id)
+        return self.health.plugin(plugin_id)
+
+    def export_data(
+        self, plugin_id: str, *, kinds: list[str], fmt: str, start: Any = None, end: Any = None
+    ) -> tuple[str, Iterator[bytes]]:
+        """``(media type, byte-chunk iterator)`` of the plugin's records; streamed, never whole in memory."""
+        check_plugin_id(plugin_id)
+        self.store.plugins.require(plugin_id)
+        log_event(logging.INFO, "export_data", f"export {','.join(kinds)} as {fmt}", plugin=plugin_id)
+        return export_stream(self.store.exports, plugin_id, kinds, fmt, to_ms(start), to_ms(end))
+
+    def batch_analysis(
+        self,
+        plugin_ids: list[str] | None,
+        analyses: Sequence[str] | None = None,
+        *,
+        retrain: bool = False,
+        workers: int | None = None,
+    ) -> BatchQueued:
+        """Queue analysis of many plugins (all when ``plugin_ids`` is None)."""
+        chosen = tuple(analyses or BATCH_ANALYSES)
+        for name in chosen:
+            if name not in BATCH_ANALYSES:
+                raise ValidationError(
+                    f"unknown analysis {name!r}; known: {', '.join(BATCH_ANALYSES)}", field="analyses"
+                )
+        known = {p["plugin_id"] for p in self.store.plugins.all()}
+        if plugin_ids is None:
+            plugin_ids = sorted(known)
+        else:
+            for pid in plugin_ids:
+                check_plugin_id(pid)
+            missing = sorted(set(plugin_ids) - known)
+            if missing:
+                raise NotFound(f"unknown plugins: {', '.join(missing[:20])}", plugins=missing[:100])
+        if not plugin_ids:
+            raise ValidationError("no plugins to analyse", field="plugins")
+        settings, ids = self.settings, list(plugin_ids)
+        job_id = self.jobs.submit(
+            "batch_analysis",
+            None,
+            lambda progress: run_batch(settings, ids, chosen, progress, workers=workers, retrain=retrain),
+            params={"plugins": len(ids), "analyses": list(chosen)},
+        )
+        return BatchQueued(job_id=job_id, plugins=len(ids), analyses=list(chosen))
+
+    def system_status(self) -> SystemStatus:
+        return self.status.report()
+
+
+def public_job(row: dict[str, Any]) -> Job:
+    """A job's record as clients see it."""
+    return Job(
+        job_id=row["job_id"],
+        kind=row["kind"],
+        plugin_id=row["plugin_id"],
+        status=row["status"],
+        progress=row["progress"],
+        created_at=ms_to_iso(row["created_at"]),
+        started_at=ms_to_iso(row["started_at"]),
+        finished_at=ms_to_iso(row["finished_at"]),
+        result=row["result"],
+        error=row["error"],
+    )

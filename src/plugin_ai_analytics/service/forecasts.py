@@ -1,0 +1,404 @@
+"""Forecasting for the service: training (as jobs), the trained-model cache, 24 h predictions,
+scoring stored predictions against the actuals that arrive, and the retraining rule.
+
+The engine in ``forecast/`` is pure; this part feeds it history and keeps what it returns.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from ..config import Settings
+from ..domain import FORECAST_METRICS, FORECAST_POINT_FIELDS
+from ..errors import InsufficientData, ModelIntegrityError
+from ..jobs.executor import JobRunner, Progress
+from ..logs import log_event
+from ..schemas import ForecastFailure, MetricForecast, PluginForecast, TrackedAccuracy, TrainedModel
+from ..store import METRIC_COLUMNS, MetricRecords, ModelRecords, PluginRecords, PredictionRecords
+from ..times import DAY_MS, HOUR_MS, iso_many, ms_to_iso, now_ms
+from .history import TRAINING_WINDOW_DAYS, History
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..forecast import TrainedForecaster
+
+__all__ = ["Forecasts", "RETRAIN_BELOW_ACCURACY"]
+
+# Accuracy below this (the seed's 70%) over the last day of scored predictions forces a retrain.
+RETRAIN_BELOW_ACCURACY = 70.0
+FORECAST_CACHE_PLUGINS = 64
+# The engine calls the point forecast "forecast"; a stored or served point calls it "value".
+_ENGINE_COLUMN = {"value": "forecast"}
+_POINT_KEYS = ("timestamp", *FORECAST_POINT_FIELDS)
+CONFIDENCE_MEANS = "backtest accuracy % (100 x (1 - WAPE)) of this model at that horizon step"
+
+
+class Forecasts:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        history: History,
+        metrics: MetricRecords,
+        models: ModelRecords,
+        predictions: PredictionRecords,
+        plugins: PluginRecords,
+        jobs: JobRunner | None,
+    ) -> None:
+        self._settings = settings
+        self._history = history
+        self._metrics = metrics
+        self._models = models
+        self._predictions = predictions
+        self._plugins = plugins
+        self._jobs = jobs
+        self._cache: dict[tuple[str, str], tuple[int, TrainedForecaster]] = {}
+        self._cache_lock = threading.Lock()
+        self._training: set[str] = set()
+        # plugin → (what its last forecast was made from, that forecast): served while unchanged.
+        # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
+        self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+
+    @property
+    def training_count(self) -> int:
+        """Training jobs queued or running in this process."""
+        return len(self._training)
+
+    @property
+    def horizon(self) -> pd.Timedelta:
+        import pandas as pd  # start-up cost: pandas only once forecasting is used
+
+        return pd.Timedelta(hours=self._settings.prediction_horizon_hours)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
+        """Train every metric with enough history; store models and a fresh forecast."""
+        from ..forecast import train  # start-up cost: the engines load on first use, not with the CLI
+
+        started = time.perf_counter()
+        frame = self._history.frame(plugin_id)
+        trained: dict[str, Any] = {}
+        skipped: dict[str, str] = {}
+        metrics = [m for m in FORECAST_METRICS if m in frame.columns and frame[m].notna().any()]
+        needed = 0
+        for i, metric in enumerate(metrics):
+            series = frame[metric].dropna()
+            try:
+                model = train(series, horizon=self.horizon, metric=metric)
+            except InsufficientData as exc:
+                skipped[metric] = exc.message
+                needed = max(needed, int(exc.details.get("needed_hours") or 0))
+                continue
+            state = model.to_state()
+            quality = {"backtest": state["backtest"]["chosen"], "step_seconds": state["step_seconds"]}
+            version = self._models.save(
+                plugin_id,
+                metric,
+                model.model,
+                state,
+                quality,
+                int(series.index[0].value // 10**6),
+                int(series.index[-1].value // 10**6),
+            )
+            with self._cache_lock:
+                self._cache[(plugin_id, metric)] = (version, model)
+            trained[metric] = {"model": model.model, "version": version, "backtest": state["backtest"]["chosen"]}
+            if progress:
+                progress((i + 1) / max(1, len(metrics)))
+        if not trained:
+            message = (
+                f"insufficient data to train {plugin_id!r}: need {needed} more hours of history"
+                if needed
+                else f"plugin {plugin_id!r} has no metric history to train on"
+            )
+            log_event(logging.ERROR, "train_models", message, plugin=plugin_id)
+            raise InsufficientData(message, plugin_id=plugin_id, needed_hours=needed, skipped=skipped)
+        elapsed = time.perf_counter() - started
+        log_event(
+            logging.INFO, "train_models", "trained", plugin=plugin_id, metrics=len(trained), seconds=round(elapsed, 2)
+        )
+        made_at = self.predict(plugin_id, train_missing=False).made_at if predict_after else None
+        return {
+            "plugin_id": plugin_id,
+            "trained": trained,
+            "skipped": skipped,
+            "seconds": round(elapsed, 2),
+            "predictions_made_at": made_at,
+        }
+
+    def submit_training(self, plugin_id: str) -> str:
+        """Queue a training job; returns its id."""
+        self._plugins.require(plugin_id)
+        if self._jobs is None:
+            raise RuntimeError("this context runs no background jobs")
+        self._training.add(plugin_id)
+
+        def work(progress: Progress) -> dict[str, Any]:
+            try:
+                return self.train_now(plugin_id, progress)
+            finally:
+                self._training.discard(plugin_id)
+
+        return self._jobs.submit("train_models", plugin_id, work)
+
+    def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict[str, Any]] | None:
+        from ..forecast import TrainedForecaster  # start-up cost: the engines load on first use
+
+        loaded = self._models.load_state(plugin_id, metric)  # checksum verified here
+        if loaded is None:
+            return None
+        state, info = loaded
+        with self._cache_lock:
+            cached = self._cache.get((plugin_id, metric))
+        if cached and cached[0] == info["version"]:
+            return cached[1], info
+        model = TrainedForecaster.from_state(state)
+        with self._cache_lock:
+            self._cache[(plugin_id, metric)] = (info["version"], model)
+        return model, info
+
+    # -- prediction --------------------------------------------------------------------------
+
+    def predict(self, plugin_id: str, *, train_missing: bool = True) -> PluginForecast:
+        """24 h forecasts of every trained metric, stored for accuracy tracking."""
+        models = {m["metric"]: m for m in self._models.active(plugin_id)}
+        extent = self._metrics.extent(plugin_id)
+        # The data (sample count and newest sample) and the models a forecast was made from: while
+        # they are unchanged the stored forecast still stands and is served as is.
+        basis = (extent["samples"], extent["last_ts"], tuple(sorted((m, v["version"]) for m, v in models.items())))
+        with self._cache_lock:
+            cached = self._basis.get(plugin_id)
+            if models and cached is not None and cached[0] == basis:
+                self._basis.move_to_end(plugin_id)
+                return cached[1]
+        if not models and train_missing:
+            self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
+            return self.latest(plugin_id)
+        made_at, computed = self._compute(plugin_id, models)
+        out: dict[str, MetricForecast | ForecastFailure] = {}
+        for metric, entry in computed.items():
+            if isinstance(entry, ForecastFailure):
+                out[metric] = entry
+                continue
+            model_name, version, targets, columns = entry
+            points = [dict(zip(_POINT_KEYS, p, strict=True)) for p in zip(iso_many(targets), *columns, strict=True)]
+            out[metric] = MetricForecast(model=model_name, model_version=version, forecast=points)
+        result = self._forecast(plugin_id, made_at, out)
+        with self._cache_lock:
+            self._basis[plugin_id] = (basis, result)
+            self._basis.move_to_end(plugin_id)
+            while len(self._basis) > FORECAST_CACHE_PLUGINS:
+                self._basis.popitem(last=False)
+        return result
+
+    def refresh(self, plugin_id: str) -> dict[str, dict[str, Any]]:
+        """Forecast every trained metric again and store it; per metric its model and 24 h peak
+        (batch analysis: nothing is built for a client)."""
+        models = {m["metric"]: m for m in self._models.active(plugin_id)}
+        _, computed = self._compute(plugin_id, models)
+        return {
+            metric: {"peak_24h": max(entry[3][0]), "model": entry[0]}
+            for metric, entry in computed.items()
+            if not isinstance(entry, ForecastFailure) and entry[2]
+        }
+
+    def _compute(
+        self, plugin_id: str, models: dict[str, dict[str, Any]]
+    ) -> tuple[int, dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]]]:
+        """Run each metric's model on the newest history and store the points; per metric the
+        model, its version, the target times and the ``FORECAST_POINT_FIELDS`` columns."""
+        import pandas as pd  # start-up cost: pandas only once forecasting is used
+
+        frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
+        made_at = now_ms()
+        computed: dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]] = {}
+        rows: list[tuple] = []
+        for metric in models:
+            if metric not in frame.columns:
+                continue
+            try:
+                found = self._model(plugin_id, metric)
+            except ModelIntegrityError as exc:
+                log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
+                computed[metric] = ForecastFailure(error=exc.message)
+                continue
+            if found is None:
+                continue
+            model, info = found
+            try:
+                forecast = model.predict(frame[metric].dropna()).to_frame()
+            except InsufficientData as exc:
+                computed[metric] = ForecastFailure(error=exc.message)
+                continue
+            # Column-wise rather than one record at a time: 288 points x 6 metrics per predict.
+            targets = (pd.DatetimeIndex(forecast["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
+            columns = [
+                forecast[_ENGINE_COLUMN.get(f, f)].to_numpy(dtype=bool if f == "clipped" else float).tolist()
+                for f in FORECAST_POINT_FIELDS
+            ]
+            model_id = f"{metric}/v{info['version']}:{model.model}"[:128]
+            n = len(targets)
+            rows.extend(zip([metric] * n, targets, *columns, [model_id] * n, strict=True))
+            computed[metric] = (model.model, info["version"], targets, columns)
+        if not computed:
+            raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
+        self._predictions.replace(plugin_id, made_at, rows)
+        return made_at, computed
+
+    def latest(self, plugin_id: str) -> PluginForecast:
+        """The newest stored forecast, as it was made."""
+        rows = self._predictions.latest(plugin_id)
+        if not rows:
+            raise InsufficientData(f"no predictions for {plugin_id!r} yet", plugin_id=plugin_id)
+        by_metric: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_metric.setdefault(row["metric"], []).append(row)
+        out: dict[str, MetricForecast | ForecastFailure] = {}
+        for metric, points in by_metric.items():
+            model_id = points[0]["model_id"]  # "<metric>/v<version>:<model>"
+            version = model_id.split(":", 1)[0].rsplit("/v", 1)[-1]
+            stamps = iso_many([p["target_ts"] for p in points])
+            out[metric] = MetricForecast(
+                model=model_id.split(":", 1)[-1],
+                model_version=int(version) if version.isdigit() else 0,
+                forecast=[
+                    {"timestamp": stamp, **{f: p[f] for f in FORECAST_POINT_FIELDS}}
+                    for p, stamp in zip(points, stamps, strict=True)
+                ],
+            )
+        return self._forecast(plugin_id, rows[0]["made_at"], out)
+
+    def _forecast(self, plugin_id: str, made_at: int, out: dict[str, Any]) -> PluginForecast:
+        return PluginForecast(
+            plugin_id=plugin_id,
+            made_at=ms_to_iso(made_at),
+            horizon_hours=self._settings.prediction_horizon_hours,
+            confidence_means=CONFIDENCE_MEANS,
+            metrics=out,
+        )
+
+    def trained_models(self, plugin_id: str | None = None) -> list[TrainedModel]:
+        """The active model of every trained metric (of one plugin, or of all)."""
+        return [
+            TrainedModel(
+                plugin_id=m["plugin_id"],
+                metric=m["metric"],
+                model=m["model_name"],
+                version=m["version"],
+                trained_at=ms_to_iso(m["trained_at"]),
+                backtest=(m["quality"] or {}).get("backtest"),
+            )
+            for m in self._models.active(plugin_id)
+        ]
+
+    # -- accuracy tracking -------------------------------------------------------------------
+
+    def score_due(self) -> int:
+        """Attach actuals to predictions whose target time has passed (nearest sample within half
+        a step); returns how many were scored."""
+        pending = self._predictions.unscored(now_ms())
+        if not pending:
+            return 0
+        by_plugin: dict[str, list[dict[str, Any]]] = {}
+        for p in pending:
+            by_plugin.setdefault(p["plugin_id"], []).append(p)
+        column = {name: i for i, name in enumerate(METRIC_COLUMNS)}
+        scored: list[tuple[int, float]] = []
+        tolerance = 150_000  # half of the common 5-minute step
+        for plugin_id, preds in by_plugin.items():
+            lo = min(p["target_ts"] for p in preds) - HOUR_MS
+            hi = max(p["target_ts"] for p in preds) + HOUR_MS
+            samples = [r for chunk in self._metrics.chunks(plugin_id, start_ms=lo, end_ms=hi) for r in chunk]
+            if not samples:
+                continue
+            times = [s[0] for s in samples]
+            for p in preds:
+                i = bisect.bisect_left(times, p["target_ts"])
+                best = None
+                for j in (i - 1, i):
+                    if 0 <= j < len(samples) and abs(times[j] - p["target_ts"]) <= tolerance:
+                        value = samples[j][column[p["metric"]]]
+                        if value is not None and (best is None or abs(times[j] - p["target_ts"]) < best[0]):
+                            best = (abs(times[j] - p["target_ts"]), value)
+                if best is not None:
+                    scored.append((p["id"], float(best[1])))
+        if scored:
+            self._predictions.score(scored)
+        return len(scored)
+
+    def accuracy(self, plugin_id: str, *, days: float = 7) -> dict[str, TrackedAccuracy]:
+        """Rolling accuracy, MASE and interval coverage of scored predictions, per metric."""
+        import numpy as np  # start-up cost: numpy only once forecasts are scored
+
+        from ..forecast import accuracy_from_totals  # start-up cost: the engines load on first use
+
+        rows = self._predictions.scored(plugin_id, now_ms() - int(days * DAY_MS))
+        by_metric: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_metric.setdefault(r["metric"], []).append(r)
+        scales = self._seasonal_scales(plugin_id)
+        out: dict[str, TrackedAccuracy] = {}
+        for metric, rs in by_metric.items():
+            actual = np.array([r["actual"] for r in rs])
+            value = np.array([r["value"] for r in rs])
+            abs_error = float(np.abs(actual - value).sum())
+            scale = scales.get(metric)
+            out[metric] = TrackedAccuracy(
+                scored_predictions=len(rs),
+                accuracy_percent=round(accuracy_from_totals(abs_error, float(np.abs(actual).sum())), 2),
+                coverage_80=round(float(np.mean([(r["lower_80"] <= r["actual"] <= r["upper_80"]) for r in rs])), 3),
+                coverage_95=round(float(np.mean([(r["lower_95"] <= r["actual"] <= r["upper_95"]) for r in rs])), 3),
+                mase=round(abs_error / len(rs) / scale, 3) if scale else None,
+            )
+        return out
+
+    def _seasonal_scales(self, plugin_id: str) -> dict[str, float]:
+        """Per metric, the in-sample daily seasonal-naive MAE of the model's training history (MASE's scale)."""
+        out = {}
+        for m in self._models.active(plugin_id):
+            scale = ((m["quality"] or {}).get("backtest") or {}).get("scale")
+            if scale:
+                out[m["metric"]] = float(scale)
+        return out
+
+    # -- retraining --------------------------------------------------------------------------
+
+    def retrain_due(self) -> list[str]:
+        """Plugins whose models are older than MODEL_RETRAINING_INTERVAL, or whose tracked accuracy
+        over the last day fell below 70% (and whose model predates that day, so a fresh model is
+        not retrained in a loop)."""
+        now = now_ms()
+        interval = int(self._settings.model_retraining_interval_hours * HOUR_MS)
+        due = []
+        by_plugin: dict[str, list[dict[str, Any]]] = {}
+        for m in self._models.active():
+            by_plugin.setdefault(m["plugin_id"], []).append(m)
+        for plugin_id, models in by_plugin.items():
+            oldest = min(m["trained_at"] for m in models)
+            if now - oldest >= interval:
+                due.append(plugin_id)
+                continue
+            if now - oldest < DAY_MS:
+                continue
+            if any(
+                a.accuracy_percent is not None
+                and a.scored_predictions >= 12
+                and a.accuracy_percent < RETRAIN_BELOW_ACCURACY
+                for a in self.accuracy(plugin_id, days=1).values()
+            ):
+                due.append(plugin_id)
+        return due
+
+    def retrain_tick(self) -> None:
+        for plugin_id in self.retrain_due():
+            if plugin_id in self._training:
+                continue
+            log_event(logging.INFO, "train_models", "retraining (interval or accuracy)", plugin=plugin_id)
+            self.submit_training(plugin_id)

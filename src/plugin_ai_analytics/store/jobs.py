@@ -1,0 +1,59 @@
+"""Background jobs' life (queued → running → succeeded / failed), so any API replica can say
+how a job is doing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from ..errors import NotFound
+from ..times import now_ms
+from . import tables as t
+
+__all__ = ["JobRecords"]
+
+
+class JobRecords:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, kind: str, plugin_id: str | None, params: dict[str, Any] | None = None) -> str:
+        job_id = str(uuid.uuid4())
+        row = {
+            "job_id": job_id,
+            "kind": kind,
+            "plugin_id": plugin_id,
+            "status": "queued",
+            "progress": 0.0,
+            "created_at": now_ms(),
+            "result": {"params": params} if params else None,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(insert(t.jobs), [row])
+        return job_id
+
+    def update(self, job_id: str, **values: Any) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(**values))
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"job {job_id!r} does not exist", job_id=job_id)
+        return dict(row)
+
+    def recent(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(t.jobs).order_by(t.jobs.c.created_at.desc()).limit(limit)
+        if status:
+            q = q.where(t.jobs.c.status == status)
+        with self._engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status."""
+        q = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
+        with self._engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(q)}

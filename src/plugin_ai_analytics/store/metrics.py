@@ -1,0 +1,161 @@
+"""Metric samples: the ingestion write path and every read of them.
+
+One read shape for analysis: rows as tuples ``(ts, *METRIC_NAMES)``, oldest first
+(``METRIC_COLUMNS``), whole (``rows``) or streamed in chunks (``chunks``); ``history`` is the
+API's page, raw or downsampled in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, select
+
+from ..domain import METRIC_NAMES
+from ..times import now_ms
+from . import tables as t
+from ._shared import keyset_chunks
+from .database import insert_ignore, metrics_upsert_sql, placeholder
+from .registry import push_only_row
+
+__all__ = ["METRIC_COLUMNS", "MetricRecords"]
+
+METRIC_COLUMNS: tuple[str, ...] = ("ts", *METRIC_NAMES)
+
+
+class MetricRecords:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def insert(self, plugin_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store validated samples atomically; a (plugin, ts) already stored is merged, not duplicated.
+
+        Each row is ``(ts epoch ms, *values in METRIC_NAMES order)``. The plugin is registered
+        as push-only on first sight. This is the ingestion hot path, so it goes to the driver's
+        ``executemany`` with one prepared statement instead of through SQL expression objects.
+        """
+        if not rows:
+            return 0
+        with self._engine.begin() as conn:
+            conn.execute(insert_ignore(conn, t.plugins, ["plugin_id"]), [push_only_row(plugin_id, now_ms())])
+            conn.exec_driver_sql(metrics_upsert_sql(conn), [(plugin_id, *row) for row in rows])
+        return len(rows)
+
+    def history(
+        self,
+        plugin_id: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        resolution_ms: int | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        metrics: Sequence[str] = METRIC_NAMES,
+    ) -> list[dict[str, Any]]:
+        """Samples in ``[start, end)``, oldest first; with ``resolution_ms``, one row per bucket.
+
+        Downsampling happens in SQL: response time and error rate are averaged weighted by the
+        request count when it is known (an interval with more requests says more), request
+        counts are summed, active users and p95 take the bucket's maximum (a lower bound of
+        the true distinct count / percentile), CPU and memory are plain means.
+        """
+        m = t.metrics.c
+        where = _range(plugin_id, start_ms, end_ms)
+        if not resolution_ms:
+            cols = [m.ts, *(m[name] for name in metrics)]
+            q = select(*cols).where(and_(*where)).order_by(m.ts).limit(limit).offset(offset)
+        else:
+            # ``//`` is integer (floor) division on both dialects for integer operands.
+            bucket = ((m.ts // resolution_ms) * resolution_ms).label("ts")
+            aggregates = []
+            for name in metrics:
+                col = m[name]
+                if name in ("response_time_ms", "error_rate"):
+                    weight = case((col.is_not(None), m.request_count), else_=None)
+                    weighted = func.sum(col * m.request_count) / func.nullif(func.sum(weight), 0)
+                    aggregates.append(func.coalesce(weighted, func.avg(col)).label(name))
+                elif name == "request_count":
+                    aggregates.append(func.sum(col).label(name))
+                elif name in ("active_users", "response_time_p95_ms"):
+                    aggregates.append(func.max(col).label(name))
+                else:
+                    aggregates.append(func.avg(col).label(name))
+            q = (
+                select(bucket, func.count().label("samples"), *aggregates)
+                .where(and_(*where))
+                .group_by(bucket)
+                .order_by(bucket)
+                .limit(limit)
+                .offset(offset)
+            )
+        with self._engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def rows(self, plugin_id: str, *, start_ms: int | None = None) -> list[tuple]:
+        """The plugin's samples from ``start_ms`` on as ``METRIC_COLUMNS`` tuples, oldest first.
+
+        The analysis path reads whole windows, so this skips SQL expression objects and row
+        wrappers: sqlite3 and psycopg already return tuples, and wrapping 4,000 rows in Row
+        objects only to unwrap them cost more than the query.
+        """
+        mark = placeholder(self._engine)
+        sql = f"SELECT {', '.join(METRIC_COLUMNS)} FROM metrics WHERE plugin_id = {mark}"
+        params: tuple[Any, ...] = (plugin_id,)
+        if start_ms is not None:
+            sql += f" AND ts >= {mark}"
+            params += (start_ms,)
+        sql += " ORDER BY ts"
+        with self._engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql, params).cursor.fetchall()
+        return [tuple(r) for r in rows] if rows and type(rows[0]) is not tuple else rows
+
+    def chunks(
+        self, plugin_id: str, *, start_ms: int | None = None, end_ms: int | None = None, chunk: int = 10_000
+    ) -> Iterator[list[tuple]]:
+        """The samples in ``[start, end)`` as ``METRIC_COLUMNS`` tuples, ``chunk`` at a time
+        (keyset paging: constant memory, no connection held between chunks)."""
+        m = t.metrics.c
+        columns = [m[c] for c in METRIC_COLUMNS]
+        return keyset_chunks(self._engine, columns, m.ts, _range(plugin_id, start_ms, end_ms), chunk)
+
+    def any_between(self, plugin_id: str, after_ms: int, before_ms: int) -> bool:
+        """Whether a sample lies strictly between the two times (one index probe)."""
+        m = t.metrics.c
+        q = select(m.ts).where(m.plugin_id == plugin_id, m.ts > after_ms, m.ts < before_ms).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(q).first() is not None
+
+    def nth_latest_ts(self, plugin_id: str, n: int) -> int | None:
+        """The timestamp of the plugin's n-th most recent sample (1 = the latest), or None."""
+        m = t.metrics.c
+        q = select(m.ts).where(m.plugin_id == plugin_id).order_by(m.ts.desc()).offset(n - 1).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(q).scalar_one_or_none()
+
+    def extent(self, plugin_id: str) -> dict[str, Any]:
+        """``samples``, ``first_ts`` and ``last_ts`` of one plugin."""
+        m = t.metrics.c
+        q = select(func.count(), func.min(m.ts), func.max(m.ts)).where(m.plugin_id == plugin_id)
+        with self._engine.connect() as conn:
+            count, first, last = conn.execute(q).one()
+        return {"samples": int(count), "first_ts": first, "last_ts": last}
+
+    def extents(self) -> dict[str, dict[str, Any]]:
+        """``extent`` of every plugin with samples, in one query."""
+        m = t.metrics.c
+        q = select(m.plugin_id, func.count(), func.min(m.ts), func.max(m.ts)).group_by(m.plugin_id)
+        with self._engine.connect() as conn:
+            return {
+                pid: {"samples": int(c), "first_ts": first, "last_ts": last} for pid, c, first, last in conn.execute(q)
+            }
+
+
+def _range(plugin_id: str, start_ms: int | None, end_ms: int | None) -> list[Any]:
+    m = t.metrics.c
+    where = [m.plugin_id == plugin_id]
+    if start_ms is not None:
+        where.append(m.ts >= start_ms)
+    if end_ms is not None:
+        where.append(m.ts < end_ms)
+    return where

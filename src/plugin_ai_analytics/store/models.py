@@ -1,0 +1,86 @@
+"""Trained forecasting models: their state as canonical JSON with a SHA-256 checksum, verified
+on every load (a tampered or unreadable model is refused, never run), one active per metric."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from ..errors import ModelIntegrityError
+from ..times import now_ms
+from . import tables as t
+from ._shared import canonical_json, sha256_hex
+
+__all__ = ["ModelRecords"]
+
+
+class ModelRecords:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def save(
+        self,
+        plugin_id: str,
+        metric: str,
+        model_name: str,
+        state: dict[str, Any],
+        quality: dict[str, Any] | None,
+        data_from: int | None,
+        data_to: int | None,
+    ) -> int:
+        """Store a trained model; it becomes the active one. Returns its version."""
+        text = canonical_json(state)
+        m = t.models.c
+        with self._engine.begin() as conn:
+            version = conn.execute(
+                select(func.coalesce(func.max(m.version), 0)).where(m.plugin_id == plugin_id, m.metric == metric)
+            ).scalar_one()
+            conn.execute(update(t.models).where(m.plugin_id == plugin_id, m.metric == metric).values(active=False))
+            row = {
+                "plugin_id": plugin_id,
+                "metric": metric,
+                "version": version + 1,
+                "model_name": model_name,
+                "trained_at": now_ms(),
+                "data_from": data_from,
+                "data_to": data_to,
+                "state": text,
+                "checksum": sha256_hex(text),
+                "quality": quality,
+                "active": True,
+            }
+            conn.execute(insert(t.models), [row])
+        return int(version + 1)
+
+    def active(self, plugin_id: str | None = None) -> list[dict[str, Any]]:
+        """Active model rows *without* their state (cheap listing for status and summaries)."""
+        m = t.models.c
+        cols = [m.plugin_id, m.metric, m.version, m.model_name, m.trained_at, m.data_from, m.data_to, m.quality]
+        q = select(*cols).where(m.active.is_(True)).order_by(m.plugin_id, m.metric)
+        if plugin_id is not None:
+            q = q.where(m.plugin_id == plugin_id)
+        with self._engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def load_state(self, plugin_id: str, metric: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The active model's state and its info, after verifying its checksum; a mismatch is refused."""
+        m = t.models.c
+        q = select(t.models).where(m.plugin_id == plugin_id, m.metric == metric, m.active.is_(True))
+        with self._engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        if row is None:
+            return None
+        if sha256_hex(row["state"]) != row["checksum"]:
+            raise ModelIntegrityError(
+                f"stored model {plugin_id}/{metric} v{row['version']} fails its checksum: refused (retrain it)",
+                plugin_id=plugin_id,
+                metric=metric,
+            )
+        try:
+            state = json.loads(row["state"])
+        except ValueError:
+            raise ModelIntegrityError(f"stored model {plugin_id}/{metric} is not valid JSON: refused") from None
+        info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
+        return state, info

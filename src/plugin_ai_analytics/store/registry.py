@@ -1,0 +1,115 @@
+"""The plugin registry's rows (plugins and their sources) and the log of rejected batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select
+
+from ..errors import NotFound
+from ..times import now_ms
+from . import tables as t
+from .database import upsert
+
+__all__ = ["PluginRecords", "RejectionRecords"]
+
+# Every table holding rows of one plugin: deleting a plugin clears them all in one transaction.
+_PLUGIN_TABLES = (
+    t.metrics,
+    t.predictions,
+    t.models,
+    t.anomalies,
+    t.suggestions,
+    t.rejections,
+    t.detector_states,
+)
+
+
+def push_only_row(plugin_id: str, now: int) -> dict[str, Any]:
+    """The registration a plugin gets when its first samples arrive without one."""
+    return {
+        "plugin_id": plugin_id,
+        "name": plugin_id,
+        "description": "",
+        "source": None,
+        "interval_seconds": 60.0,
+        "enabled": True,
+        "memory_limit_mb": None,
+        "cpu_limit_percent": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class PluginRecords:
+    """Registered plugins: who they are, where their metrics come from, their limits."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert(self, plugin: dict[str, Any]) -> None:
+        now = now_ms()
+        row = {
+            "plugin_id": plugin["plugin_id"],
+            "name": plugin.get("name") or plugin["plugin_id"],
+            "description": plugin.get("description") or "",
+            "source": plugin.get("source"),
+            "interval_seconds": float(plugin.get("interval_seconds") or 60.0),
+            "enabled": bool(plugin.get("enabled", True)),
+            "memory_limit_mb": plugin.get("memory_limit_mb"),
+            "cpu_limit_percent": plugin.get("cpu_limit_percent"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        cols = ["name", "description", "source", "interval_seconds", "enabled", "memory_limit_mb", "updated_at"]
+        with self._engine.begin() as conn:
+            conn.execute(upsert(conn, t.plugins, ["plugin_id"], cols, merge=False), [row])
+
+    def get(self, plugin_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.plugins).where(t.plugins.c.plugin_id == plugin_id)).mappings().first()
+        return dict(row) if row else None
+
+    def require(self, plugin_id: str) -> dict[str, Any]:
+        """The plugin's row; ``NotFound`` when it is neither registered nor has sent metrics."""
+        row = self.get(plugin_id)
+        if row is None:
+            raise NotFound(f"plugin {plugin_id!r} is not registered and has sent no metrics", plugin_id=plugin_id)
+        return row
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.plugins).order_by(t.plugins.c.plugin_id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def delete(self, plugin_id: str) -> None:
+        """Remove a plugin and everything recorded about it, in one transaction."""
+        with self._engine.begin() as conn:
+            found = conn.execute(delete(t.plugins).where(t.plugins.c.plugin_id == plugin_id)).rowcount
+            if not found:
+                raise NotFound(f"plugin {plugin_id!r} is not registered", plugin_id=plugin_id)
+            for table in _PLUGIN_TABLES:
+                conn.execute(delete(table).where(table.c.plugin_id == plugin_id))
+
+
+class RejectionRecords:
+    """Every rejected batch leaves a row, so data quality can say what was refused and why."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, plugin_id: str, field: str | None, message: str, samples: int) -> None:
+        row = {"plugin_id": plugin_id, "at": now_ms(), "field": field, "message": message[:2000], "samples": samples}
+        with self._engine.begin() as conn:
+            conn.execute(insert(t.rejections), [row])
+
+    def counts(self, plugin_id: str | None = None, since_ms: int | None = None) -> dict[str, int]:
+        """Rejected batches per plugin."""
+        r = t.rejections.c
+        q = select(r.plugin_id, func.count()).group_by(r.plugin_id)
+        if plugin_id is not None:
+            q = q.where(r.plugin_id == plugin_id)
+        if since_ms is not None:
+            q = q.where(r.at >= since_ms)
+        with self._engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(q)}

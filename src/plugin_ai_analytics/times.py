@@ -1,0 +1,86 @@
+"""Time in the service: epoch milliseconds (UTC) inside, ISO-8601 only at the edge.
+
+Every conversion between the two, and the durations the service reasons in, live here once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from .errors import ValidationError
+
+__all__ = [
+    "DAY_MS",
+    "HOUR_MS",
+    "iso_many",
+    "ms_to_iso",
+    "now_ms",
+    "parse_resolution",
+    "to_ms",
+]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def to_ms(moment: datetime | str | float | int | None) -> int | None:
+    """Epoch milliseconds of an ISO-8601 string, a datetime or epoch seconds (UTC if no zone)."""
+    if moment is None or moment == "":
+        return None
+    if isinstance(moment, int | float):
+        return int(moment * 1000)
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"not an ISO-8601 time: {moment!r}", field="time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def ms_to_iso(ms: int | None) -> str | None:
+    """``2026-11-27T10:00:00Z`` (a fraction only when there is one); None stays None."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_many(ms: list[int]) -> list[str]:
+    """``ms_to_iso`` of many timestamps at once (the same strings), for forecasts' hundreds of points."""
+    import numpy as np  # start-up cost: the CLI and the API's import path need no numpy until here
+
+    stamps = np.asarray(ms, dtype=np.int64)
+    text = np.datetime_as_string(stamps.astype("datetime64[ms]").astype("datetime64[us]"), unit="us")
+    whole = (stamps % 1000) == 0
+    # isoformat() leaves the fraction out when it is zero; keep the strings identical.
+    return [(t[:19] if w else t) + "Z" for t, w in zip(text.tolist(), whole.tolist(), strict=True)]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_resolution(value: str | None) -> int | None:
+    """``raw``/None → None; ``300``/``300s``/``5m``/``1h``/``1d`` → milliseconds."""
+    if value is None or value in ("", "raw"):
+        return None
+    text = value.strip().lower()
+    unit = 1
+    if text[-1:] in _UNITS:
+        unit = _UNITS[text[-1]]
+        text = text[:-1]
+    try:
+        seconds = float(text) * unit
+    except ValueError:
+        raise ValidationError(
+            f"resolution {value!r} is not 'raw' or a duration like 300s, 5m, 1h", field="resolution"
+        ) from None
+    if seconds < 1 or seconds > 366 * 86400:
+        raise ValidationError("resolution must be between 1 s and 366 days", field="resolution")
+    return int(seconds * 1000)
