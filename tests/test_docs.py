@@ -127,3 +127,12 @@ def test_every_declared_dependency_is_imported_somewhere() -> None:
         if not imported and name not in LOADED_BY_OTHERS:
             unused.append(name)
     assert unused == []
+
+
+def test_what_the_service_writes_by_default_is_not_offered_for_commit() -> None:
+    # The default data and log directories are relative to the working directory (the checkout).
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in ("data/ai_analytics/analytics.db", "logs/plugin_ai_analytics.log"):
+        result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
+        assert result.returncode == 0, f"{path} is not ignored by .gitignore"
