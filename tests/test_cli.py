@@ -128,3 +128,18 @@ def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
     assert status["models"]["plugins_with_models"] == 1
     again = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
     assert "already holds its replayed history" in again
+
+
+def test_plugins_load_reports_each_problem_of_a_bad_file_on_its_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "plugins.yaml"
+    path.write_text("plugins:\n  - id: web-shop\n    interval_seconds: 0\n  - plugin_id: api\n    sourse: {}\n")
+    result = run(tmp_path, "plugins", "load", str(path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {path}:2: plugins[0] (plugin_id 'web-shop'): field interval_seconds: "
+        "Input should be greater than or equal to 1 (got 0)",
+        f"error: {path}:4: plugins[1] (plugin_id 'api'): field sourse: unknown field; known: id, plugin_id, name, "
+        "description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent",
+    ]
+    path.write_text("plugins:\n  - id: web-shop\n    interval_seconds: 30\n")
+    assert run(tmp_path, "plugins", "load", str(path)).stdout.strip() == "registered 1 plugins: web-shop"

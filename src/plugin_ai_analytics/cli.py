@@ -33,7 +33,9 @@ def _fail(exc: Exception) -> None:
     from .errors import AnalyticsError
 
     if isinstance(exc, AnalyticsError):
-        typer.echo(f"error: {exc.message}", err=True)
+        # One line per problem (a registry file may have several), each readable on its own.
+        for line in exc.message.splitlines():
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
     raise exc
 
