@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import NAB
+from .conftest import NAB, REPO
 
 COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest", "detect"]
 
@@ -128,3 +132,68 @@ def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
     assert status["models"]["plugins_with_models"] == 1
     again = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
     assert "already holds its replayed history" in again
+
+
+def test_plugins_load_reports_each_problem_of_a_bad_file_on_its_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "plugins.yaml"
+    path.write_text("plugins:\n  - id: web-shop\n    interval_seconds: 0\n  - plugin_id: api\n    sourse: {}\n")
+    result = run(tmp_path, "plugins", "load", str(path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {path}:2: plugins[0] (plugin_id 'web-shop'): field interval_seconds: "
+        "Input should be greater than or equal to 1 (got 0)",
+        f"error: {path}:4: plugins[1] (plugin_id 'api'): field sourse: unknown field; known: id, plugin_id, name, "
+        "description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent",
+    ]
+    path.write_text("plugins:\n  - id: web-shop\n    interval_seconds: 30\n")
+    assert run(tmp_path, "plugins", "load", str(path)).stdout.strip() == "registered 1 plugins: web-shop"
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port another server is listening on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["demo", "--backfill", "."]])
+def test_a_busy_port_stops_serve_and_demo_before_any_set_up(tmp_path: Path, busy_port: int, command: list[str]) -> None:
+    started = time.monotonic()
+    result = run(tmp_path, *command, "--port", str(busy_port), check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: port {busy_port} on 127.0.0.1 is already in use; start on another one with "
+        f"--port {busy_port + 1} (scripts/start: PORT={busy_port + 1} scripts/start)"
+    ]
+    assert result.stdout == ""  # no demo set-up was reported ...
+    assert not (tmp_path / "data").exists()  # ... nor done: no database was created
+    assert time.monotonic() - started < 30
+
+
+def test_scripts_start_shows_the_install_and_passes_port_to_demo(tmp_path: Path) -> None:
+    # The script against a stand-in .venv that records its calls: no real install.
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO / "scripts" / "start", tmp_path / "scripts" / "start")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("python", "plugin-ai-analytics"):
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*"\n')
+        stub.chmod(0o755)
+
+    def start(*args: str, **env: str) -> list[str]:
+        result = subprocess.run(
+            ["bash", str(tmp_path / "scripts" / "start"), *args],
+            capture_output=True, text=True, env={**os.environ, **env}, timeout=30, check=True,
+        )
+        return result.stdout.splitlines()
+
+    out = start(PORT="9123")
+    pip = [line for line in out if line.startswith("python -m pip install")]
+    assert len(pip) == 2 and all(" -q" not in line for line in pip)  # pip's progress is shown
+    assert any(line.startswith("==> installing") for line in out)  # and each phase is named
+    assert out[-1] == "plugin-ai-analytics demo --port 9123"
+    assert start()[-1] == "plugin-ai-analytics demo --port 8000"
+    assert start("--port", "9200")[-1] == "plugin-ai-analytics demo --port 8000 --port 9200"  # the last wins

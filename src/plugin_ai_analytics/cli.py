@@ -33,7 +33,9 @@ def _fail(exc: Exception) -> None:
     from .errors import AnalyticsError
 
     if isinstance(exc, AnalyticsError):
-        typer.echo(f"error: {exc.message}", err=True)
+        # One line per problem (a registry file may have several), each readable on its own.
+        for line in exc.message.splitlines():
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
     raise exc
 
@@ -51,6 +53,31 @@ def _main() -> None:
         raise typer.Exit(2) from None
 
 
+def _ensure_port_free(host: str, port: int) -> None:
+    """Exit with one line before any set-up when ``host:port`` cannot be listened on."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        typer.echo(f"error: cannot listen on {host}: {exc.strerror}; choose another with --host", err=True)
+        raise typer.Exit(2) from None
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a server that just stopped is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            other = port + 1 if port < 65535 else 8001
+            how = f"start on another one with --port {other} (scripts/start: PORT={other} scripts/start)"
+            if exc.errno == errno.EADDRINUSE:
+                typer.echo(f"error: port {port} on {host} is already in use; {how}", err=True)
+            else:
+                typer.echo(f"error: cannot listen on {host}:{port} ({exc.strerror}); {how}", err=True)
+            raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -65,6 +92,7 @@ def serve(
     from .api.app import create_app
     from .config import get_settings
 
+    _ensure_port_free(host, port)
     settings = get_settings()
     if plugins_file is not None:
         settings = settings.model_copy(update={"plugins_file": plugins_file})
@@ -91,6 +119,8 @@ def demo(
 
     from .demo import prepare_demo
 
+    if serve_after:
+        _ensure_port_free(host, port)  # before the set-up, which registers this process as a plugin
     service = _service()
     try:
         summary = prepare_demo(service, os.getpid(), plugins_file=plugins_file, backfill=backfill, port=port)

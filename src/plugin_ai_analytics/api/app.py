@@ -45,6 +45,10 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         version=__version__,
         description="Metrics, 24 h forecasts, anomaly detection and optimisation advice for platform plugins.",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN; /docs is served from the
+        # vendored copy instead (web/routes.py), and ReDoc, one more bundle to vendor, is left out.
+        docs_url=None,
+        redoc_url=None,
     )
     if service is not None:
         app.state.service = service

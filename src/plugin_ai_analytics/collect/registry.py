@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -50,18 +51,91 @@ class PluginSpec(BaseModel):
 
 
 def load_registry_file(path: Path) -> list[dict[str, Any]]:
-    """Read ``plugins: [...]`` from a YAML file; an invalid entry names its index and field."""
+    """Read ``plugins: [...]`` from a YAML file, every entry validated before any is returned.
+
+    ``id`` is accepted for ``plugin_id`` (what an operator writes first). Every problem of every
+    entry is reported, one line each: ``FILE:LINE: plugins[I] (plugin_id 'x'): field F: what is wrong``.
+    """
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        text = Path(path).read_text(encoding="utf-8")
+        document = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ValidationError(f"cannot read plugins file {path}: {exc}", field="plugins_file") from None
+        reason = str(exc).replace("\n", " ")
+        raise ValidationError(f"cannot read plugins file {path}: {reason}", field="plugins_file") from None
     entries = document.get("plugins") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ValidationError(f"{path}: expected a top-level 'plugins:' list", field="plugins")
-    specs = []
+    lines = _entry_lines(text)
+    problems: list[tuple[str, str]] = []  # (field path, line)
+    specs: list[dict[str, Any]] = []
+    first_index: dict[str, int] = {}
     for i, entry in enumerate(entries):
-        try:
-            specs.append(PluginSpec.model_validate(entry).model_dump(mode="json"))
-        except Exception as exc:
-            raise ValidationError(f"{path}: plugins[{i}]: {exc}", field=f"plugins[{i}]") from None
+        where = f"{path}:{lines[i]}" if i < len(lines) else str(path)
+        entry_problems = _entry_problems(entry)
+        plugin_id = entry.get("plugin_id", entry.get("id")) if isinstance(entry, dict) else None
+        label = f"{where}: plugins[{i}]" + (f" (plugin_id {plugin_id!r})" if plugin_id is not None else "")
+        if not entry_problems:
+            spec = PluginSpec.model_validate(_normalised(entry))
+            if spec.plugin_id in first_index:
+                entry_problems = [("plugin_id", f"repeats plugins[{first_index[spec.plugin_id]}]")]
+            else:
+                first_index[spec.plugin_id] = i
+                specs.append(spec.model_dump(mode="json"))
+        problems += [(f"plugins[{i}].{field}", f"{label}: field {field}: {what}") for field, what in entry_problems]
+    if problems:
+        raise ValidationError("\n".join(line for _, line in problems), field=problems[0][0])
     return specs
+
+
+def _normalised(entry: dict[str, Any]) -> dict[str, Any]:
+    entry = dict(entry)
+    if "id" in entry and "plugin_id" not in entry:
+        entry["plugin_id"] = entry.pop("id")
+    return entry
+
+
+def _entry_problems(entry: Any) -> list[tuple[str, str]]:
+    """(field, what is wrong) for each problem of one file entry; empty when it is valid."""
+    from .base import parse_source_config
+
+    if not isinstance(entry, dict):
+        return [("", f"expected a mapping (plugin_id: ..., source: ...), got {type(entry).__name__}")]
+    if "id" in entry and "plugin_id" in entry:
+        return [("id", "give plugin_id or id, not both")]
+    entry = _normalised(entry)
+    problems = []
+    try:
+        # The source separately: its validator stops at its first problem, the rest is all reported.
+        PluginSpec.model_validate({**entry, "source": None})
+    except pydantic.ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(part) for part in error["loc"])
+            if error["type"] == "missing":
+                what = "required" + (" (or id)" if field == "plugin_id" else "")
+            elif error["type"] == "extra_forbidden":
+                what = f"unknown field; known: id, {', '.join(PluginSpec.model_fields)}"
+            else:
+                got = repr(error["input"])
+                what = f"{error['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})"
+            problems.append((field, what))
+    if entry.get("source") is not None:
+        try:
+            parse_source_config(entry["source"])
+        except ValidationError as exc:
+            field = exc.field or "source"
+            problems.append((field, exc.message.removeprefix(f"{field}: ")))
+    return problems
+
+
+def _entry_lines(text: str) -> list[int]:
+    """The 1-based line where each entry of the ``plugins`` list starts (empty if not found)."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "plugins" and isinstance(value, yaml.SequenceNode):
+            return [node.start_mark.line + 1 for node in value.value]
+    return []

@@ -45,7 +45,22 @@ function setLanguage(next) {
 // formatting
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const locale = () => (lang === "ko" ? "ko-KR" : "en-GB");
+
+// Dates, times and numbers are written the browser's way for the page's language: the first of
+// the browser's languages that is the page's (en-US → 12/2/26, 6:30 PM; en-GB → 02/12/2026,
+// 18:30), or the page's language alone when the browser has none of it.
+function locale() {
+  const preferred = navigator.languages?.length ? navigator.languages : [navigator.language || lang];
+  return preferred.find((l) => l.toLowerCase().split("-")[0] === lang) || lang;
+}
+
+const formats = new Map();
+function dateFormat(options) {
+  // Building an Intl formatter costs more than using it: one per locale and options.
+  const key = locale() + JSON.stringify(options);
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(locale(), options));
+  return formats.get(key);
+}
 
 function fmtNum(v, digits = 3) {
   if (v == null || Number.isNaN(v)) return "–";
@@ -65,9 +80,26 @@ function fmtPct(v) { return v == null ? "–" : fmtNum(v, 3) + " %"; }
 function fmtTime(iso, withDate = true) {
   if (!iso) return "–";
   const d = new Date(iso);
-  const opts = withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" };
-  return new Intl.DateTimeFormat(locale(), opts).format(d);
+  return dateFormat(withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" }).format(d);
 }
+
+// A calendar day of the API ("2026-11-27", a UTC day).
+function fmtDay(day) {
+  const d = new Date(`${day}T00:00:00Z`);
+  return Number.isNaN(d.getTime()) ? String(day) : dateFormat({ dateStyle: "short", timeZone: "UTC" }).format(d);
+}
+
+// The engines write ISO stamps into their texts (explanations, evidence, steps): shown in the
+// same format as every other date on the page. A stamp without a zone is UTC, as in the API.
+const ISO_STAMP = /\b(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?(?!\d)/g;
+function localStamps(text) {
+  return String(text ?? "").replace(ISO_STAMP, (stamp, day, time, zone) => {
+    if (!time) return fmtDay(day);
+    const ms = Date.parse(`${day}T${time}${zone ? zone.replace(/^([+-]\d{2})(\d{2})$/, "$1:$2") : "Z"}`);
+    return Number.isNaN(ms) ? stamp : fmtTime(new Date(ms).toISOString());
+  });
+}
+const escText = (v) => esc(localStamps(v));
 
 function fmtAge(iso) {
   if (!iso) return t("fresh.never");
@@ -543,9 +575,9 @@ class PluginView {
         <strong>${esc(kindName(a.kind))}</strong> · ${esc(a.metrics.map(metricName).join(", "))}
         · <span class="muted">${esc(t("anomalies.state." + a.state))}</span>
         <div class="mini muted">${esc(t("anomalies.since", { start: fmtTime(a.start), end: a.state === "open" ? t("anomalies.ongoing") : fmtTime(a.end) }))}</div>
-        ${a.explanation ? `<p>${esc(a.explanation)}</p>` : ""}
-        ${a.diagnosis ? `<p><em>${esc(a.diagnosis)}</em></p>` : ""}
-        ${a.recommended_actions?.length ? `<div class="mini"><strong>${esc(t("anomalies.actions"))}</strong><ol>${a.recommended_actions.map((x) => `<li>${esc(x)}</li>`).join("")}</ol></div>` : ""}
+        ${a.explanation ? `<p>${escText(a.explanation)}</p>` : ""}
+        ${a.diagnosis ? `<p><em>${escText(a.diagnosis)}</em></p>` : ""}
+        ${a.recommended_actions?.length ? `<div class="mini"><strong>${esc(t("anomalies.actions"))}</strong><ol>${a.recommended_actions.map((x) => `<li>${escText(x)}</li>`).join("")}</ol></div>` : ""}
         <div class="actions">${a.feedback ? `<span class="muted mini">${esc(t("anomalies.feedback", { label: t(a.feedback === "false_alarm" ? "btn.false_alarm" : "btn.confirm") }))}</span>` : `
           <button type="button" class="secondary" data-feedback="false_alarm">${esc(t("btn.false_alarm"))}</button>
           <button type="button" class="secondary" data-feedback="confirmed">${esc(t("btn.confirm"))}</button>`}</div>
@@ -638,7 +670,7 @@ class PluginView {
     if (!r.ok) { box.innerHTML = `<p class="notice warn">${esc(t("error.generic", { error: errorText(r) }))}</p>`; return; }
     const list = Array.isArray(r.body) ? r.body : (r.body?.suggestions || r.body?.items || []);
     // Analyses that could not run say why (e.g. too little history): shown, not hidden.
-    const skipped = (r.body?.not_analysed || []).map((n) => `<li><strong>${esc(n.analysis)}</strong>: ${esc(n.reason)}</li>`).join("");
+    const skipped = (r.body?.not_analysed || []).map((n) => `<li><strong>${esc(n.analysis)}</strong>: ${escText(n.reason)}</li>`).join("");
     const notes = skipped ? `<details class="mini"><summary>${esc(t("suggestions.skipped"))}</summary><ul>${skipped}</ul></details>` : "";
     if (!list.length) { box.innerHTML = `<p class="muted">${esc(t(generate ? "suggestions.empty" : "suggestions.none"))}</p>${notes}`; return; }
     box.innerHTML = list.map(suggestionHtml).join("") + notes;
@@ -664,16 +696,22 @@ class PluginView {
           <td class="num">${fmtNum(tr?.mase ?? mo.backtest?.mase)}</td><td class="num">${cov}</td></tr>`;
       }).join("")}</tbody></table></div>
       ${Object.keys(daily).length ? `<h3>${esc(t("accuracy.daily"))}</h3>${Object.entries(daily).map(([m, days]) => `<div class="mini">${esc(metricName(m))}:
-        <span class="bars" role="img" aria-label="${esc(days.map((d) => `${d.day} ${fmtPct(d.accuracy_percent)}`).join(", "))}">${days.map((d) =>
-          `<span title="${esc(d.day)}: ${fmtPct(d.accuracy_percent)}" style="height:${Math.max(2, Math.min(100, d.accuracy_percent ?? 0)) * 0.28}px"></span>`).join("")}</span></div>`).join("")}` : ""}
+        <span class="bars" role="img" aria-label="${esc(days.map((d) => `${fmtDay(d.day)} ${fmtPct(d.accuracy_percent)}`).join(", "))}">${days.map((d) =>
+          `<span title="${esc(fmtDay(d.day))}: ${fmtPct(d.accuracy_percent)}" style="height:${Math.max(2, Math.min(100, d.accuracy_percent ?? 0)) * 0.28}px"></span>`).join("")}</span></div>`).join("")}` : ""}
       <p class="mini muted">${esc(t("accuracy.explain"))}</p>`;
   }
 
   async loadTrends() {
+    // The 7-day slope and the daily peak are the API's (analytics-summary: Theil-Sen on hourly
+    // means, hour-of-day profile): one definition, the same figure wherever it is read.
     const from = new Date(Date.now() - 14 * 86400_000).toISOString();
-    const r = await api(`/metrics-history/${this.enc}?${new URLSearchParams({ from, resolution: "1h", limit: "1000" })}`);
+    const [r, summary] = await Promise.all([
+      api(`/metrics-history/${this.enc}?${new URLSearchParams({ from, resolution: "1h", limit: "1000" })}`),
+      api(`/analytics-summary/${this.enc}`),
+    ]);
     if (this.stopped) return;
     this.hourly = r.ok ? r.body.samples : [];
+    this.trends = summary.ok ? summary.body.trends || {} : {};
     this.renderTrends();
   }
 
@@ -688,22 +726,19 @@ class PluginView {
       const mean = (a) => (a.length ? a.reduce((x, y) => x + y[1], 0) / a.length : null);
       const day = mean(pts.filter((p) => p[0] > end - 86400_000));
       const prev = mean(pts.filter((p) => p[0] <= end - 86400_000 && p[0] > end - 2 * 86400_000));
-      const week = pts.filter((p) => p[0] > end - 7 * 86400_000);
-      const slope = linearSlope(week.map((p) => [(p[0] - end) / 86400_000, p[1]]));
-      const byHour = new Array(24).fill(0).map(() => [0, 0]);
-      for (const [ts, v] of pts) { const h = new Date(ts).getUTCHours(); byHour[h][0] += v; byHour[h][1] += 1; }
-      const peak = byHour.map(([s, n], h) => [n ? s / n : -Infinity, h]).sort((a, b) => b[0] - a[0])[0][1];
+      const slope = this.trends?.[m]?.slope_per_day;
+      const peak = this.trends?.[m]?.daily_pattern?.peak_hour_utc;
       const last = this.actual[m]?.v.length ? this.actual[m].v[this.actual[m].v.length - 1] : pts[pts.length - 1][1];
       const f = this.forecast?.[m];
       const change = prev ? (day - prev) / Math.abs(prev) * 100 : null;
       rows.push(`<tr><td>${esc(metricName(m))}</td><td class="num">${fmtMetric(m, last)}</td><td class="num">${fmtMetric(m, day)}</td>
         <td class="num ${change > 0 ? "up" : change < 0 ? "down" : ""}">${change == null ? "–" : (change > 0 ? "+" : "") + fmtNum(change, 2) + " %"}</td>
         <td class="num">${slope == null ? "–" : (slope > 0 ? "+" : "") + fmtMetric(m, slope)}</td>
-        <td class="num">${String(peak).padStart(2, "0")}:00</td>
+        <td class="num">${peak == null ? "–" : `${String(peak).padStart(2, "0")}:00`}</td>
         <td class="num">${f?.length ? `${fmtMetric(m, f[0].value)} → ${fmtMetric(m, f[f.length - 1].value)} (≤ ${fmtMetric(m, Math.max(...f.map((p) => p.upper_95)))})` : "–"}</td></tr>`);
     }
     box.innerHTML = rows.length ? `<table class="mini"><thead><tr><th>${esc(t("trend.metric"))}</th><th class="num">${esc(t("trend.now"))}</th><th class="num">${esc(t("trend.day"))}</th>
-      <th class="num">${esc(t("trend.change"))}</th><th class="num">${esc(t("trend.slope"))}</th><th class="num">${esc(t("trend.peak"))}</th><th class="num">${esc(t("trend.next"))}</th></tr></thead>
+      <th class="num">${esc(t("trend.change"))}</th><th class="num" title="${esc(t("trend.slope.explain"))}">${esc(t("trend.slope"))}</th><th class="num">${esc(t("trend.peak"))}</th><th class="num">${esc(t("trend.next"))}</th></tr></thead>
       <tbody>${rows.join("")}</tbody></table>` : `<p class="muted">${esc(t("trend.none"))}</p>`;
   }
 
@@ -782,7 +817,7 @@ class PluginView {
     return {
       width, height: 230,
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => axisRange(m, min, max) } },
       legend: { live: true },
       series: [
         { label: t("legend.time"), value: (u, v) => (v == null ? "–" : fmtTime(new Date(v * 1000).toISOString())) },
@@ -846,26 +881,49 @@ class PluginView {
 function suggestionHtml(s) {
   const evidence = s.evidence;
   let ev = "";
-  if (typeof evidence === "string") ev = `<p>${esc(evidence)}</p>`;
-  else if (Array.isArray(evidence)) ev = `<ul>${evidence.map((x) => `<li>${esc(typeof x === "string" ? x : JSON.stringify(x))}</li>`).join("")}</ul>`;
+  if (typeof evidence === "string") ev = `<p>${escText(evidence)}</p>`;
+  else if (Array.isArray(evidence)) ev = `<ul>${evidence.map((x) => `<li>${escText(typeof x === "string" ? x : JSON.stringify(x))}</li>`).join("")}</ul>`;
   else if (evidence && typeof evidence === "object") ev = `<dl class="kv">${Object.entries(evidence).map(([k, v]) => `<dt>${esc(k.replaceAll("_", " "))}</dt><dd>${evidenceValue(v)}</dd>`).join("")}</dl>`;
   const effects = Array.isArray(s.expected_effect) ? s.expected_effect : s.expected_effect ? [s.expected_effect] : [];
-  const effect = effects.map((e) => typeof e === "string" ? `<li>${esc(e)}</li>` :
-    `<li><strong>${esc(metricName(e.metric) === `metric.${e.metric}` ? e.metric : metricName(e.metric))} ${esc(typeof e.change === "number" ? (e.change > 0 ? "+" : "") + fmtNum(e.change) : e.change ?? "")} ${esc(e.unit ?? "")}</strong>${e.at ? ` <span class="muted">${esc(t("suggestions.at", { at: e.at }))}</span>` : ""}${e.explanation ? ` — ${esc(e.explanation)}` : ""}</li>`).join("");
+  const effect = effects.map((e) => typeof e === "string" ? `<li>${escText(e)}</li>` :
+    `<li><strong>${esc(metricName(e.metric) === `metric.${e.metric}` ? e.metric : metricName(e.metric))} ${esc(typeof e.change === "number" ? (e.change > 0 ? "+" : "") + fmtNum(e.change) : e.change ?? "")} ${esc(e.unit ?? "")}</strong>${e.at ? ` <span class="muted">${escText(t("suggestions.at", { at: e.at }))}</span>` : ""}${e.explanation ? ` — ${escText(e.explanation)}` : ""}</li>`).join("");
   const steps = Array.isArray(s.steps) ? s.steps : s.implementation_steps || [];
   return `<article class="suggestion">
-    <h3>${esc(s.title || "")}</h3>
+    <h3>${escText(s.title || "")}</h3>
     ${s.priority != null ? `<span class="badge ${/high|1/i.test(String(s.priority)) ? "h-critical" : /medium|2/i.test(String(s.priority)) ? "h-warning" : "h-ok"}">${esc(t("suggestions.priority", { p: s.priority }))}</span>` : ""}
     ${ev ? `<h4>${esc(t("suggestions.evidence"))}</h4>${ev}` : ""}
     ${effect ? `<h4>${esc(t("suggestions.effect"))}</h4><ul>${effect}</ul>` : ""}
-    ${steps.length ? `<h4>${esc(t("suggestions.steps"))}</h4><ol>${steps.map((x) => `<li>${esc(typeof x === "string" ? x : x.text || JSON.stringify(x))}</li>`).join("")}</ol>` : ""}
+    ${steps.length ? `<h4>${esc(t("suggestions.steps"))}</h4><ol>${steps.map((x) => `<li>${escText(typeof x === "string" ? x : x.text || JSON.stringify(x))}</li>`).join("")}</ol>` : ""}
   </article>`;
 }
 
+// The smallest span a metric's axis shows: 1 % for the error rate (a ratio), else one unit.
+const AXIS_MIN_SPAN = { error_rate: 0.01 };
+
+// A metric's value axis: padded around the data, never below 0 (every metric is ≥ 0) nor above
+// 100 % for the error rate, and never narrower than the metric's minimum span (or a fifth of
+// the value), so a flat series sits mid-axis and an all-zero one gets 0..1 unit — uPlot alone
+// turns 0..0 into 0..100, which for an error rate is an axis up to 10,000 %.
+function axisRange(m, min, max) {
+  const ceiling = m === "error_rate" ? 1 : Infinity;
+  const minSpan = AXIS_MIN_SPAN[m] ?? 1;
+  if (min == null || max == null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, minSpan];
+  let lo, hi;
+  if (max - min < minSpan) {
+    const half = Math.max(minSpan, Math.abs(max) * 0.2) / 2, mid = (min + max) / 2;
+    [lo, hi] = [mid - half, mid + half];
+  } else {
+    [lo, hi] = uPlot.rangeNum(min, max, 0.1, true);
+  }
+  if (lo < 0 && min >= 0) [lo, hi] = [0, hi - lo];
+  if (hi > ceiling && max <= ceiling) [lo, hi] = [Math.max(0, lo - (hi - ceiling)), ceiling];
+  return [lo, hi];
+}
+
 function timeTicks(u, splits) {
-  // 24-hour clock in both languages; the date where a day starts (or on the first tick).
-  const day = new Intl.DateTimeFormat(locale(), { month: "numeric", day: "numeric" });
-  const hm = new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  // The clock the browser's locale uses, as everywhere else; the date where a day starts (or on the first tick).
+  const day = dateFormat({ month: "numeric", day: "numeric" });
+  const hm = dateFormat({ hour: "numeric", minute: "2-digit" });
   return splits.map((v, i) => {
     const d = new Date(v * 1000);
     const midnight = d.getHours() === 0 && d.getMinutes() === 0;
@@ -879,7 +937,7 @@ function evidenceValue(v, depth = 0) {
   if (v == null) return "–";
   if (typeof v === "number") return esc(fmtNum(v));
   if (typeof v === "boolean") return v ? "✓" : "✗";
-  if (typeof v === "string") return esc(v);
+  if (typeof v === "string") return escText(v);
   if (Array.isArray(v)) {
     const nums = v.map((x) => (typeof x === "number" ? x : x && typeof x === "object" && typeof x.value === "number" ? x.value : null));
     if (v.length > 6 && nums.every((x) => x != null)) {
@@ -894,19 +952,10 @@ function evidenceValue(v, depth = 0) {
       const rest = Object.entries(v).filter(([k]) => k !== "value" && k !== "unit").map(([k, x]) => `${esc(k)}: ${evidenceValue(x, depth + 1)}`);
       return `${evidenceValue(v.value, depth + 1)}${v.unit ? " " + esc(v.unit) : ""}${rest.length ? ` <span class="faint">(${rest.join(", ")})</span>` : ""}`;
     }
-    if (depth > 1) return esc(JSON.stringify(v));
+    if (depth > 1) return escText(JSON.stringify(v));
     return Object.entries(v).map(([k, x]) => `${esc(k)}: ${evidenceValue(x, depth + 1)}`).join(", ");
   }
   return esc(String(v));
-}
-
-function linearSlope(points) {
-  const n = points.length;
-  if (n < 3) return null;
-  let sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (const [x, y] of points) { sx += x; sy += y; sxx += x * x; sxy += x * y; }
-  const d = n * sxx - sx * sx;
-  return d ? (n * sxy - sx * sy) / d : null;
 }
 
 function markOnce(name) { if (!performance.getEntriesByName(name).length) performance.mark(name); }
