@@ -5,12 +5,17 @@ Thin: every command calls the service layer; errors print one line naming what i
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from .errors import AnalyticsError, ValidationError
 
 app = typer.Typer(
     name="plugin-ai-analytics",
@@ -24,14 +29,13 @@ app.add_typer(plugins_app, name="plugins")
 
 
 def _service() -> Any:
+    # loaded on use, so --help and the quick commands start fast
     from .service import AnalyticsService
 
     return AnalyticsService()
 
 
 def _fail(exc: Exception) -> None:
-    from .errors import AnalyticsError
-
     if isinstance(exc, AnalyticsError):
         # One line per problem (a registry file may have several), each readable on its own.
         for line in exc.message.splitlines():
@@ -43,8 +47,7 @@ def _fail(exc: Exception) -> None:
 @app.callback()
 def _main() -> None:
     """Settings come from the environment and .env (see README: Configuration)."""
-    from .config import get_settings
-    from .errors import ValidationError
+    from .config import get_settings  # start-up cost: settings (pydantic-settings) load when a command runs
 
     try:
         get_settings()
@@ -55,9 +58,6 @@ def _main() -> None:
 
 def _ensure_port_free(host: str, port: int) -> None:
     """Exit with one line before any set-up when ``host:port`` cannot be listened on."""
-    import errno
-    import socket
-
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
@@ -87,8 +87,10 @@ def serve(
     ] = None,
 ) -> None:
     """Start the service (REST API, scheduler, workers) in this process."""
+    # loaded on use, so --help and the quick commands start fast
     import uvicorn
 
+    # loaded on use, so --help and the quick commands start fast
     from .api.app import create_app
     from .config import get_settings
 
@@ -115,8 +117,7 @@ def demo(
     """Set up something real to look at, then serve: this service's own process sampled every
     5 s, the processes named in the sample plugins file, and real recorded server metrics
     (the NAB AWS CloudWatch series, when found) replayed as history ending now."""
-    import os
-
+    # loaded on use, so --help and the quick commands start fast
     from .demo import prepare_demo
 
     if serve_after:
@@ -153,8 +154,10 @@ def import_history(
     shift_to_now: Annotated[bool, typer.Option(help="move the timestamps so the last row is now")] = False,
 ) -> None:
     """Import metric history from CSV or Parquet (backfill, evaluation)."""
+    # loaded on use, so --help and the quick commands start fast
     from rich.progress import Progress
 
+    # loaded on use, so --help and the quick commands start fast
     from .collect.importer import parse_mapping, read_history
 
     try:
@@ -173,9 +176,9 @@ def import_history(
 
 
 def _horizon(text: str) -> Any:
+    # loaded on use, so --help and the quick commands start fast
     import pandas as pd
 
-    from .errors import ValidationError
 
     try:
         value = pd.Timedelta(text)
@@ -199,6 +202,7 @@ def forecast(
 ) -> None:
     """Forecast the period after the last row with exactly the production engine; writes
     timestamp,forecast,lower_80,upper_80,lower_95,upper_95."""
+    # loaded on use, so --help and the quick commands start fast
     from .collect.importer import read_series
     from .forecast import train
 
@@ -230,6 +234,7 @@ def backtest(
 ) -> None:
     """Score the production engine on the last ORIGINS horizons of your own history: per-origin and
     average MASE, accuracy % (100 x (1 - WAPE)) and 80%/95% interval coverage."""
+    # loaded on use, so --help and the quick commands start fast
     from .collect.importer import read_series
     from .forecast import backtest as run_backtest
 
@@ -254,8 +259,10 @@ def detect(
 ) -> None:
     """Stream a CSV through exactly the production detector, row by row in time order; writes
     timestamp,value,anomaly_score,alert,severity (alert = 1 where a new anomaly event opens)."""
+    # loaded on use, so --help and the quick commands start fast
     import pandas as pd
 
+    # loaded on use, so --help and the quick commands start fast
     from .anomaly import detect_frame
     from .config import get_settings
 
@@ -284,6 +291,7 @@ def collect(plugin: Annotated[str, typer.Argument(help="plugin id with a registe
 @plugins_app.command("list")
 def plugins_list() -> None:
     """List registered plugins with their data extent."""
+    # loaded on use, so --help and the quick commands start fast
     from rich.console import Console
     from rich.table import Table
 
@@ -328,6 +336,15 @@ def status() -> None:
         typer.echo(service.system_status().model_dump_json(indent=2))
     finally:
         service.close()
+
+
+@app.command()
+def openapi() -> None:
+    """Print the REST API's OpenAPI document (as committed in docs/openapi.json), to generate clients."""
+    # loaded on use, so --help and the quick commands start fast
+    from .api.openapi import openapi_json
+
+    typer.echo(openapi_json(), nl=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

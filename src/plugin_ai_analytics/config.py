@@ -5,6 +5,7 @@ One ``Settings`` object; a bad value stops start-up with a message naming the va
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,8 +72,6 @@ class Settings(BaseSettings):
     def effective_cpu_cores(self) -> int:
         if self.cpu_cores:
             return self.cpu_cores
-        import os
-
         return os.cpu_count() or 1
 
 

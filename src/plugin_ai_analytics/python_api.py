@@ -50,6 +50,7 @@ class PluginAIAnalytics:
         if self._service is None:
             with self._lock:
                 if self._service is None:
+                    # start-up cost: `import plugin_ai_analytics` stays light until the API is used
                     from .service import AnalyticsService
 
                     service = AnalyticsService(self._settings)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 __all__ = ["JSON"]
 
 
-class JSON(Response):
-    media_type = "application/json"
+class JSON(JSONResponse):
+    """A ``JSONResponse`` (so OpenAPI documents the route's response model) rendered faster."""
 
     def render(self, content: Any) -> bytes:
         if isinstance(content, BaseModel):

@@ -308,6 +308,7 @@ class PluginMonitor:
 
     def _run(self) -> None:
         try:
+            # optional in a host: psutil loads only when process sampling is switched on
             from plugin_ai_analytics.collect.process import ProcessSource
 
             self._process = ProcessSource(pid=os.getpid())
@@ -398,7 +399,7 @@ class PluginMonitor:
                 status = getattr(exc, "status_code", 500)
                 return "rejected" if isinstance(status, int) and 400 <= status < 500 else "retry"
             return "sent"
-        import httpx
+        import httpx  # start-up cost: a host that never flushes to a server never loads httpx
 
         if self._http is None:
             self._http = httpx.Client(headers=self._headers)

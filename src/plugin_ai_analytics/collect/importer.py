@@ -36,7 +36,7 @@ def read_history(
     now: Any = None,
 ) -> Any:
     """A frame with a UTC ``timestamp`` column and metric columns, sorted by time."""
-    import pandas as pd
+    import pandas as pd  # start-up cost: pandas loads only for an import
 
     suffix = path.suffix.lower()
     try:
@@ -78,7 +78,7 @@ def read_series(path: Path, timestamp_column: str = "timestamp", value_column: s
 
     Without ``value_column`` the file must hold exactly one column besides the timestamp.
     """
-    import pandas as pd
+    import pandas as pd  # start-up cost: pandas loads only for an import
 
     suffix = path.suffix.lower()
     try:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..domain import PLUGIN_ID_PATTERN
 from ..errors import ValidationError
+from .base import parse_source_config
 
 __all__ = ["PluginSpec", "load_registry_file"]
 
@@ -43,8 +44,6 @@ class PluginSpec(BaseModel):
     def _valid_source(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        from .base import parse_source_config
-
         # Our ValidationError (not a ValueError) passes through pydantic untouched, so the
         # operator sees the exact path, e.g. source.mapping.error_status.
         return parse_source_config(value).model_dump(mode="json")
@@ -96,8 +95,6 @@ def _normalised(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _entry_problems(entry: Any) -> list[tuple[str, str]]:
     """(field, what is wrong) for each problem of one file entry; empty when it is valid."""
-    from .base import parse_source_config
-
     if not isinstance(entry, dict):
         return [("", f"expected a mapping (plugin_id: ..., source: ...), got {type(entry).__name__}")]
     if "id" in entry and "plugin_id" in entry:

@@ -46,6 +46,7 @@ def _add(current: float | None, value: float) -> float:
 
 def read_exposition(text: str, mapping: PrometheusMapping, labels: Mapping[str, str] | None = None) -> Exposition:
     """Parse exposition ``text`` and total what ``mapping`` names; ``ValueError`` if unparsable."""
+    # start-up cost: the exposition parser loads with the first scrape
     from prometheus_client.parser import text_string_to_metric_families
 
     labels = labels or {}

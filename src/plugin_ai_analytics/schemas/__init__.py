@@ -6,6 +6,7 @@ One module per group of endpoints; every record is spelled once.
 """
 
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
+from .export import ExportDocument
 from .forecasts import (
     ForecastAccuracy,
     ForecastFailure,
@@ -32,6 +33,7 @@ __all__ = [
     "DetectionResult",
     "DetectionVerdict",
     "Evidence",
+    "ExportDocument",
     "ForecastAccuracy",
     "ForecastFailure",
     "ForecastPoint",

@@ -58,6 +58,7 @@ def make_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent; safe on every start)."""
+    # start-up cost: alembic loads only when a database is opened for migration
     from alembic import command
     from alembic.config import Config
 

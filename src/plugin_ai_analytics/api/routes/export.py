@@ -8,14 +8,17 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ...ops.export import EXPORT_KINDS, MEDIA_TYPES
+from ...schemas import ExportDocument
 from ..deps import PluginId, ServiceDep
 
 router = APIRouter(tags=["export"])
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 _STREAMED = {
     200: {
-        "description": "the records, streamed",
-        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA_TYPES.values()},
+        "description": "the records, streamed: JSON (several kinds), CSV or Parquet (one kind)",
+        "model": ExportDocument,
+        "content": {MEDIA_TYPES["csv"]: _BINARY, MEDIA_TYPES["parquet"]: _BINARY},
     }
 }
 
