@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from plugin_ai_analytics.errors import ModelIntegrityError
-from plugin_ai_analytics.forecast import CANDIDATES, TrainedForecaster, _selection, train
+from plugin_ai_analytics.forecast import CANDIDATES, TrainedForecaster, _forest, _selection, train
 from plugin_ai_analytics.forecast._forest import Forest, forest_pipeline
+from plugin_ai_analytics.forecast._series import prepare
 from plugin_ai_analytics.forecast._stl import stl
 
 from .test_conformance import H24, START, seasonal
@@ -41,7 +42,35 @@ def forest_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_forest_is_the_seed_pipeline() -> None:
     x, y, later = forest_data()
-    assert np.array_equal(Forest(x, y).predict(later), forest_pipeline().fit(x, y).predict(later))
+    forest = Forest(x, y)
+    assert (forest._trees is not None) == _forest.fast_path_verified()  # the path this release takes
+    assert np.array_equal(forest.predict(later), forest_pipeline().fit(x, y).predict(later))
+
+
+def test_an_unverified_scikit_learn_fits_the_public_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y, later = forest_data()
+    series = seasonal(5, seed=4)
+    grid = prepare(series, H24)
+    ctx = grid.context(len(grid.values), 288)
+    fast_forest = Forest(x, y).predict(later)
+    fast_forecast = CANDIDATES["random_forest"].forecast(grid.values, ctx)
+    monkeypatch.setattr(_forest, "VERIFIED_SKLEARN", ())
+    public = Forest(x, y)
+    assert public._trees is None and public._pipeline is not None
+    assert np.array_equal(public.predict(later), fast_forest)
+    assert np.array_equal(CANDIDATES["random_forest"].forecast(grid.values, ctx), fast_forecast)
+
+
+def test_a_private_tree_api_that_changed_falls_back_to_the_public_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sklearn.tree._splitter
+
+    x, y, later = forest_data()
+    expected = Forest(x, y).predict(later)
+    monkeypatch.setattr(_forest, "VERIFIED_SKLEARN", (sklearn.__version__,))
+    monkeypatch.delattr(sklearn.tree._splitter, "BestSplitter")
+    public = Forest(x, y)
+    assert public._trees is None
+    assert np.array_equal(public.predict(later), expected)
 
 
 # -- racing ---------------------------------------------------------------------------------------

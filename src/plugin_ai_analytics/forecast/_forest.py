@@ -1,5 +1,6 @@
 """The seed's model as a candidate: RandomForestRegressor behind a StandardScaler over time of day,
-weekday and the metric's previous day, fitted tree by tree through scikit-learn's tree builder.
+weekday and the metric's previous day, fitted tree by tree through scikit-learn's tree builder
+when the installed scikit-learn is one that fast path was verified against.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 from ._coarse import from_coarse, to_coarse
 from ._series import Context
 
-__all__ = ["Forest", "forest_pipeline", "random_forest"]
+__all__ = ["VERIFIED_SKLEARN", "Forest", "fast_path_verified", "forest_pipeline", "random_forest"]
 
 # The seed's forest: StandardScaler + RandomForestRegressor(16 trees, depth 8, leaves >= 2,
 # random_state 0). Fitted tree by tree through scikit-learn's own tree builder, with the seeds and
@@ -23,6 +24,19 @@ __all__ = ["Forest", "forest_pipeline", "random_forest"]
 FOREST_TREES = 16
 FOREST_DEPTH = 8
 FOREST_LEAF = 2
+# The tree-by-tree fit calls scikit-learn's private tree API (sklearn.tree._criterion, _splitter,
+# _tree), which changes between releases without notice. It runs only on the release series it
+# was verified against, forest for forest (tests/forecast/test_training.py); on any other the
+# public RandomForestRegressor fits the same forest, at about three times the cost (see above).
+# Verify a new series before adding it here.
+VERIFIED_SKLEARN: tuple[str, ...] = ("1.9.",)
+
+
+def fast_path_verified() -> bool:
+    """Whether the installed scikit-learn belongs to a release series in ``VERIFIED_SKLEARN``."""
+    import sklearn  # start-up cost: scikit-learn is imported on the forest's first fit only
+
+    return sklearn.__version__.startswith(VERIFIED_SKLEARN)
 
 
 def forest_pipeline() -> Any:
@@ -51,17 +65,20 @@ class Forest:
         from sklearn.preprocessing import StandardScaler  # start-up cost: imported on the first fit only
 
         self._scaler = StandardScaler().fit(x)
-        try:
-            self._trees: list[Any] | None = self._build(np.asarray(self._scaler.transform(x), dtype=np.float32), y)
-            self._pipeline = None
-        except (ImportError, TypeError, ValueError, AttributeError):
-            # A scikit-learn whose private tree API differs: the public estimator, same forest.
-            self._trees = None
+        self._trees: list[Any] | None = None
+        self._pipeline: Any = None
+        if fast_path_verified():
+            try:
+                self._trees = self._build(np.asarray(self._scaler.transform(x), dtype=np.float32), y)
+            except (ImportError, TypeError, ValueError, AttributeError):
+                self._trees = None  # the private tree API is not what it was verified as: the public path
+        if self._trees is None:
             self._pipeline = forest_pipeline().fit(x, y)
 
     @staticmethod
     def _build(x: np.ndarray, y: np.ndarray) -> list[Any]:
-        # Private modules: a failing import falls back to the public estimator.
+        # Private modules, imported only once the release is known to be a verified one (and a
+        # failing import falls back to the public estimator).
         from sklearn.tree._criterion import MSE
         from sklearn.tree._splitter import BestSplitter
         from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
@@ -89,7 +106,7 @@ class Forest:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self._trees is None:
-            return np.asarray(self._pipeline.predict(x), dtype=float)  # type: ignore[union-attr]
+            return np.asarray(self._pipeline.predict(x), dtype=float)
         z = np.asarray(self._scaler.transform(x), dtype=np.float32)
         out = np.zeros(len(z))
         for tree in self._trees:
