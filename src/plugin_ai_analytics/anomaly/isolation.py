@@ -8,11 +8,14 @@ deterministically, on restore, so nothing is ever pickled.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
+
 __all__ = ["IsolationForestDetector"]
+
 
 def _average_path_length(n: np.ndarray) -> np.ndarray:
     """Expected depth of an unsuccessful search in a binary tree of ``n`` points (the IF constant)."""
@@ -32,8 +35,8 @@ class IsolationForestDetector:
     forest's anomaly score 2**(-mean path / c), in (0, 1], higher = easier to isolate.
     """
 
-    kind = "isolation_forest"
-    meaning = "unusual combination"
+    kind: ClassVar[str] = "isolation_forest"
+    meaning: ClassVar[str] = "unusual combination"
 
     def __init__(
         self,
@@ -90,8 +93,6 @@ class IsolationForestDetector:
         return self._features(rows, np.vstack([rows[:1], rows[:-1]]))
 
     def _fit(self) -> None:
-        from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
-
         self._restore_pending = False
         self._fit_rows = [list(r) for r in self._rows]
         X = self._fit_matrix()
