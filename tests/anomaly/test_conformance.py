@@ -43,8 +43,10 @@ def detector_classes() -> set[type]:
         module = importlib.import_module(f"{anomaly.__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             methods = ("score_one", "learn_one", "to_state", "from_state")
-            if cls.__module__ == module.__name__ and cls is not StreamingDetector and all(
-                callable(getattr(cls, m, None)) for m in methods
+            if (
+                cls.__module__ == module.__name__
+                and cls is not StreamingDetector
+                and all(callable(getattr(cls, m, None)) for m in methods)
             ):
                 found.add(cls)
     return found
