@@ -15,6 +15,21 @@ import pandas as pd
 
 from plugin_ai_analytics.errors import InsufficientData, ValidationError
 
+__all__ = [
+    "DAY",
+    "HOUR",
+    "Context",
+    "Grid",
+    "check_horizon",
+    "horizon_steps",
+    "infer_step",
+    "min_history",
+    "prepare",
+    "regularise",
+    "require_history",
+    "validate",
+]
+
 DAY = pd.Timedelta(days=1)
 HOUR = pd.Timedelta(hours=1)
 _NICE_STEPS = (
