@@ -78,7 +78,7 @@ def test_fast_fit_is_sklearns_forest(name: str, seed: int, contamination: float)
     X, max_samples = designs()[name]
     kw = {"n_estimators": 50, "max_samples": max_samples, "contamination": contamination, "random_state": seed}
     fast = fit_isolation_forest(X, **kw)
-    assert isinstance(fast, _forest_fit.FittedForest)  # the fast path, not the fallback
+    assert isinstance(fast, _forest_fit.FittedForest) == _forest_fit.fast_path_verified()
     assert_same_forest(fast, IsolationForest(**kw).fit(X))
 
 
@@ -105,6 +105,7 @@ def test_fallback_when_the_private_tree_api_is_missing(
 ) -> None:
     import sklearn.tree._splitter
 
+    monkeypatch.setattr(_forest_fit, "VERIFIED_SKLEARN", (sklearn.__version__,))  # the private path is tried
     monkeypatch.delattr(sklearn.tree._splitter, "RandomSplitter")
     monkeypatch.setattr(_forest_fit, "_fell_back", False)
     X, _ = designs()["nab_constant_column"]
@@ -116,3 +117,36 @@ def test_fallback_when_the_private_tree_api_is_missing(
     assert_same_forest(first, IsolationForest(**kw).fit(X))
     assert_same_forest(second, IsolationForest(**{**kw, "random_state": 4}).fit(X))
     assert len([r for r in caplog.records if "fast IsolationForest fit unavailable" in r.message]) == 1
+
+
+def test_an_unverified_scikit_learn_fits_the_public_estimator(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    X, _ = designs()["nab_256"]
+    kw = {"n_estimators": 50, "max_samples": 256, "contamination": 0.1, "random_state": 7}
+    fast = fit_isolation_forest(X, **kw)
+    monkeypatch.setattr(_forest_fit, "VERIFIED_SKLEARN", ())
+    monkeypatch.setattr(_forest_fit, "_fell_back", False)
+    with caplog.at_level(logging.WARNING, logger="plugin_ai_analytics.anomaly"):
+        public = fit_isolation_forest(X, **kw)
+    assert isinstance(public, IsolationForest)
+    assert_same_forest(public, fast)
+    assert any("is not a verified release" in r.message for r in caplog.records)
+
+
+def test_the_detector_scores_the_same_on_either_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = nab_design(400, start=1500)[:, [0, 1, 2, -1]]  # three metrics and the hour, as a plugin's rows
+
+    def scores() -> list[float]:
+        det = IsolationForestDetector(n_features=4, window=256, refit_every=128)
+        out = []
+        for row in rows.tolist():
+            out.append(det.score_one(row))
+            det.learn_one(row)
+        return out
+
+    fast = scores()
+    monkeypatch.setattr(_forest_fit, "VERIFIED_SKLEARN", ())
+    monkeypatch.setattr(_forest_fit, "_fell_back", True)  # (the warning has its own test)
+    assert scores() == fast
+    assert max(fast) > 0.0

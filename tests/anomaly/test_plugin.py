@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from plugin_ai_analytics.anomaly import OUTPUT_COLUMNS, PluginDetector, alert_threshold_for, detect_frame
+from plugin_ai_analytics.anomaly.channel import MetricReading
 from plugin_ai_analytics.errors import ValidationError
 
 from .conftest import START, STEP, stream
@@ -105,13 +106,13 @@ def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> 
 
 def _judge_scores(scores: list[float]) -> list[tuple[bool, float]]:
     """Feed plugin scores straight to the event rules: (alert, incident_score) per sample."""
-    from plugin_ai_analytics.anomaly.channel import MetricReading
-
-    det = PluginDetector()
+    rules = PluginDetector().incidents
     out = []
     for i, s in enumerate(scores):
         reading = MetricReading(10.0 * s, "discord1", None, None, None)
-        v = det._judge(START + i * STEP, s, {"cpu_percent": s}, {"cpu_percent": reading}, {"cpu_percent": 1.0}, None)
+        v = rules.judge(
+            START + i * STEP, s, {"cpu_percent": s}, {"cpu_percent": reading}, {"cpu_percent": 1.0}, None, {}
+        )
         out.append((v.alert, v.incident_score))
     return out
 
@@ -128,14 +129,12 @@ def test_a_marginal_breach_alerts_only_if_the_next_sample_confirms_it() -> None:
 
 
 def test_a_confirmation_on_the_last_incidents_metrics_within_its_cool_down_does_not_alert_again() -> None:
-    from plugin_ai_analytics.anomaly.channel import MetricReading
-
-    det = PluginDetector()
+    rules = PluginDetector().incidents
 
     def judge(i: int, scores: dict[str, float]) -> bool:
         readings = {m: MetricReading(10.0 * s, "discord1", None, None, None) for m, s in scores.items()}
         values = dict.fromkeys(scores, 1.0)
-        return det._judge(START + i * STEP, max(scores.values()), scores, readings, values, None).alert
+        return rules.judge(START + i * STEP, max(scores.values()), scores, readings, values, None, {}).alert
 
     alerts = [judge(0, {"cpu_percent": 0.6, "memory_mb": 0.0})]  # a cpu incident
     alerts += [judge(i, {"cpu_percent": 0.0, "memory_mb": 0.0}) for i in range(1, 14)]  # closes

@@ -9,8 +9,8 @@ import pytest
 
 import plugin_ai_analytics.anomaly as anomaly
 
-MODULES = ["actions", "calibration", "channel", "detectors", "events", "feedback", "frame"]
-MODULES += ["isolation", "plugin"]
+MODULES = ["actions", "cadence", "calibration", "channel", "detectors", "events", "feedback", "forest_channel"]
+MODULES += ["frame", "incidents", "isolation", "plugin", "samples", "streaming"]
 
 
 def test_exported_names() -> None:

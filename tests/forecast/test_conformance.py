@@ -262,7 +262,7 @@ def test_public_names() -> None:
         "OriginResult",
         "TrainedForecaster",
         "accuracy",
-        "accuracy_from_totals",
+        "accuracy_from_sums",
         "backtest",
         "coverage",
         "mase",

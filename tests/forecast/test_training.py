@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from plugin_ai_analytics.errors import ModelIntegrityError
-from plugin_ai_analytics.forecast import CANDIDATES, TrainedForecaster, _engine, train
-from plugin_ai_analytics.forecast._candidates import _Forest, _forest_pipeline
+from plugin_ai_analytics.forecast import CANDIDATES, TrainedForecaster, _forest, _selection, train
+from plugin_ai_analytics.forecast._forest import Forest, forest_pipeline
+from plugin_ai_analytics.forecast._series import prepare
 from plugin_ai_analytics.forecast._stl import stl
 
 from .test_conformance import H24, START, seasonal
@@ -31,13 +32,45 @@ def test_stl_equals_statsmodels(n: int, period: int) -> None:
     assert np.allclose(trend, ref.trend, rtol=0, atol=1e-10)
 
 
-def test_forest_is_the_seed_pipeline() -> None:
+def forest_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forest's kind of design (hour, weekday, previous value), a target, and later rows."""
     rng = np.random.default_rng(3)
     x = np.column_stack([rng.integers(0, 24, 300) + 0.5, rng.integers(0, 7, 300), rng.normal(50, 9, 300)])
     y = x[:, 2] * 0.4 + 5 * np.sin(x[:, 0] / 24 * 2 * np.pi) + rng.normal(0, 1, 300)
-    later = x[:30] + 0.25
-    expected = _forest_pipeline().fit(x, y).predict(later)
-    assert np.array_equal(_Forest(x, y).predict(later), expected)
+    return x, y, x[:30] + 0.25
+
+
+def test_forest_is_the_seed_pipeline() -> None:
+    x, y, later = forest_data()
+    forest = Forest(x, y)
+    assert (forest._trees is not None) == _forest.fast_path_verified()  # the path this release takes
+    assert np.array_equal(forest.predict(later), forest_pipeline().fit(x, y).predict(later))
+
+
+def test_an_unverified_scikit_learn_fits_the_public_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y, later = forest_data()
+    series = seasonal(5, seed=4)
+    grid = prepare(series, H24)
+    ctx = grid.context(len(grid.values), 288)
+    fast_forest = Forest(x, y).predict(later)
+    fast_forecast = CANDIDATES["random_forest"].forecast(grid.values, ctx)
+    monkeypatch.setattr(_forest, "VERIFIED_SKLEARN", ())
+    public = Forest(x, y)
+    assert public._trees is None and public._pipeline is not None
+    assert np.array_equal(public.predict(later), fast_forest)
+    assert np.array_equal(CANDIDATES["random_forest"].forecast(grid.values, ctx), fast_forecast)
+
+
+def test_a_private_tree_api_that_changed_falls_back_to_the_public_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sklearn.tree._splitter
+
+    x, y, later = forest_data()
+    expected = Forest(x, y).predict(later)
+    monkeypatch.setattr(_forest, "VERIFIED_SKLEARN", (sklearn.__version__,))
+    monkeypatch.delattr(sklearn.tree._splitter, "BestSplitter")
+    public = Forest(x, y)
+    assert public._trees is None
+    assert np.array_equal(public.predict(later), expected)
 
 
 # -- racing ---------------------------------------------------------------------------------------
@@ -56,7 +89,7 @@ def test_racing_picks_what_the_full_backtest_picks(monkeypatch: pytest.MonkeyPat
     raced = train(series, horizon=H24)
     origins = [s.origins for s in raced.scores.values() if s.origins is not None]
     assert min(origins) < max(origins)  # some expensive model did leave the race
-    monkeypatch.setattr(_engine, "RACE_MARGIN", float("inf"))
+    monkeypatch.setattr(_selection, "RACE_MARGIN", float("inf"))
     full = train(series, horizon=H24)
     assert raced.model == full.model
     assert raced.chosen == full.chosen

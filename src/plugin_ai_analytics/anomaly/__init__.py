@@ -15,7 +15,8 @@ from .events import (
 )
 from .feedback import FeedbackMemory
 from .frame import OUTPUT_COLUMNS, detect_frame
-from .plugin import PluginDetector, alert_threshold_for
+from .incidents import alert_threshold_for
+from .plugin import PluginDetector
 
 __all__ = [
     "CRITICAL_METRICS",

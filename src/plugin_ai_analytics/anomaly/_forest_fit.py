@@ -6,7 +6,8 @@ inspection, joblib dispatch and a second validation pass to score the training r
 ``offset_``. ``fit_isolation_forest`` draws the same random streams (the targets ``y``, one seed
 per tree, each tree's bagging indices and its splitter's seed) and hands them straight to
 sklearn's Cython tree builder, so the trees and ``offset_`` are bit-for-bit those of
-``IsolationForest(...).fit(X)``. A scikit-learn whose private tree API differs falls back to the
+``IsolationForest(...).fit(X)``. It runs only on the scikit-learn releases it was verified
+against (``VERIFIED_SKLEARN``); any other release, or a private import that fails, fits the
 public estimator (logged once).
 """
 
@@ -19,11 +20,28 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fit_isolation_forest"]
+__all__ = ["VERIFIED_SKLEARN", "FittedForest", "fast_path_verified", "fit_isolation_forest"]
 
 log = logging.getLogger("plugin_ai_analytics.anomaly")
 _MAX_INT = np.iinfo(np.int32).max
 _fell_back = False  # logged once
+# The fast path calls scikit-learn's private tree API (sklearn.tree._criterion, _splitter, _tree),
+# which changes between releases without notice. It runs only on the release series it was
+# verified against, tree for tree (tests/anomaly/test_forest_fit.py); on any other the public
+# IsolationForest fits the same forest, at several times the cost (benchmarks/forest_fit.py).
+# Verify a new series before adding it here.
+VERIFIED_SKLEARN: tuple[str, ...] = ("1.9.",)
+
+
+def _installed_sklearn() -> str:
+    import sklearn  # start-up cost: scikit-learn is imported on the first forest fit only
+
+    return sklearn.__version__
+
+
+def fast_path_verified() -> bool:
+    """Whether the installed scikit-learn belongs to a release series in ``VERIFIED_SKLEARN``."""
+    return _installed_sklearn().startswith(VERIFIED_SKLEARN)
 
 
 @dataclass
@@ -68,6 +86,7 @@ def _n_samples(max_samples: Any, n: int) -> int:
 
 
 def _fast(X: np.ndarray, n_estimators: int, max_samples: Any, contamination: Any, random_state: Any) -> FittedForest:
+    # Private modules, imported only on a verified release (start-up cost: on the first fit only).
     from sklearn.tree._criterion import MSE
     from sklearn.tree._splitter import RandomSplitter
     from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
@@ -131,7 +150,7 @@ def _fast(X: np.ndarray, n_estimators: int, max_samples: Any, contamination: Any
 
 
 def _public(X: np.ndarray, n_estimators: int, max_samples: Any, contamination: Any, random_state: Any) -> Any:
-    from sklearn.ensemble import IsolationForest
+    from sklearn.ensemble import IsolationForest  # start-up cost: imported on the first fit only
 
     return IsolationForest(
         n_estimators=n_estimators,
@@ -155,11 +174,15 @@ def fit_isolation_forest(
     ``estimators_samples_``, ``offset_`` and ``max_samples_``, identical to the estimator's.
     """
     global _fell_back
-    try:
-        return _fast(X, n_estimators, max_samples, contamination, random_state)
-    except (ImportError, AttributeError, TypeError) as exc:
-        # A scikit-learn whose private tree API differs: the public estimator, same forest.
-        if not _fell_back:
-            _fell_back = True
-            log.warning("fast IsolationForest fit unavailable (%s: %s), using sklearn's", type(exc).__name__, exc)
+    if fast_path_verified():
+        try:
+            return _fast(X, n_estimators, max_samples, contamination, random_state)
+        except (ImportError, AttributeError, TypeError) as exc:
+            # The private tree API is not what it was verified as: the public estimator, same forest.
+            reason = f"{type(exc).__name__}: {exc}"
+    else:
+        reason = f"scikit-learn {_installed_sklearn()} is not a verified release"
+    if not _fell_back:
+        _fell_back = True
+        log.warning("fast IsolationForest fit unavailable (%s), using sklearn's", reason)
     return _public(X, n_estimators, max_samples, contamination, random_state)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,6 +24,14 @@ from .detectors import (
     UnivariateDetector,
     detector_from_state,
     robust_location_scale,
+)
+from .history import (
+    discord_scores,
+    fisher_surprises,
+    level_shift_scores,
+    scored_positions,
+    seasonal_scores,
+    seasonal_slots,
 )
 
 __all__ = ["MetricChannel", "MetricReading", "SUSTAINED_SPAN", "fisher_surprise"]
@@ -101,7 +109,12 @@ def default_detectors(period: int | None) -> list[UnivariateDetector]:
 
 
 class MetricChannel:
-    """The detectors of one metric and the fusion of their calibrated scores."""
+    """The detectors of one metric and the fusion of their calibrated scores.
+
+    A ``StreamingDetector`` itself: ``score_one`` is the fused surprise of a value.
+    """
+
+    kind: ClassVar[str] = "metric_channel"
 
     def __init__(self, period: int | None, detectors: list[UnivariateDetector] | None = None) -> None:
         self.period = period
@@ -129,33 +142,56 @@ class MetricChannel:
     def update(self, x: float) -> MetricReading:
         """Score ``x`` with everything learned so far, then learn it (score-then-learn: causal)."""
         band = self.band()  # before learning x: the band x is judged against
-        surprises = []
-        ready = [det.ready for det in self.detectors]
-        raws = [det.score_one(x) if ok else math.nan for det, ok in zip(self.detectors, ready, strict=True)]
+        ready, raws, surprises, base, mean_recent, sustained = self._assess(x)
         # Learn only after every detector has scored: some share one history.
         for det, cal, raw, ok in zip(self.detectors, self.calibrators, raws, ready, strict=True):
-            surprises.append(min(cal.surprise(raw), MAX_SURPRISE) if ok else 0.0)
             if ok:
                 cal.learn_one(raw)
             det.learn_one(x)
         k = int(np.argmax(surprises))
-        base = min(fisher_surprise(surprises), MAX_SURPRISE)
         self.recent.append(base)
-        mean_recent = _mean(self.recent.view().tolist())
-        sustained = min(self.sustained.surprise(mean_recent), MAX_SURPRISE)
         self.sustained.learn_one(mean_recent)
         detector = self._names()[k]
         if sustained > base:
             detector = "sustained"
-        surprise = max(0.0, max(base, sustained) - math.log10(2.0))
         self.last_value = x
         return MetricReading(
-            surprise=surprise,
+            surprise=self._fused(base, sustained),
             detector=detector,
             expected=band.expected if band else None,
             lower=band.lower if band else None,
             upper=band.upper if band else None,
         )
+
+    def _assess(self, x: float) -> tuple[list[bool], list[float], list[float], float, float, float]:
+        """What ``update(x)`` computes before it learns anything: which detectors are ready, their
+        raw scores and surprises, the fused surprise, the recent mean it makes and its surprise."""
+        ready = [det.ready for det in self.detectors]
+        raws = [det.score_one(x) if ok else math.nan for det, ok in zip(self.detectors, ready, strict=True)]
+        surprises = [
+            min(cal.surprise(raw), MAX_SURPRISE) if ok else 0.0
+            for cal, raw, ok in zip(self.calibrators, raws, ready, strict=True)
+        ]
+        base = min(fisher_surprise(surprises), MAX_SURPRISE)
+        # The recent ring as it will be once ``base`` is appended (oldest dropped when full).
+        recent = self.recent.view().tolist()
+        recent.append(base)
+        mean_recent = _mean(recent[-self.recent.capacity :])
+        sustained = min(self.sustained.surprise(mean_recent), MAX_SURPRISE)
+        return ready, raws, surprises, base, mean_recent, sustained
+
+    @staticmethod
+    def _fused(base: float, sustained: float) -> float:
+        return max(0.0, max(base, sustained) - math.log10(2.0))
+
+    def score_one(self, x: float) -> float:
+        """The surprise ``update(x)`` would report, without learning ``x`` (``StreamingDetector``)."""
+        _, _, _, base, _, sustained = self._assess(x)
+        return self._fused(base, sustained)
+
+    def learn_one(self, x: float) -> None:
+        """``update(x)`` without its reading: the ensemble learns by scoring (``StreamingDetector``)."""
+        self.update(x)
 
     def learn_history(
         self, values: np.ndarray, slots: np.ndarray | None = None, slot_of_update: np.ndarray | None = None
@@ -166,15 +202,6 @@ class MetricChannel:
         baseline's slot sequence (NaN where streaming imputes a missing sample) and
         ``slot_of_update``: each update's slot, -1 for updates before the baseline existed.
         """
-        from .history import (
-            discord_scores,
-            fisher_surprises,
-            level_shift_scores,
-            scored_positions,
-            seasonal_scores,
-            seasonal_slots,
-        )
-
         values = np.asarray(values, dtype=float)
         count = len(values)
         # One set of positions for all detectors (from when the slowest non-seasonal one is ready).

@@ -8,11 +8,14 @@ deterministically, on restore, so nothing is ever pickled.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
+
 __all__ = ["IsolationForestDetector"]
+
 
 def _average_path_length(n: np.ndarray) -> np.ndarray:
     """Expected depth of an unsuccessful search in a binary tree of ``n`` points (the IF constant)."""
@@ -32,8 +35,8 @@ class IsolationForestDetector:
     forest's anomaly score 2**(-mean path / c), in (0, 1], higher = easier to isolate.
     """
 
-    kind = "isolation_forest"
-    meaning = "unusual combination"
+    kind: ClassVar[str] = "isolation_forest"
+    meaning: ClassVar[str] = "unusual combination"
 
     def __init__(
         self,
@@ -90,8 +93,6 @@ class IsolationForestDetector:
         return self._features(rows, np.vstack([rows[:1], rows[:-1]]))
 
     def _fit(self) -> None:
-        from ._forest_fit import fit_isolation_forest  # sklearn's trees without its per-tree overhead
-
         self._restore_pending = False
         self._fit_rows = [list(r) for r in self._rows]
         X = self._fit_matrix()
@@ -210,6 +211,56 @@ class IsolationForestDetector:
             return [0.0] * len(rows)
         c = float(self._trees["c"])
         return [2.0 ** (-mean_path / c) for mean_path in self._mean_paths(rows, previous).tolist()]
+
+    def score_run(self, rows: list[list[float]]) -> list[float]:
+        """``score_one`` of each of ``rows`` in turn, each learnt before the next is scored, with
+        no refit in between (see ``rows_until_refit``): for replaying a stream in blocks."""
+        previous = [self._rows[-1] if self._rows else rows[0], *rows[:-1]]
+        return self.score_each(np.array(rows), np.array(previous))
+
+    def rows_until_refit(self, limit: int) -> int:
+        """How many of the next ``limit`` rows ``learn_one`` takes up to and including the one
+        that refits the trees (``limit`` when none does)."""
+        since_fit, kept = self._since_fit, len(self._rows)
+        taken = 0
+        while taken < limit:
+            since_fit += 1
+            kept = min(kept + 1, self.window)
+            taken += 1
+            if since_fit >= self.refit_every and kept >= min(self.window, 64):
+                break
+        return taken
+
+    def learn_rows(self, rows: np.ndarray, calibration_capacity: int) -> tuple[np.ndarray, int]:
+        """Learn ``rows`` (a fresh detector's first rows, oldest first) as ``learn_one`` of each
+        would have: the same rows kept and the same last fit (same rows, same seed).
+
+        Returns what a calibrator fed by streaming needs: the current trees' scores of up to
+        ``calibration_capacity`` of the newest rows they were not fitted on (none before a fit),
+        and how many rows streaming would have scored since the first trees existed.
+        """
+        count = len(rows)
+        fits = count // self.refit_every
+        as_lists = rows.tolist()
+        raws, since_first_fit = np.empty(0), 0
+        if fits:
+            fit_end = fits * self.refit_every
+            self._rows = as_lists[max(0, fit_end - self.window) : fit_end]
+            self._fits = fits - 1
+            self._fit()
+            since_first_fit = count - self.refit_every  # rows scored once the first trees existed
+            # Out-of-sample rows for the calibrator: the newest ones scored by streaming, minus
+            # the rows the current trees were fitted on.
+            candidates = [r for r in range(self.refit_every, count) if not (fit_end - self.window <= r < fit_end)][
+                -calibration_capacity:
+            ]
+            if candidates:
+                chosen = np.array(candidates)
+                raws = self.score_rows(rows[chosen], rows[np.maximum(chosen - 1, 0)])
+        self._rows = as_lists[-self.window :]
+        self._since_fit = count - fits * self.refit_every
+        self._fits = fits
+        return raws, since_first_fit
 
     def is_outlier(self, score: float) -> bool:
         """sklearn's verdict at the configured contamination (score above the fitted offset)."""

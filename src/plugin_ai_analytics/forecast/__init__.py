@@ -3,16 +3,11 @@ intervals, a JSON-safe trained state. Pure functions of the series they are give
 """
 
 from ._candidates import CANDIDATES
-from ._engine import (
-    BacktestReport,
-    Forecast,
-    ModelScore,
-    OriginResult,
-    TrainedForecaster,
-    backtest,
-    train,
-)
-from ._scoring import accuracy, accuracy_from_totals, coverage, mase, seasonal_scale
+from ._engine import backtest, train
+from ._report import BacktestReport, OriginResult
+from ._results import Forecast, ModelScore
+from ._scoring import accuracy, accuracy_from_sums, coverage, mase, seasonal_scale
+from ._trained import TrainedForecaster
 
 __all__ = [
     "CANDIDATES",
@@ -22,7 +17,7 @@ __all__ = [
     "OriginResult",
     "TrainedForecaster",
     "accuracy",
-    "accuracy_from_totals",
+    "accuracy_from_sums",
     "backtest",
     "coverage",
     "mase",

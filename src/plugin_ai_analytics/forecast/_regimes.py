@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._candidates import Context
+from ._series import Context
 
 # A shift must hold for this many hours before it is believed (a shorter burst is an incident,
 # which the interval, not the level, should absorb) ...

@@ -1,7 +1,8 @@
 """Turning a raw metric series into the regular grid every candidate model expects.
 
-Owns input validation, step inference, regularisation (irregular sampling, duplicates, gaps)
-and the minimum-history rule that produces "insufficient data: need N more hours".
+Owns input validation, step inference, regularisation (irregular sampling, duplicates, gaps),
+the horizon in grid steps, what a model knows of the grid (``Context``) and the minimum-history
+rule that produces "insufficient data: need N more hours".
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ import numpy as np
 import pandas as pd
 
 from plugin_ai_analytics.errors import InsufficientData, ValidationError
+
+__all__ = [
+    "DAY",
+    "HOUR",
+    "Context",
+    "Grid",
+    "check_horizon",
+    "horizon_steps",
+    "infer_step",
+    "min_history",
+    "prepare",
+    "regularise",
+    "require_history",
+    "validate",
+]
 
 DAY = pd.Timedelta(days=1)
 HOUR = pd.Timedelta(hours=1)
@@ -42,6 +58,28 @@ _NICE_STEPS = (
 
 
 @dataclass(frozen=True, slots=True)
+class Context:
+    """What a candidate knows besides the values: the grid's geometry and the clock of ``y[-1]``."""
+
+    step: pd.Timedelta
+    horizon: int  # steps to forecast
+    t_last: pd.Timestamp  # timestamp of the last history value
+
+    @property
+    def season(self) -> int:
+        """Steps per day (the daily cycle every server metric shares), at least 1."""
+        return max(1, round(DAY / self.step))
+
+    @property
+    def coarse(self) -> int:
+        """Native steps per coarse (about hourly) step used by the heavier models."""
+        return max(1, round(HOUR / self.step))
+
+    def steps(self, span: pd.Timedelta) -> int:
+        return max(1, round(span / self.step))
+
+
+@dataclass(frozen=True, slots=True)
 class Grid:
     """A series on a regular grid: ``values[i]`` is the value at ``start + i * step``."""
 
@@ -53,6 +91,23 @@ class Grid:
     @property
     def last(self) -> pd.Timestamp:
         return self.start + (len(self.values) - 1) * self.step
+
+    def context(self, end: int, horizon: int) -> Context:
+        """The ``Context`` of a forecast of ``horizon`` steps from ``values[:end]``."""
+        return Context(step=self.step, horizon=horizon, t_last=self.start + (end - 1) * self.step)
+
+
+def horizon_steps(horizon: pd.Timedelta, step: pd.Timedelta) -> int:
+    """Grid steps covering ``horizon`` (at least one)."""
+    return max(1, math.ceil(horizon / step))
+
+
+def check_horizon(horizon: pd.Timedelta) -> pd.Timedelta:
+    """``horizon`` as a Timedelta, or ``ValidationError`` outside 1 second .. 31 days."""
+    horizon = pd.Timedelta(horizon)
+    if horizon <= pd.Timedelta(0) or horizon > pd.Timedelta(days=31):
+        raise ValidationError("horizon must be between 1 second and 31 days", field="horizon")
+    return horizon
 
 
 def validate(series: pd.Series) -> pd.Series:

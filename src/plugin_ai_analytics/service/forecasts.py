@@ -337,7 +337,7 @@ class Forecasts:
         """Rolling accuracy, MASE and interval coverage of scored predictions, per metric."""
         import numpy as np  # start-up cost: numpy only once forecasts are scored
 
-        from ..forecast import accuracy_from_totals  # start-up cost: the engines load on first use
+        from ..forecast import accuracy_from_sums  # start-up cost: the engines load on first use
 
         rows = self._predictions.scored(plugin_id, now_ms() - int(days * DAY_MS))
         by_metric: dict[str, list[dict[str, Any]]] = {}
@@ -352,7 +352,7 @@ class Forecasts:
             scale = scales.get(metric)
             out[metric] = TrackedAccuracy(
                 scored_predictions=len(rs),
-                accuracy_percent=round(accuracy_from_totals(abs_error, float(np.abs(actual).sum())), 2),
+                accuracy_percent=round(float(accuracy_from_sums(abs_error, float(np.abs(actual).sum()))), 2),
                 coverage_80=round(float(np.mean([(r["lower_80"] <= r["actual"] <= r["upper_80"]) for r in rs])), 3),
                 coverage_95=round(float(np.mean([(r["lower_95"] <= r["actual"] <= r["upper_95"]) for r in rs])), 3),
                 mase=round(abs_error / len(rs) / scale, 3) if scale else None,

@@ -70,7 +70,7 @@ class Health:
 
     def plugin(self, plugin_id: str) -> PluginHealth:
         """One plugin's health row plus its models and the tracked accuracy per day."""
-        from ..forecast import accuracy_from_totals  # start-up cost: the engines load on first use
+        from ..forecast import accuracy_from_sums  # start-up cost: the engines load on first use
 
         now = now_ms()
         self._store.plugins.require(plugin_id)
@@ -90,7 +90,7 @@ class Health:
             metric: [
                 {
                     "day": ms_to_iso(d["day_ts"])[:10],
-                    "accuracy_percent": round(accuracy_from_totals(d["abs_error"], d["abs_actual"]), 2),
+                    "accuracy_percent": round(float(accuracy_from_sums(d["abs_error"], d["abs_actual"])), 2),
                     "scored": d["scored"],
                 }
                 for d in days
@@ -234,10 +234,10 @@ class _Cache:
 
 def _pooled_accuracy(per_metric: dict[str, dict[str, float]]) -> dict[str, Any]:
     """Accuracy pooled over the metrics, each weighted equally (one WAPE per metric)."""
-    from ..forecast import accuracy_from_totals  # start-up cost: the engines load on first use
+    from ..forecast import accuracy_from_sums  # start-up cost: the engines load on first use
 
     values = [
-        accuracy_from_totals(m["abs_error"], m["abs_actual"])
+        float(accuracy_from_sums(m["abs_error"], m["abs_actual"]))
         for metric, m in per_metric.items()
         if metric in FORECAST_METRICS and m["abs_actual"] > 0
     ]

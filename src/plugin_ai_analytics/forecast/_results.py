@@ -1,0 +1,74 @@
+"""What the forecasting engine hands back: the forecast table and the backtest figures of a model.
+
+``FORECAST_COLUMNS`` is the one spelling of a forecast point's fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["FORECAST_COLUMNS", "Forecast", "ModelScore"]
+
+FORECAST_COLUMNS = (
+    "timestamp",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "confidence",
+    "clipped",
+)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast table plus the model that made it.
+
+    ``frame`` has the columns ``timestamp, forecast, lower_80, upper_80, lower_95, upper_95,
+    confidence, clipped``. ``confidence`` is the backtest accuracy % (100 x (1 - WAPE)) of this
+    model at that horizon step; ``clipped`` says the point or a bound was moved into the
+    metric's physical range.
+    """
+
+    frame: pd.DataFrame
+    model: str
+    metric: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.frame[key]
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.frame.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """Backtest figures of one candidate (or the chosen combination) on the training series."""
+
+    mase: float
+    accuracy: float
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+    origins: int | None = None  # backtest origins behind these figures (fewer: left the race)
+
+    def to_dict(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {
+            "mase": self.mase,
+            "accuracy": self.accuracy,
+            "coverage_80": self.coverage_80,
+            "coverage_95": self.coverage_95,
+        }
+        if self.origins is not None:
+            out["origins"] = self.origins
+        return out
