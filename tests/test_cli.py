@@ -38,6 +38,7 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, check: bo
     return result
 
 
+@pytest.mark.slow
 def test_every_subcommand_has_help(tmp_path: Path) -> None:
     top = run(tmp_path, "--help").stdout
     for command in COMMANDS:
@@ -51,6 +52,7 @@ def test_bad_setting_stops_start_naming_the_variable(tmp_path: Path) -> None:
     assert "ANOMALY_DETECTION_SENSITIVITY" in result.stderr
 
 
+@pytest.mark.slow
 def test_import_nab_csv_then_history_holds_every_row(tmp_path: Path) -> None:
     path = NAB / "data" / "realAWSCloudwatch" / "ec2_cpu_utilization_24ae8d.csv"
     if not path.exists():
@@ -65,6 +67,7 @@ def test_import_nab_csv_then_history_holds_every_row(tmp_path: Path) -> None:
     assert "op=import plugin=ec2-cpu imported" in log
 
 
+@pytest.mark.slow
 def test_import_refuses_unknown_metric_and_bad_rows(tmp_path: Path) -> None:
     csv = tmp_path / "h.csv"
     csv.write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n2026-01-01T00:05:00Z,-5\n")
@@ -75,6 +78,7 @@ def test_import_refuses_unknown_metric_and_bad_rows(tmp_path: Path) -> None:
     assert "0 earlier rows were stored" in result.stderr
 
 
+@pytest.mark.slow
 def test_forecast_writes_the_period_after_the_last_row(tmp_path: Path) -> None:
     import pandas as pd
 
@@ -92,6 +96,7 @@ def test_forecast_writes_the_period_after_the_last_row(tmp_path: Path) -> None:
     assert (fc["lower_95"] >= 0).all()
 
 
+@pytest.mark.slow
 def test_backtest_prints_per_origin_and_average(tmp_path: Path) -> None:
     import json
 
@@ -113,6 +118,7 @@ def test_forecast_refuses_a_short_history_saying_how_much_more(tmp_path: Path) -
     assert result.returncode == 2 and "insufficient data: need" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
     import shutil
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from plugin_ai_analytics.anomaly import EventShape, FeedbackMemory, PluginDetector
 
 from .conftest import stream
@@ -16,6 +18,7 @@ def errors(i: int, s: dict) -> dict:
     return {**s, "error_rate": 0.3}
 
 
+@pytest.mark.slow
 def test_false_alarm_suppresses_the_same_shape_but_not_others(warmed_state: dict) -> None:
     with_feedback = PluginDetector.from_state(warmed_state)
     control = PluginDetector.from_state(warmed_state)  # the same history, no feedback

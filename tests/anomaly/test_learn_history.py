@@ -75,6 +75,7 @@ def assert_same_histories(a: PluginDetector, b: PluginDetector) -> None:
         assert sa["forest_calibrator"]["seen"] == sb["forest_calibrator"]["seen"]
 
 
+@pytest.mark.slow
 def test_learnt_histories_are_the_streamed_ones_with_gaps_and_missing_values() -> None:
     # Six real CloudWatch series as the metrics of one plugin (so the forest is on), with a
     # three-hour outage, scattered lost samples, missing values, and one metric that only
@@ -126,6 +127,7 @@ def test_calibrators_hold_nearly_the_streamed_distribution(name: str) -> None:
     assert qa / 2 <= qb <= 2 * qa, (qa, qb)
 
 
+@pytest.mark.slow
 def test_the_same_incidents_alert_after_learning_as_after_streaming() -> None:
     """Over real series, alerts in the streamed part agree with streaming everything.
 

@@ -40,6 +40,7 @@ def test_state_round_trip_through_json_resumes_identically(warmed: PluginDetecto
     assert any(v["alert"] for v in a), "the comparison must include an event, not only calm samples"
 
 
+@pytest.mark.slow
 def test_state_is_json_and_under_one_megabyte_per_plugin() -> None:
     det = PluginDetector()
     for _ in stream(det, 1500):  # past every buffer's capacity for a 5-minute plugin

@@ -106,6 +106,7 @@ def plugin_history() -> tuple[list[datetime], Columns]:
     return times, columns
 
 
+@pytest.mark.slow
 def test_a_multi_metric_plugin_in_blocks_is_scored_exactly_as_streamed() -> None:
     times, columns = plugin_history()
     n = len(times)

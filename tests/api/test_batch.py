@@ -10,6 +10,7 @@ from .test_forecasts import push, synthetic_plugin, wait_job
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.slow
 def test_batch_reports_each_plugin_and_survives_a_failure(api: httpx.Client) -> None:
     push(api, "alpha", synthetic_plugin(5, seed=1))
     push(api, "beta", synthetic_plugin(5, seed=2))

@@ -12,13 +12,16 @@ from plugin_ai_analytics.collect import PluginMonitor
 from ..conftest import LiveServer
 
 
-def host_call_factory(monitor: PluginMonitor):
+def host_call_factory(monitor: PluginMonitor, seen_ms: list[float] | None = None):
     calls = {"n": 0}
 
     @monitor.tracked
     def handle_request() -> str:
         calls["n"] += 1
+        started = time.perf_counter()
         time.sleep(0.020)
+        if seen_ms is not None:  # what the call really took: a loaded machine sleeps longer than asked
+            seen_ms.append((time.perf_counter() - started) * 1000)
         if calls["n"] % 10 == 0:
             raise RuntimeError("plugin failed")
         return "ok"
@@ -35,7 +38,8 @@ def host_call_factory(monitor: PluginMonitor):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_measured_latency_and_errors_reach_the_store(service, server) -> None:
     monitor = PluginMonitor("instrumented", endpoint=server.url, flush_interval=0.5)
-    call = host_call_factory(monitor)
+    seen_ms: list[float] = []
+    call = host_call_factory(monitor, seen_ms)
     results = [call() for _ in range(50)]
     assert results.count(None) == 5
     assert monitor.flush(timeout=10)
@@ -47,11 +51,14 @@ def test_measured_latency_and_errors_reach_the_store(service, server) -> None:
     errors = sum(r["error_rate"] * r["request_count"] for r in rows)
     assert errors / requests == pytest.approx(0.1)
     mean = sum(r["response_time_ms"] * r["request_count"] for r in rows) / requests
-    assert 19.5 <= mean <= 25, mean
+    # The monitor's own timing wraps the body: at least what the body measured, plus little.
+    body = sum(seen_ms) / len(seen_ms)
+    assert body - 0.1 <= mean <= body + 2.0, (mean, body)
     assert all(r["memory_mb"] > 10 for r in rows)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 def test_server_outage_buffers_and_delivers_later(service) -> None:
     live = LiveServer(service).start()
     port = live.port

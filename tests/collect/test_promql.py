@@ -10,6 +10,8 @@ from plugin_ai_analytics.errors import SourceError
 
 from .conftest import PROMETHEUS_JOB, free_port
 
+pytestmark = pytest.mark.slow  # starts a real Prometheus server
+
 JOB = f'job="{PROMETHEUS_JOB}"'
 
 

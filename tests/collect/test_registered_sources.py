@@ -25,6 +25,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 def test_process_source_gains_a_sample_every_interval(api: httpx.Client, spawn_child) -> None:
     child = spawn_child("busy", "paa-registered-busy")
     r = api.post(
