@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 PAGE = "/plugin-ai-analytics"
 SHOTS = REPO / "docs" / "screenshots"
+STATIC = REPO / "src" / "plugin_ai_analytics" / "web" / "static"
 
 # Pixels of the interval bands' violet (any alpha) in the right quarter of a chart: the future.
 BAND_PIXELS = """(selector) => {
@@ -54,6 +56,42 @@ def test_everything_the_page_loads_comes_from_the_service(nab_server: LiveServer
     assert requested
     assert [u for u in requested if not u.startswith(nab_server.url) and not u.startswith("data:")] == []
     assert page.evaluate("typeof uPlot") == "function"  # the vendored chart library
+
+
+def test_the_modules_load_without_a_failed_request_or_a_console_error(nab_server: LiveServer, page: Any) -> None:
+    # The page is ES modules importing each other: one the service does not serve (or serves
+    # with a wrong type) leaves a blank page, seen only here, as a failed request or an error.
+    modules: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+
+    def module(url: str) -> bool:
+        path = urlsplit(url).path
+        return path.startswith(PAGE + "/static/") and path.endswith(".js") and "/vendor/" not in path
+
+    def on_response(response: Any) -> None:
+        if module(response.url):
+            modules.append(urlsplit(response.url).path)
+            if response.status >= 400:
+                failed.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    page.on("requestfailed", lambda r: failed.append(f"{r.failure} {r.url}") if module(r.url) else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(nab_server.url + PAGE)  # returns on the load event: every module has been fetched
+    assert failed == [] and errors == []
+    page.wait_for_function("window.dashboard && window.dashboard.ready")
+    page.locator('a[data-plugin="nab-ec2-cpu-24ae8d"]').click()
+    page.wait_for_function("window.dashboard.view.id === 'nab-ec2-cpu-24ae8d' && window.dashboard.ready")
+    # Every part of the plugin view has run: forecast and anomalies drawn, panels and trends filled.
+    for mark in ("plugin-forecast", "plugin-anomalies"):
+        page.wait_for_function(f"performance.getEntriesByName('{mark}').length")
+    for panel in ("#suggestions", "#accuracy", "#trends"):
+        page.wait_for_function(f"!document.querySelector('{panel}').textContent.includes('Loading')")
+    shipped = sorted(f"{PAGE}/static/{p.name}" for p in STATIC.glob("*.js"))
+    assert sorted(modules) == shipped  # each once: the preloads are the very URLs imported
+    assert failed == []
+    assert errors == []
 
 
 def test_overview_lists_every_plugin_sortable_and_filterable(nab_server: LiveServer, page: Any) -> None:

@@ -1,14 +1,16 @@
 """Serves the dashboard page at ``/plugin-ai-analytics``, the API documentation at ``/docs`` and
-their static files (the page's own script and style, the vendored chart library and Swagger UI)
+their static files (the page's own modules and style, the vendored chart library and Swagger UI)
 from the package: nothing comes from a CDN, so both work offline."""
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from .._version import __version__
 
@@ -49,11 +51,46 @@ def api_docs(request: Request) -> HTMLResponse:
 
 
 @router.get(PAGE_PATH + "/static/{name:path}")
-def static_file(name: str, v: str | None = None) -> FileResponse:
+async def static_file(name: str, request: Request, v: str | None = None) -> Response:
     path = _FILES.get(name)
     if path is None:
         raise HTTPException(status_code=404, detail="no such file")
-    # A URL with the version may be cached for good; one without (a module's own import) is
-    # revalidated, so an upgrade is seen at once.
+    # A URL with the version (what index.html links) may be cached for good. One without — the
+    # dashboard's modules importing each other by relative specifier — is revalidated on every
+    # use, so an upgrade is seen at once, and costs a 304 without the body while unchanged.
     cache = "public, max-age=31536000, immutable" if v == __version__ else "no-cache"
-    return FileResponse(path, media_type=_TYPES.get(path.suffix) or None, headers={"Cache-Control": cache})
+    body, etag = _content(path)
+    headers = {"Cache-Control": cache, "ETag": etag}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=_media_type(path), headers=headers)
+
+
+def _media_type(path: Path) -> str:
+    return _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+_CONTENT: dict[Path, tuple[int, int, bytes, str]] = {}
+
+
+def _content(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and its tag (a hash of them), held in memory: the page asks for a dozen
+    small files at once, beside its first API request, and each is answered without a thread
+    or a disk read. Read again when the file changes (a checkout being edited). Unlike a tag made
+    of mtime and size, the hash changes with any change of content (a reproducible build stamps
+    every file with one mtime)."""
+    stat = path.stat()
+    held = _CONTENT.get(path)
+    if held is None or held[:2] != (stat.st_mtime_ns, stat.st_size):
+        body = path.read_bytes()
+        held = (stat.st_mtime_ns, stat.st_size, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        _CONTENT[path] = held
+    return held[2], held[3]
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, RFC 9110 13.1.2)."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
