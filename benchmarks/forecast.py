@@ -595,10 +595,10 @@ def main() -> None:
             return -float(np.mean([ours[g][loco.key(s)]["mase"] for g in groups]))
 
         if len(names) > 1:
-            loco_choice = loco.leave_one_out(names, settings, objective)
+            loco_choice = loco.leave_one_out(names, settings, objective, ENGINE_DEFAULTS)
         else:
             loco_choice = {names[0]: (settings[0], math.nan)}  # nothing to choose on: LOCO = all-in
-        tuned = loco.choose(settings, lambda s: objective(s, tuple(names)))
+        tuned = loco.choose(settings, lambda s: objective(s, tuple(names)), ENGINE_DEFAULTS)
         summary["tuned_on_all_groups"] = loco.describe(tuned[0], ENGINE_DEFAULTS)
 
     for g in names:

@@ -3,9 +3,9 @@ and ``forecast.py`` (groups = series groups).
 
 A *grid* is a dict of named tunables -> candidate values; a *setting* is one value per tunable.
 For each held-out group the setting is chosen on the other groups only (by an objective the
-caller computes from results it caches), then applied to the held-out group. The product's
-defaults come first in the candidate list and win ties, so a tunable that makes no difference
-on the held-in groups stays at its default.
+caller computes from results it caches), then applied to the held-out group. Ties go to the
+candidate closest to the product's defaults, so a tunable that makes no difference on the
+held-in groups stays at its default.
 """
 
 from __future__ import annotations
@@ -40,20 +40,31 @@ def describe(setting: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
     return ", ".join(diff) if diff else "defaults"
 
 
-def choose(candidates: Sequence[Setting], objective: Callable[[Setting], float]) -> tuple[Setting, float]:
-    """The candidate with the highest objective; the earliest wins ties (defaults come first)."""
-    best, best_value = candidates[0], objective(candidates[0])
-    for cand in candidates[1:]:
-        value = objective(cand)
-        if value > best_value + 1e-9:
-            best, best_value = cand, value
-    return best, best_value
+def choose(
+    candidates: Sequence[Setting],
+    objective: Callable[[Setting], float],
+    defaults: Mapping[str, Any] | None = None,
+) -> tuple[Setting, float]:
+    """The candidate with the highest objective. Among ties (within 1e-9) the one that moves the
+    fewest tunables away from ``defaults`` wins, then the earliest: a tunable that changes nothing
+    on the held-in groups stays at its default."""
+    defaults = defaults or candidates[0]
+
+    def moved(s: Setting) -> int:
+        return sum(1 for k, v in s.items() if defaults.get(k, object()) != v)
+
+    values = [objective(c) for c in candidates]
+    best_value = max(values)
+    tied = [i for i, v in enumerate(values) if v >= best_value - 1e-9]
+    i = min(tied, key=lambda i: (moved(candidates[i]), i))
+    return candidates[i], values[i]
 
 
 def leave_one_out(
     groups: Sequence[str],
     candidates: Sequence[Setting],
     objective: Callable[[Setting, tuple[str, ...]], float],
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[Setting, float]]:
     """For each group: the setting chosen on all the *other* groups, and its objective there.
 
@@ -63,5 +74,5 @@ def leave_one_out(
     out = {}
     for held_out in groups:
         held_in = tuple(g for g in groups if g != held_out)
-        out[held_out] = choose(candidates, lambda s, held_in=held_in: objective(s, held_in))
+        out[held_out] = choose(candidates, lambda s, held_in=held_in: objective(s, held_in), defaults)
     return out

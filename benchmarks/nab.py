@@ -375,13 +375,14 @@ def run_loco(grid: GridRuns, all_in_dir: Path, loco_dir: Path) -> dict:
         s, r = split(pair)
         return table[entry(s, r, tuple(c for c in CATEGORIES if c in sub))]
 
-    chosen_score = loco.leave_one_out(CATEGORIES, det_settings, obj_score)
-    chosen_alert = loco.leave_one_out(CATEGORIES, pairs, obj_alert)
+    every_default = {**DETECTOR_DEFAULTS, **DECISION_DEFAULTS}
+    chosen_score = loco.leave_one_out(CATEGORIES, det_settings, obj_score, every_default)
+    chosen_alert = loco.leave_one_out(CATEGORIES, pairs, obj_alert, every_default)
     # The same for the alert column with the product's own alert rule (only the detector's tunables).
     product_rule = [{**s, **DECISION_DEFAULTS} for s in det_settings]
-    chosen_alert_det = loco.leave_one_out(CATEGORIES, product_rule, obj_alert)
-    tuned_score = loco.choose(det_settings, lambda s: obj_score(s, tuple(CATEGORIES)))
-    tuned_alert = loco.choose(pairs, lambda p: obj_alert(p, tuple(CATEGORIES)))
+    chosen_alert_det = loco.leave_one_out(CATEGORIES, product_rule, obj_alert, every_default)
+    tuned_score = loco.choose(det_settings, lambda s: obj_score(s, tuple(CATEGORIES)), every_default)
+    tuned_alert = loco.choose(pairs, lambda p: obj_alert(p, tuple(CATEGORIES)), every_default)
     select_seconds = time.perf_counter() - started
 
     # The held-out results, as files, scored by the scorer as one corpus.
