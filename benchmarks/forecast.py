@@ -524,15 +524,21 @@ def main() -> None:
         "--peers", help="comma-separated words: only peers whose label contains one (e.g. naive,Prophet)"
     )
     parser.add_argument("--slow-peers", action="store_true", help="also AutoARIMA and Prophet (if installed)")
-    parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma list of {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--groups", help=f"comma list of {', '.join(GROUPS)} (default: all; only aws when --data is given)"
+    )
     parser.add_argument("--per-series", action="store_true", help="also print our engine's per-series scores")
-    parser.add_argument("--data", type=Path, default=DATA, help="folder of CSV files for the aws group")
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help="folder of CSV files scored as the aws group (as before issue 11)"
+    )
     parser.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
     parser.add_argument("--cache", type=Path, default=CACHE, help="folder of cached results")
     parser.add_argument("--json", type=Path, default=CACHE / "summary.json", help="write the figures here")
     args = parser.parse_args()
     started = time.perf_counter()
 
+    if args.groups is None:
+        args.groups = "aws" if args.data != DATA else ",".join(GROUPS)
     names = [g.strip() for g in args.groups.split(",") if g.strip()]
     unknown = [g for g in names if g not in GROUPS]
     if unknown:
@@ -542,7 +548,8 @@ def main() -> None:
         items[g] = group_aws(args.data) if g == "aws" else GROUPS[g].load()
         steps = {prepare(it.series, HORIZON).step for it in items[g].values()}
         print(
-            f"group {g}: {len(items[g])} series, {GROUPS[g].origins} origins, 24 h ahead, "
+            f"group {g}: {len(items[g])} series{f' from {args.data}' if g == 'aws' else ''}, "
+            f"{GROUPS[g].origins} origins, 24 h ahead, "
             f"step {', '.join(str(s) for s in sorted(steps))}"
         )
 
@@ -607,9 +614,8 @@ def main() -> None:
         if args.only != "peers":
             table["plugin-ai-analytics engine (defaults = all-in)"] = ours[g][loco.key(settings[0])]
             chosen = loco_choice[g][0]
-            table[f"plugin-ai-analytics engine, LOCO ({loco.describe(chosen, ENGINE_DEFAULTS)})"] = ours[g][
-                loco.key(chosen)
-            ]
+            how = loco.describe(chosen, ENGINE_DEFAULTS) if len(names) > 1 else "one group: nothing to choose on"
+            table[f"plugin-ai-analytics engine, LOCO ({how})"] = ours[g][loco.key(chosen)]
         table.update(peers[g])
         print(
             "| model | mean MASE, 24 h | median accuracy %, 24 h "

@@ -783,7 +783,9 @@ def main(argv: list[str] | None = None) -> int:
             f"after {m['samples']} samples"
         )
 
-    grid = GridRuns(Path(a.grid_cache), files, min(2, a.processes))
+    # LOCO is over the five dev categories only (other folders beside them are scored all-in above).
+    dev_files = [f for f in files if f.parent.name in CATEGORIES]
+    grid = GridRuns(Path(a.grid_cache), dev_files, min(2, a.processes))
     if not a.no_loco:
         started = time.perf_counter()
         res = run_loco(grid, out_dir, Path(a.loco_out))
