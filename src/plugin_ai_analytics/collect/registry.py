@@ -17,15 +17,14 @@ from ..domain import PLUGIN_ID_PATTERN
 from ..errors import ValidationError
 from .base import parse_source_config
 
-__all__ = ["PluginSpec", "load_registry_file"]
+__all__ = ["PluginChanges", "PluginReplacement", "PluginSpec", "load_registry_file"]
 
 
-class PluginSpec(BaseModel):
-    """A plugin's registration."""
+class _PluginFields(BaseModel):
+    """What a registration says about a plugin, besides its id."""
 
     model_config = ConfigDict(extra="forbid")
 
-    plugin_id: str = Field(pattern=PLUGIN_ID_PATTERN)
     name: str | None = Field(default=None, max_length=256)
     description: str = Field(default="", max_length=4000)
     source: dict[str, Any] | None = Field(
@@ -38,6 +37,10 @@ class PluginSpec(BaseModel):
     cpu_limit_percent: float | None = Field(
         default=None, gt=0, description="CPU allocation in % of one core (200 = two cores), for right-sizing advice"
     )
+    keep_history: bool = Field(
+        default=False,
+        description="retention leaves this plugin's records alone (imported reference history); default false",
+    )
 
     @field_validator("source")
     @classmethod
@@ -47,6 +50,45 @@ class PluginSpec(BaseModel):
         # Our ValidationError (not a ValueError) passes through pydantic untouched, so the
         # operator sees the exact path, e.g. source.mapping.error_status.
         return parse_source_config(value).model_dump(mode="json")
+
+
+class PluginSpec(_PluginFields):
+    """A plugin's registration (``POST /plugins``, a YAML registry entry)."""
+
+    plugin_id: str = Field(pattern=PLUGIN_ID_PATTERN)
+
+
+class PluginReplacement(_PluginFields):
+    """A whole registration that replaces the current one (``PUT /plugins/{id}``): the path names
+    the plugin; ``plugin_id`` may be left out, and if given must be the same. Fields left out take
+    their defaults."""
+
+    plugin_id: str | None = Field(default=None, pattern=PLUGIN_ID_PATTERN)
+
+
+class PluginChanges(BaseModel):
+    """Some fields of a registration (``PATCH /plugins/{id}``); what is left out stays as it is,
+    and ``null`` clears a field that may be empty (source, limits, name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=4000)
+    source: dict[str, Any] | None = None
+    interval_seconds: float | None = Field(default=None, ge=1.0, le=86_400.0)
+    enabled: bool | None = None
+    memory_limit_mb: float | None = Field(default=None, gt=0)
+    cpu_limit_percent: float | None = Field(default=None, gt=0)
+    keep_history: bool | None = None
+
+    def apply_to(self, current: dict[str, Any]) -> dict[str, Any]:
+        """The registration with these changes applied, validated as a whole."""
+        merged = {k: current.get(k) for k in PluginSpec.model_fields if k in current}
+        merged.update(self.model_dump(include=self.model_fields_set))
+        for field in ("description", "interval_seconds", "enabled", "keep_history"):
+            if merged.get(field) is None:
+                merged.pop(field, None)  # null means "as before" for fields that cannot be empty
+        return PluginSpec.model_validate(merged).model_dump(mode="json")
 
 
 def load_registry_file(path: Path) -> list[dict[str, Any]]:
@@ -110,7 +152,8 @@ def _entry_problems(entry: Any) -> list[tuple[str, str]]:
             if error["type"] == "missing":
                 what = "required" + (" (or id)" if field == "plugin_id" else "")
             elif error["type"] == "extra_forbidden":
-                what = f"unknown field; known: id, {', '.join(PluginSpec.model_fields)}"
+                known = ["id", "plugin_id", *(f for f in PluginSpec.model_fields if f != "plugin_id")]
+                what = f"unknown field; known: {', '.join(known)}"
             else:
                 got = repr(error["input"])
                 what = f"{error['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})"

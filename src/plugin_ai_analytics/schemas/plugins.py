@@ -20,6 +20,7 @@ class Plugin(Record):
     enabled: bool
     memory_limit_mb: float | None
     cpu_limit_percent: float | None = Field(description="CPU allocation in % of one core (200 = two cores)")
+    keep_history: bool = Field(description="retention leaves this plugin's records alone")
     created_at: str | None
     samples: int = Field(description="samples stored")
     first_sample: str | None

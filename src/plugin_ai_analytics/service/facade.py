@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..collect.registry import PluginChanges, PluginReplacement, PluginSpec
 from ..collect.validate import check_plugin_id
 from ..config import Settings, get_settings
 from ..errors import NotFound, ValidationError
@@ -164,6 +165,17 @@ class AnalyticsService:
 
     def register_plugin(self, spec: dict[str, Any]) -> Plugin:
         return self.plugins.register(spec)
+
+    def create_plugin(self, spec: PluginSpec) -> Plugin:
+        return self.plugins.create(spec)
+
+    def replace_plugin(self, plugin_id: str, spec: PluginReplacement) -> tuple[Plugin, bool]:
+        check_plugin_id(plugin_id)
+        return self.plugins.replace(plugin_id, spec)
+
+    def update_plugin(self, plugin_id: str, changes: PluginChanges) -> Plugin:
+        check_plugin_id(plugin_id)
+        return self.plugins.update(plugin_id, changes)
 
     def get_plugin(self, plugin_id: str) -> Plugin:
         return self.plugins.get(plugin_id)

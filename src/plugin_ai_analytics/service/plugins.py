@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..collect.registry import PluginSpec, load_registry_file
+from ..collect.registry import PluginChanges, PluginReplacement, PluginSpec, load_registry_file
+from ..errors import Conflict, ValidationError
 from ..logs import log_event
 from ..schemas import Plugin
 from ..store import MetricRecords, PluginRecords
@@ -30,14 +31,44 @@ class Plugins:
         self._detection = detection
 
     def register(self, spec: dict[str, Any]) -> Plugin:
-        """Create or replace a plugin's registration; a source starts being sampled at once."""
-        plugin = PluginSpec.model_validate(spec)
-        row = plugin.model_dump(mode="json")
+        """Create or replace a plugin's registration (a registry file is declarative); a source
+        starts being sampled at once."""
+        return self._store(PluginSpec.model_validate(spec).model_dump(mode="json"), "registered")
+
+    def create(self, spec: PluginSpec) -> Plugin:
+        """Register a new plugin; one already known (registered, or seen pushing) is a conflict."""
+        if self._plugins.get(spec.plugin_id) is not None:
+            raise Conflict(
+                f"plugin {spec.plugin_id!r} is already known: PUT /plugins/{spec.plugin_id} replaces its "
+                "registration, PATCH changes some fields",
+                plugin_id=spec.plugin_id,
+            )
+        return self._store(spec.model_dump(mode="json"), "registered")
+
+    def replace(self, plugin_id: str, spec: PluginReplacement) -> tuple[Plugin, bool]:
+        """Replace the whole registration (fields left out take their defaults); returns the
+        plugin and whether it was new."""
+        if spec.plugin_id is not None and spec.plugin_id != plugin_id:
+            raise ValidationError(
+                f"plugin_id {spec.plugin_id!r} in the body is not the plugin of the URL ({plugin_id!r}); "
+                "leave it out or give the same",
+                field="plugin_id",
+            )
+        new = self._plugins.get(plugin_id) is None
+        row = PluginSpec.model_validate({**spec.model_dump(mode="json"), "plugin_id": plugin_id})
+        return self._store(row.model_dump(mode="json"), "replaced"), new
+
+    def update(self, plugin_id: str, changes: PluginChanges) -> Plugin:
+        """Change only the fields given; the rest of the registration stays."""
+        current = self._plugins.require(plugin_id)
+        return self._store(changes.apply_to(current), "updated")
+
+    def _store(self, row: dict[str, Any], what: str) -> Plugin:
         self._plugins.upsert(row)
-        stored = self.get(plugin.plugin_id)
-        self._sources.schedule(self._plugins.get(plugin.plugin_id) or row)
-        log_event(logging.INFO, "register_plugin", "plugin registered", plugin=plugin.plugin_id)
-        return stored
+        stored = self._plugins.require(row["plugin_id"])
+        self._sources.schedule(stored)
+        log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
+        return public_plugin(stored, self._metrics.extent(row["plugin_id"]))
 
     def get(self, plugin_id: str) -> Plugin:
         return public_plugin(self._plugins.require(plugin_id), self._metrics.extent(plugin_id))
@@ -76,6 +107,7 @@ def public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> Plugin:
         enabled=row["enabled"],
         memory_limit_mb=row["memory_limit_mb"],
         cpu_limit_percent=row["cpu_limit_percent"],
+        keep_history=bool(row.get("keep_history")),
         created_at=ms_to_iso(row["created_at"]),
         samples=extent["samples"],
         first_sample=ms_to_iso(extent["first_ts"]),

@@ -36,6 +36,7 @@ def push_only_row(plugin_id: str, now: int) -> dict[str, Any]:
         "enabled": True,
         "memory_limit_mb": None,
         "cpu_limit_percent": None,
+        "keep_history": False,
         "created_at": now,
         "updated_at": now,
     }
@@ -58,10 +59,11 @@ class PluginRecords:
             "enabled": bool(plugin.get("enabled", True)),
             "memory_limit_mb": plugin.get("memory_limit_mb"),
             "cpu_limit_percent": plugin.get("cpu_limit_percent"),
+            "keep_history": bool(plugin.get("keep_history", False)),
             "created_at": now,
             "updated_at": now,
         }
-        cols = ["name", "description", "source", "interval_seconds", "enabled", "memory_limit_mb", "updated_at"]
+        cols = [c for c in row if c not in ("plugin_id", "created_at")]
         with self._engine.begin() as conn:
             conn.execute(upsert(conn, t.plugins, ["plugin_id"], cols, merge=False), [row])
 

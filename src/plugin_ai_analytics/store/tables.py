@@ -49,6 +49,7 @@ plugins = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("memory_limit_mb", Float, nullable=True),
     Column("cpu_limit_percent", Float, nullable=True),  # the plugin's CPU allocation, 100 = one core
+    Column("keep_history", Boolean, nullable=False, default=False),  # exempt from retention
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ...collect.registry import PluginSpec
+from ...collect.registry import PluginChanges, PluginReplacement, PluginSpec
 from ...collect.validate import BATCH_SCHEMA
-from ...errors import ValidationError
 from ...schemas import IngestResult, Plugin, PluginList
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
@@ -45,10 +44,13 @@ def list_plugins(service: ServiceDep) -> JSON:
 
 
 @router.post(
-    "/plugins", summary="Register (or replace) a plugin and its metric source", status_code=201, response_model=Plugin
+    "/plugins",
+    summary="Register a new plugin and its metric source (409 if the id is already known)",
+    status_code=201,
+    response_model=Plugin,
 )
 def register_plugin(spec: PluginSpec, service: ServiceDep) -> JSON:
-    return JSON(service.register_plugin(spec.model_dump(mode="json")), status_code=201)
+    return JSON(service.create_plugin(spec), status_code=201)
 
 
 @router.get("/plugins/{plugin_id}", summary="One plugin's registration and data extent", response_model=Plugin)
@@ -56,11 +58,23 @@ def get_plugin(plugin_id: PluginId, service: ServiceDep) -> JSON:
     return JSON(service.get_plugin(plugin_id))
 
 
-@router.put("/plugins/{plugin_id}", summary="Replace a plugin's registration", response_model=Plugin)
-def replace_plugin(plugin_id: PluginId, spec: PluginSpec, service: ServiceDep) -> JSON:
-    if spec.plugin_id != plugin_id:
-        raise ValidationError("plugin_id in the body must match the URL", field="plugin_id")
-    return JSON(service.register_plugin(spec.model_dump(mode="json")))
+@router.put(
+    "/plugins/{plugin_id}",
+    summary="Replace a plugin's whole registration (fields left out take their defaults); 201 if it is new",
+    response_model=Plugin,
+)
+def replace_plugin(plugin_id: PluginId, spec: PluginReplacement, service: ServiceDep) -> JSON:
+    plugin, created = service.replace_plugin(plugin_id, spec)
+    return JSON(plugin, status_code=201 if created else 200)
+
+
+@router.patch(
+    "/plugins/{plugin_id}",
+    summary="Change some fields of a plugin's registration; the others stay as they are",
+    response_model=Plugin,
+)
+def update_plugin(plugin_id: PluginId, changes: PluginChanges, service: ServiceDep) -> JSON:
+    return JSON(service.update_plugin(plugin_id, changes))
 
 
 @router.delete("/plugins/{plugin_id}", summary="Remove a plugin and all its data", status_code=204)
