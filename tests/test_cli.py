@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,16 @@ def test_import_nab_csv_then_history_holds_every_row(tmp_path: Path) -> None:
     if not path.exists():
         pytest.skip(f"NAB data not found at {path}")
     rows = len(path.read_text().splitlines()) - 1
-    result = run(tmp_path, "import", str(path), "--plugin", "ec2-cpu", "--map", "value=cpu_percent")
+    # 2014 history: retention (30 days) would delete it all within the hour, so it is refused
+    # before anything is stored, saying how to keep it.
+    refused = run(tmp_path, "import", str(path), "--plugin", "ec2-cpu", "--map", "value=cpu_percent", check=False)
+    assert refused.returncode == 2
+    assert f"{rows} of {rows} rows are older than the metrics retention of 30 days" in refused.stderr
+    assert "--shift-to-now" in refused.stderr and "--keep" in refused.stderr
+    assert "ec2-cpu" not in run(tmp_path, "plugins", "list").stdout
+    result = run(
+        tmp_path, "import", str(path), "--plugin", "ec2-cpu", "--map", "value=cpu_percent", "--shift-to-now"
+    )
     assert f'"stored": {rows}' in result.stdout
     assert "importing" in result.stdout  # the progress bar
     listing = run(tmp_path, "plugins", "list").stdout
@@ -70,7 +80,8 @@ def test_import_nab_csv_then_history_holds_every_row(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_import_refuses_unknown_metric_and_bad_rows(tmp_path: Path) -> None:
     csv = tmp_path / "h.csv"
-    csv.write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n2026-01-01T00:05:00Z,-5\n")
+    recent = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    csv.write_text(f"timestamp,value\n{recent.isoformat()},1\n{(recent + timedelta(minutes=5)).isoformat()},-5\n")
     result = run(tmp_path, "import", str(csv), "-p", "x", "-m", "value=cpu", check=False)
     assert result.returncode == 2 and "unknown metric 'cpu'" in result.stderr
     result = run(tmp_path, "import", str(csv), "-p", "x", "-m", "value=memory_mb", check=False)
@@ -203,3 +214,26 @@ def test_scripts_start_shows_the_install_and_passes_port_to_demo(tmp_path: Path)
     assert out[-1] == "plugin-ai-analytics demo --port 9123"
     assert start()[-1] == "plugin-ai-analytics demo --port 8000"
     assert start("--port", "9200")[-1] == "plugin-ai-analytics demo --port 8000 --port 9200"  # the last wins
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("timestamp,value\n", "no data rows under the header"),
+        (
+            "timestamp,value\n2026-11-01T00:00:00Z,1.5\n2026-11-01T00:05:00Z,high\n",
+            "column 'value', row 2: 'high' is not a number",
+        ),
+        ("time,value\n2026-11-01T00:00:00Z,1\n", "no column 'timestamp'"),
+    ],
+)
+def test_detect_names_bad_input_in_one_line(tmp_path: Path, content: str, message: str) -> None:
+    """Issue 10 #10: an empty file dumped a traceback, text became NaN and 'scored' silently."""
+    path = tmp_path / "in.csv"
+    path.write_text(content)
+    result = run(tmp_path, "detect", str(path), "-o", str(tmp_path / "out.csv"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: in.csv: {message}"] or message in result.stderr.strip()
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.csv").exists()

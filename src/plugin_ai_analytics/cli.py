@@ -151,9 +151,24 @@ def import_history(
             "columns already named like metrics map themselves",
         ),
     ] = None,
-    shift_to_now: Annotated[bool, typer.Option(help="move the timestamps so the last row is now")] = False,
+    shift_to_now: Annotated[
+        bool,
+        typer.Option(help="move the timestamps so the last row is now (a recorded history replayed as recent)"),
+    ] = False,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="keep this plugin's records out of retention (keep_history), for history older than the "
+            "retention period that must stay as it is",
+        ),
+    ] = False,
 ) -> None:
-    """Import metric history from CSV or Parquet (backfill, evaluation)."""
+    """Import metric history from CSV or Parquet (backfill, evaluation).
+
+    Rows older than the metrics retention (AI_ANALYTICS_RETENTION_METRICS_DAYS, 30 days) would be
+    deleted by the next hourly retention run: such a file is refused unless --shift-to-now moves it
+    to end now, or --keep exempts the plugin from retention."""
     # loaded on use, so --help and the quick commands start fast
     from rich.progress import Progress
 
@@ -166,7 +181,9 @@ def import_history(
         try:
             with Progress(transient=False) as bar:
                 task = bar.add_task(f"importing {path.name} → {plugin}", total=len(frame))
-                result = service.import_frame(plugin, frame, progress=lambda n: bar.update(task, completed=n))
+                result = service.import_frame(
+                    plugin, frame, keep_history=keep, progress=lambda n: bar.update(task, completed=n)
+                )
         finally:
             service.close()
     except Exception as exc:
@@ -256,18 +273,17 @@ def detect(
     sensitivity: Annotated[
         float | None, typer.Option(help="share of unusual behaviour accepted (default ANOMALY_DETECTION_SENSITIVITY)")
     ] = None,
+    timestamp_column: Annotated[str, typer.Option(help="name of the timestamp column")] = "timestamp",
 ) -> None:
     """Stream a CSV through exactly the production detector, row by row in time order; writes
     timestamp,value,anomaly_score,alert,severity (alert = 1 where a new anomaly event opens)."""
     # loaded on use, so --help and the quick commands start fast
-    import pandas as pd
-
-    # loaded on use, so --help and the quick commands start fast
     from .anomaly import detect_frame
+    from .collect.importer import read_metric_table
     from .config import get_settings
 
     try:
-        frame = pd.read_csv(input_csv)
+        frame = read_metric_table(input_csv, timestamp_column)
         scored = detect_frame(frame, sensitivity=sensitivity or get_settings().anomaly_detection_sensitivity)
     except Exception as exc:
         _fail(exc)

@@ -27,3 +27,35 @@ def test_a_plugin_registered_to_keep_its_history_is_left_alone(service: Analytic
     assert service.apply_retention()["metrics"] == 2  # only the ordinary plugin's two old samples
     assert service.store.metrics.extent("reference")["samples"] == 3
     assert service.store.metrics.extent("ordinary")["samples"] == 1
+
+
+def test_an_import_older_than_retention_is_refused_unless_kept(service: AnalyticsService) -> None:
+    """Issue 10 #1: a 2014 history was stored, then deleted by retention 14 s later without a word."""
+    import pandas as pd
+
+    from plugin_ai_analytics.errors import ValidationError
+
+    old = pd.DataFrame(
+        {"timestamp": pd.date_range("2014-02-14", periods=12, freq="5min", tz="UTC"), "cpu_percent": 1.0}
+    )
+    try:
+        service.import_frame("nab", old)
+    except ValidationError as exc:
+        assert "12 of 12 rows are older than the metrics retention of 30 days" in exc.message
+        assert exc.field == "timestamp"
+    else:
+        raise AssertionError("an import retention would delete was accepted")
+    assert service.store.plugins.get("nab") is None  # nothing stored, not even the registration
+    assert service.import_frame("nab", old, keep_history=True)["stored"] == 12
+    assert service.get_plugin("nab").keep_history
+    assert service.apply_retention()["metrics"] == 0
+    assert service.store.metrics.extent("nab")["samples"] == 12
+
+
+def test_a_push_older_than_retention_says_so(service: AnalyticsService) -> None:
+    now = now_ms()
+    result = service.ingest_samples("late", [{"timestamp": (now - 40 * DAY) / 1000, "cpu_percent": 2.0}])
+    assert result.stored == 1
+    assert len(result.warnings) == 1 and "older than the metrics retention of 30 days" in result.warnings[0]
+    fresh = service.ingest_samples("late", [{"timestamp": now / 1000, "cpu_percent": 2.0}])
+    assert fresh.warnings == []

@@ -9,7 +9,7 @@ from typing import Any
 from ..domain import METRIC_NAMES
 from ..errors import ValidationError
 
-__all__ = ["parse_mapping", "read_history"]
+__all__ = ["parse_mapping", "read_history", "read_metric_table", "read_series"]
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
@@ -27,6 +27,58 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+def _read_frame(path: Path) -> Any:
+    """The file as a frame (CSV or Parquet by suffix); an unreadable or empty file names itself."""
+    import pandas as pd  # start-up cost: pandas loads only for an import
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt", ".gz"):
+            frame = pd.read_csv(path)
+        else:
+            raise ValidationError(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)", field="path")
+    except pd.errors.EmptyDataError:
+        raise ValidationError(f"{path.name}: the file is empty (expected a header and rows)", field="path") from None
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}", field="path") from None
+    if frame.empty:
+        raise ValidationError(f"{path.name}: no data rows under the header", field="path")
+    return frame
+
+
+def _numbers(frame: Any, column: str, path: Path) -> Any:
+    """The column as floats; text that is not a number is an error naming the row, never a silent gap."""
+    import pandas as pd  # start-up cost: pandas loads only for an import
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise ValidationError(
+            f"{path.name}: column {column!r}, row {row + 1}: {frame[column].iloc[row]!r} is not a number",
+            field=str(column),
+        )
+    return values
+
+
+def read_metric_table(path: Path, timestamp_column: str = "timestamp") -> Any:
+    """A timestamp column and one or more numeric columns, checked (``detect`` reads this)."""
+    frame = _read_frame(path)
+    if timestamp_column not in frame.columns:
+        raise ValidationError(
+            f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
+            field="timestamp_column",
+        )
+    others = [c for c in frame.columns if c != timestamp_column]
+    if not others:
+        raise ValidationError(f"{path.name}: no value column next to {timestamp_column!r}", field="columns")
+    for column in others:
+        frame[column] = _numbers(frame, column, path)
+    return frame
+
+
 def read_history(
     path: Path,
     timestamp_column: str,
@@ -38,16 +90,7 @@ def read_history(
     """A frame with a UTC ``timestamp`` column and metric columns, sorted by time."""
     import pandas as pd  # start-up cost: pandas loads only for an import
 
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        elif suffix in (".csv", ".txt", ".gz"):
-            frame = pd.read_csv(path)
-        else:
-            raise ValidationError(f"{path.name}: unsupported file type {suffix!r} (CSV or Parquet)", field="path")
-    except (OSError, ValueError) as exc:
-        raise ValidationError(f"cannot read {path}: {exc}", field="path") from None
+    frame = _read_frame(path)
     if timestamp_column not in frame.columns:
         raise ValidationError(
             f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
@@ -61,6 +104,8 @@ def read_history(
     if not chosen:
         raise ValidationError(f"{path.name}: no column maps to a metric; use --map COLUMN=metric", field="map")
     out = frame[[timestamp_column, *chosen]].rename(columns={timestamp_column: "timestamp", **chosen})
+    for column in chosen.values():
+        out[column] = _numbers(out, column, path)
     try:
         out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True)
     except (ValueError, TypeError) as exc:
@@ -80,11 +125,7 @@ def read_series(path: Path, timestamp_column: str = "timestamp", value_column: s
     """
     import pandas as pd  # start-up cost: pandas loads only for an import
 
-    suffix = path.suffix.lower()
-    try:
-        frame = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ValidationError(f"cannot read {path}: {exc}", field="path") from None
+    frame = _read_frame(path)
     if timestamp_column not in frame.columns:
         raise ValidationError(
             f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
@@ -105,5 +146,5 @@ def read_series(path: Path, timestamp_column: str = "timestamp", value_column: s
         index = pd.DatetimeIndex(pd.to_datetime(frame[timestamp_column], utc=True))
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"{path.name}: timestamps cannot be parsed: {exc}", field="timestamp_column") from None
-    values = pd.to_numeric(frame[value_column], errors="coerce")
+    values = _numbers(frame, value_column, path)
     return pd.Series(values.to_numpy(dtype=float), index=index, name=str(value_column)).sort_index()

@@ -21,6 +21,9 @@ class IngestResult(Record):
         default=None, description="the anomaly verdict when the batch was scored in the request (small batches)"
     )
     note: str | None = Field(default=None, description="why nothing was stored, when nothing was")
+    warnings: list[str] = Field(
+        default_factory=list, description="what the operator should know, e.g. samples retention will delete"
+    )
 
 
 class MetricRow(TypedDict, total=False):

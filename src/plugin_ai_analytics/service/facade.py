@@ -81,7 +81,11 @@ class AnalyticsService:
             sensitivity=self.settings.anomaly_detection_sensitivity,
         )
         self.ingest = Ingest(
-            settings=self.settings, metrics=store.metrics, rejections=store.rejections, detection=self.detection
+            settings=self.settings,
+            metrics=store.metrics,
+            rejections=store.rejections,
+            plugins=store.plugins,
+            detection=self.detection,
         )
         self.sources = Sources(plugins=store.plugins, scheduler=self.scheduler, ingest=self.ingest)
         self.plugins = Plugins(
@@ -155,9 +159,18 @@ class AnalyticsService:
         return self.ingest.samples(plugin_id, samples)
 
     def import_frame(
-        self, plugin_id: str, frame: pd.DataFrame, *, progress: Callable[[int], None] | None = None
+        self,
+        plugin_id: str,
+        frame: pd.DataFrame,
+        *,
+        keep_history: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        """Import a history frame (``timestamp`` + metric columns) in atomic chunks."""
+        """Import a history frame (``timestamp`` + metric columns) in atomic chunks; history older
+        than the metrics retention is refused unless ``keep_history`` exempts the plugin."""
+        check_plugin_id(plugin_id)
+        if keep_history:
+            self.plugins.keep_history(plugin_id)
         return self.ingest.history_file(plugin_id, frame, progress=progress)
 
     def collect_once(self, plugin_id: str) -> IngestResult:

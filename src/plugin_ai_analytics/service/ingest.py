@@ -16,8 +16,8 @@ from ..domain import METRIC_NAMES
 from ..errors import AnalyticsError, PayloadTooLarge, ValidationError
 from ..logs import log_event
 from ..schemas import IngestResult
-from ..store import MetricRecords, RejectionRecords
-from ..times import ms_to_iso
+from ..store import MetricRecords, PluginRecords, RejectionRecords
+from ..times import DAY_MS, ms_to_iso, now_ms
 from .detection import Detection
 
 if TYPE_CHECKING:
@@ -28,10 +28,17 @@ __all__ = ["Ingest"]
 
 class Ingest:
     def __init__(
-        self, *, settings: Settings, metrics: MetricRecords, rejections: RejectionRecords, detection: Detection
+        self,
+        *,
+        settings: Settings,
+        metrics: MetricRecords,
+        rejections: RejectionRecords,
+        plugins: PluginRecords,
+        detection: Detection,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._plugins = plugins
         self._rejections = rejections
         self._detection = detection
 
@@ -82,7 +89,30 @@ class Ingest:
             first=ms_to_iso(rows[0][0]),
             last=ms_to_iso(rows[-1][0]),
             detection=self._detection.on_stored(plugin_id, rows),
+            warnings=self._retention_warning(plugin_id, [r[0] for r in rows]),
         )
+
+    def _expiring(self, plugin_id: str, stamps_ms: Sequence[int]) -> tuple[int, int]:
+        """How many of these sample times the next retention run deletes, and the cutoff (ms)."""
+        days = self._settings.retention_metrics_days
+        cutoff = now_ms() - int(days * DAY_MS)
+        if not stamps_ms or min(stamps_ms) >= cutoff:
+            return 0, cutoff
+        plugin = self._plugins.get(plugin_id)
+        if plugin is not None and plugin.get("keep_history"):
+            return 0, cutoff
+        return sum(1 for ts in stamps_ms if ts < cutoff), cutoff
+
+    def _retention_warning(self, plugin_id: str, stamps_ms: Sequence[int]) -> list[str]:
+        expiring, _ = self._expiring(plugin_id, stamps_ms)
+        if not expiring:
+            return []
+        return [
+            f"{expiring} sample(s) are older than the metrics retention of "
+            f"{self._settings.retention_metrics_days:g} days (AI_ANALYTICS_RETENTION_METRICS_DAYS) and will be "
+            f"deleted by the next retention run (hourly); set keep_history on plugin {plugin_id!r} "
+            "(PATCH /plugins/{id}) to keep them"
+        ]
 
     def _reject(self, plugin_id: str, exc: Exception, samples: int | None) -> None:
         field = getattr(exc, "field", None)
@@ -105,6 +135,19 @@ class Ingest:
         import pandas as pd  # start-up cost: only imports need pandas here
 
         check_plugin_id(plugin_id)
+        stamps = (pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
+        expiring, cutoff = self._expiring(plugin_id, stamps)
+        if expiring:
+            # Told before anything is stored: retention would delete these within the hour.
+            raise ValidationError(
+                f"{expiring} of {len(frame)} rows are older than the metrics retention of "
+                f"{self._settings.retention_metrics_days:g} days (before {ms_to_iso(cutoff)}; "
+                "AI_ANALYTICS_RETENTION_METRICS_DAYS) and the next retention run would delete them: "
+                "import with --shift-to-now to move the history so that it ends now, or with --keep to keep "
+                f"plugin {plugin_id!r}'s records out of retention",
+                field="timestamp",
+                expiring=expiring,
+            )
         stored = 0
         columns = [c for c in frame.columns if c in METRIC_NAMES]
         for begin in range(0, len(frame), chunk):

@@ -63,6 +63,12 @@ class Plugins:
         current = self._plugins.require(plugin_id)
         return self._store(changes.apply_to(current), "updated")
 
+    def keep_history(self, plugin_id: str) -> None:
+        """Exempt a plugin from retention, registering it (push-only) if it is new."""
+        current = self._plugins.get(plugin_id)
+        row = PluginChanges(keep_history=True).apply_to(current or {"plugin_id": plugin_id})
+        self._store(row, "set to keep its history")
+
     def _store(self, row: dict[str, Any], what: str) -> Plugin:
         self._plugins.upsert(row)
         stored = self._plugins.require(row["plugin_id"])
