@@ -61,7 +61,16 @@ class PluginRecords:
             "created_at": now,
             "updated_at": now,
         }
-        cols = ["name", "description", "source", "interval_seconds", "enabled", "memory_limit_mb", "updated_at"]
+        cols = [
+            "name",
+            "description",
+            "source",
+            "interval_seconds",
+            "enabled",
+            "memory_limit_mb",
+            "cpu_limit_percent",
+            "updated_at",
+        ]
         with self._engine.begin() as conn:
             conn.execute(upsert(conn, t.plugins, ["plugin_id"], cols, merge=False), [row])
 
