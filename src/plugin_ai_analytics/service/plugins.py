@@ -7,7 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from ..collect.registry import PluginSpec, load_registry_file
+from ..errors import ValidationError
 from ..logs import log_event
 from ..schemas import Plugin
 from ..store import MetricRecords, PluginRecords
@@ -31,7 +34,12 @@ class Plugins:
 
     def register(self, spec: dict[str, Any]) -> Plugin:
         """Create or replace a plugin's registration; a source starts being sampled at once."""
-        plugin = PluginSpec.model_validate(spec)
+        try:
+            plugin = PluginSpec.model_validate(spec)
+        except pydantic.ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "body"
+            raise ValidationError(f"{field}: {first['msg']}", field=field) from None
         row = plugin.model_dump(mode="json")
         self._plugins.upsert(row)
         stored = self.get(plugin.plugin_id)
