@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psutil
@@ -76,7 +76,7 @@ def dead_pid() -> int:
 
 def test_collecting_once_from_a_process_stores_its_memory_and_cpu(sqlite_store: Store, sources: Sources) -> None:
     register(sqlite_store, "self", {"type": "process", "pid": os.getpid()})
-    before = datetime.now(UTC)
+    before = datetime.now(UTC) - timedelta(milliseconds=1)  # stored to the millisecond
     result = sources.collect_once("self")
     assert (result.plugin_id, result.received, result.stored, result.note) == ("self", 1, 1, None)
     assert result.first == result.last
