@@ -82,13 +82,13 @@ class PluginChanges(BaseModel):
     keep_history: bool | None = None
 
     def apply_to(self, current: dict[str, Any]) -> dict[str, Any]:
-        """The registration with these changes applied, validated as a whole."""
+        """The registration with these changes applied (to be validated as a whole by ``PluginSpec``)."""
         merged = {k: current.get(k) for k in PluginSpec.model_fields if k in current}
         merged.update(self.model_dump(include=self.model_fields_set))
         for field in ("description", "interval_seconds", "enabled", "keep_history"):
             if merged.get(field) is None:
                 merged.pop(field, None)  # null means "as before" for fields that cannot be empty
-        return PluginSpec.model_validate(merged).model_dump(mode="json")
+        return merged
 
 
 def load_registry_file(path: Path) -> list[dict[str, Any]]:

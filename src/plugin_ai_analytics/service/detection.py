@@ -117,8 +117,9 @@ class Detection:
         return None
 
     def _score_batch(self, plugin_id: str, rows: Sequence[tuple]) -> list[Verdict]:
-        """Score a just-stored batch without reading it back, when the store holds nothing between
-        what the detector has seen and the batch; otherwise catch up from the store."""
+        """Score a just-stored batch without reading it back, when the store holds nothing but the
+        batch from what the detector has seen up to the batch's newest sample; otherwise catch up
+        from the store."""
         started = time.perf_counter()
         with self._lock(plugin_id):
             detector = self._detector(plugin_id)
@@ -127,8 +128,9 @@ class Detection:
                 return self._process_locked(plugin_id, started)
             last_ms = int(last.timestamp() * 1000)
             fresh = [r for r in rows if r[0] > last_ms]
-            if fresh and self._metrics.any_between(plugin_id, last_ms, fresh[0][0]):
-                # another push landed in between and is not scored yet: the store has it all
+            if fresh and self._metrics.count_between(plugin_id, last_ms, fresh[-1][0]) != len(fresh):
+                # another push landed before or among these samples and is not scored yet: the
+                # store has it all
                 return self._process_locked(plugin_id, started)
             verdicts = self._score_rows(plugin_id, detector, fresh)
         self.processing_ms.append((time.perf_counter() - started) * 1000)

@@ -80,7 +80,7 @@ class Forecasts:
 
     def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
         """Train every metric with enough history; store models and a fresh forecast."""
-        from ..forecast import train  # start-up cost: the engines load on first use, not with the CLI
+        from ..forecast import seasonal_scale, train  # start-up cost: the engines load on first use, not with the CLI
 
         started = time.perf_counter()
         frame = self._history.frame(plugin_id)
@@ -97,7 +97,14 @@ class Forecasts:
                 needed = max(needed, int(exc.details.get("needed_hours") or 0))
                 continue
             state = model.to_state()
-            quality = {"backtest": state["backtest"]["chosen"], "step_seconds": state["step_seconds"]}
+            quality = {
+                "backtest": state["backtest"]["chosen"],
+                "step_seconds": state["step_seconds"],
+                # MASE's denominator for tracked accuracy: the daily seasonal-naive MAE of this history
+                "seasonal_scale": seasonal_scale(
+                    series.to_numpy(dtype=float), round(DAY_MS / 1000 / state["step_seconds"])
+                ),
+            }
             version = self._models.save(
                 plugin_id,
                 metric,
@@ -363,7 +370,7 @@ class Forecasts:
         """Per metric, the in-sample daily seasonal-naive MAE of the model's training history (MASE's scale)."""
         out = {}
         for m in self._models.active(plugin_id):
-            scale = ((m["quality"] or {}).get("backtest") or {}).get("scale")
+            scale = (m["quality"] or {}).get("seasonal_scale")
             if scale:
                 out[m["metric"]] = float(scale)
         return out

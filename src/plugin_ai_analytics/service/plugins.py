@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from ..collect.registry import PluginChanges, PluginReplacement, PluginSpec, load_registry_file
 from ..errors import Conflict, ValidationError
 from ..logs import log_event
@@ -33,7 +35,7 @@ class Plugins:
     def register(self, spec: dict[str, Any]) -> Plugin:
         """Create or replace a plugin's registration (a registry file is declarative); a source
         starts being sampled at once."""
-        return self._store(PluginSpec.model_validate(spec).model_dump(mode="json"), "registered")
+        return self._store(_validated(spec), "registered")
 
     def create(self, spec: PluginSpec) -> Plugin:
         """Register a new plugin; one already known (registered, or seen pushing) is a conflict."""
@@ -55,13 +57,12 @@ class Plugins:
                 field="plugin_id",
             )
         new = self._plugins.get(plugin_id) is None
-        row = PluginSpec.model_validate({**spec.model_dump(mode="json"), "plugin_id": plugin_id})
-        return self._store(row.model_dump(mode="json"), "replaced"), new
+        return self._store(_validated({**spec.model_dump(mode="json"), "plugin_id": plugin_id}), "replaced"), new
 
     def update(self, plugin_id: str, changes: PluginChanges) -> Plugin:
         """Change only the fields given; the rest of the registration stays."""
         current = self._plugins.require(plugin_id)
-        return self._store(changes.apply_to(current), "updated")
+        return self._store(_validated(changes.apply_to(current)), "updated")
 
     def keep_history(self, plugin_id: str) -> None:
         """Exempt a plugin from retention, registering it (push-only) if it is new."""
@@ -100,6 +101,17 @@ class Plugins:
         """Start sampling every registered plugin that has a source."""
         for plugin in self._plugins.all():
             self._sources.schedule(plugin)
+
+
+def _validated(spec: dict[str, Any]) -> dict[str, Any]:
+    """A whole registration checked, as stored; a problem is our ValidationError naming the field
+    (pydantic's own would reach a face as a 500)."""
+    try:
+        return PluginSpec.model_validate(spec).model_dump(mode="json")
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ValidationError(f"{field}: {first['msg']}", field=field) from None
 
 
 def public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> Plugin:

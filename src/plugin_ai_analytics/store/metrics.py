@@ -119,12 +119,12 @@ class MetricRecords:
         columns = [m[c] for c in METRIC_COLUMNS]
         return keyset_chunks(self._engine, columns, m.ts, _range(plugin_id, start_ms, end_ms), chunk)
 
-    def any_between(self, plugin_id: str, after_ms: int, before_ms: int) -> bool:
-        """Whether a sample lies strictly between the two times (one index probe)."""
+    def count_between(self, plugin_id: str, after_ms: int, until_ms: int) -> int:
+        """How many samples lie after ``after_ms``, up to and including ``until_ms`` (one index range)."""
         m = t.metrics.c
-        q = select(m.ts).where(m.plugin_id == plugin_id, m.ts > after_ms, m.ts < before_ms).limit(1)
+        q = select(func.count()).where(m.plugin_id == plugin_id, m.ts > after_ms, m.ts <= until_ms)
         with self._engine.connect() as conn:
-            return conn.execute(q).first() is not None
+            return int(conn.execute(q).scalar_one())
 
     def nth_latest_ts(self, plugin_id: str, n: int) -> int | None:
         """The timestamp of the plugin's n-th most recent sample (1 = the latest), or None."""
