@@ -144,7 +144,7 @@ def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
     assert "trained, scanned for anomalies and analysed 'nab-ec2-cpu-utilization-24ae8d'" in out
     import json
 
-    status = json.loads(run(tmp_path, "status").stdout)
+    status = json.loads(run(tmp_path, "status", "--local").stdout)
     assert status["plugins"] == {"registered": 3, "with_source": 2}  # own process, own /metrics, the replay
     assert status["models"]["plugins_with_models"] == 1
     again = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
@@ -237,3 +237,32 @@ def test_detect_names_bad_input_in_one_line(tmp_path: Path, content: str, messag
     assert result.stderr.strip().splitlines() == [f"error: in.csv: {message}"] or message in result.stderr.strip()
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_status_asks_the_running_server(tmp_path: Path) -> None:
+    """Issue 10 #10: status reported its own short-lived instance, not the running server."""
+    import json
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    down = run(tmp_path, "status", "--url", url, check=False)
+    assert down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1
+    assert f"no service answers at {url}" in down.stderr
+    env = {**os.environ, "AI_ANALYTICS_DATA_DIR": str(tmp_path / "data"), "AI_ANALYTICS_LOG_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "plugin_ai_analytics", "serve", "--port", str(port)], env=env, cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            result = run(tmp_path, "status", "--url", url, check=False)
+            if result.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["process"]["pid"] == server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

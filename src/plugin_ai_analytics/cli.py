@@ -344,14 +344,46 @@ def plugins_load(path: Annotated[Path, typer.Argument(help="YAML registry file",
     typer.echo(f"registered {len(ids)} plugins: {', '.join(ids)}")
 
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
 @app.command()
-def status() -> None:
-    """Print the system status (database, scheduler, executor, data quality) as JSON."""
-    service = _service()
+def status(
+    url: Annotated[
+        str, typer.Option(envvar="AI_ANALYTICS_URL", help="the running service to ask (AI_ANALYTICS_URL)")
+    ] = DEFAULT_URL,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="read the data directory directly instead (no server needed; this process's view)"
+        ),
+    ] = False,
+) -> None:
+    """Print the running service's status (database, scheduler, executor, models, data quality) as JSON."""
+    if local:
+        service = _service()
+        try:
+            typer.echo(service.system_status().model_dump_json(indent=2))
+        finally:
+            service.close()
+        return
+    # loaded on use, so --help and the quick commands start fast
+    import httpx
+
+    endpoint = url.rstrip("/") + "/api/plugin-ai-analytics/system-status"
     try:
-        typer.echo(service.system_status().model_dump_json(indent=2))
-    finally:
-        service.close()
+        response = httpx.get(endpoint, timeout=10)
+    except httpx.HTTPError as exc:
+        typer.echo(
+            f"error: no service answers at {url} ({type(exc).__name__}); start one (scripts/start or "
+            "plugin-ai-analytics serve), pass --url, or use --local to read the data directory",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    if response.status_code != 200:
+        typer.echo(f"error: {endpoint} answered {response.status_code}: {response.text[:200]}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(response.json(), indent=2))
 
 
 @app.command()

@@ -23,7 +23,8 @@ from plugin_ai_analytics.store import Store
 from ..conftest import make_settings
 from .conftest import detection_of, recent_end, stored, synthetic_plugin
 
-START = datetime(2025, 3, 1, tzinfo=UTC)
+# Recent, so retention (30 days) keeps every sample and no warning is expected.
+START = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def ingest_of(store: Store, settings: Settings, detection: Detection | None = None) -> Ingest:
@@ -31,6 +32,7 @@ def ingest_of(store: Store, settings: Settings, detection: Detection | None = No
         settings=settings,
         metrics=store.metrics,
         rejections=store.rejections,
+        plugins=store.plugins,
         detection=detection or detection_of(store),
     )
 
@@ -46,8 +48,8 @@ def test_a_pushed_batch_is_stored_and_acknowledged(store: Store, settings: Setti
         plugin_id="shop",
         received=2,
         stored=2,
-        first="2025-03-01T00:00:00Z",
-        last="2025-03-01T00:01:00Z",
+        first=START.isoformat().replace("+00:00", "Z"),
+        last=(START + timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
         detection=None,  # no detector loaded yet: the background worker scores it
         note=None,
     )

@@ -42,6 +42,7 @@ def plugins(store: Store, scheduler: Scheduler, detection: Detection, settings) 
         settings=settings,
         metrics=store.metrics,
         rejections=store.rejections,
+        plugins=store.plugins,
         detection=detection,
     )
     sources = Sources(plugins=store.plugins, scheduler=scheduler, ingest=ingest)

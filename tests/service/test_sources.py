@@ -43,6 +43,7 @@ def sources(sqlite_store: Store, scheduler: Scheduler, settings) -> Sources:
         settings=settings,
         metrics=sqlite_store.metrics,
         rejections=sqlite_store.rejections,
+        plugins=sqlite_store.plugins,
         detection=detection_of(sqlite_store),
     )
     return Sources(plugins=sqlite_store.plugins, scheduler=scheduler, ingest=ingest)

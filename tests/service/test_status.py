@@ -37,6 +37,7 @@ class Service:
             settings=settings,
             metrics=store.metrics,
             rejections=store.rejections,
+            plugins=store.plugins,
             detection=self.detection,
         )
         sources = Sources(plugins=store.plugins, scheduler=self.scheduler, ingest=ingest)
