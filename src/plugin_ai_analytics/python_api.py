@@ -47,6 +47,8 @@ class PluginAIAnalytics:
 
     @property
     def service(self) -> Any:
+        """The embedded service, opened on first use on the settings' database. It samples no
+        source and schedules nothing until ``start_background()`` is called."""
         if self._service is None:
             with self._lock:
                 if self._service is None:
@@ -54,9 +56,16 @@ class PluginAIAnalytics:
                     from .service import AnalyticsService
 
                     service = AnalyticsService(self._settings)
-                    service.start()
+                    service.start(background=False)
                     self._service = service
         return self._service
+
+    def start_background(self) -> None:
+        """Do in this process what the server does on its own: load the plugins file, sample every
+        registered source on its interval, and run retention, forecast scoring and retraining.
+        Do not call it while a server runs on the same database: both would sample the sources."""
+        service = self.service
+        service.start(background=True)
 
     def close(self) -> None:
         if self._service is not None:

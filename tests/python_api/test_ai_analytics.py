@@ -65,3 +65,28 @@ async def test_train_and_predict_fill_the_debugging_attributes(analytics: Plugin
     assert analytics.models["shop"]["cpu_percent"]["version"] == 1
     assert analytics.last_training["shop"] <= datetime.now(UTC)
     assert analytics.predictions["shop"]["metrics"].keys() == forecast["metrics"].keys()
+
+
+async def test_using_the_api_starts_no_collection_or_schedule(tmp_path: Path) -> None:
+    """Issue 10 #9: the Python API started a whole service, whose sampler wrote samples into the
+    running server's plugins. Now a registered source is sampled only after start_background()."""
+    import os
+    import time
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'shared.db'}")  # the scheduler setting is on
+    api = PluginAIAnalytics(settings)
+    try:
+        api.service.register_plugin(
+            {"plugin_id": "me", "source": {"type": "process", "pid": os.getpid()}, "interval_seconds": 1}
+        )
+        await api.collect_metrics("shop", {"timestamp": datetime.now(UTC).isoformat(), "cpu_percent": 1.0})
+        time.sleep(2.5)
+        assert not api.service.scheduler.running
+        assert api.service.get_plugin("me").samples == 0
+        api.start_background()
+        deadline = time.monotonic() + 10
+        while api.service.get_plugin("me").samples == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert api.service.scheduler.running and api.service.get_plugin("me").samples >= 1
+    finally:
+        api.close()

@@ -123,12 +123,17 @@ class AnalyticsService:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Load the plugins file, schedule every plugin with a source, start the scheduler."""
+    def start(self, *, background: bool = True) -> None:
+        """Start the detection worker; with ``background`` (the server) also load the plugins file,
+        sample every plugin's source and run retention, forecast scoring and retraining on schedule.
+        The Python API starts without ``background``: importing it must not start collecting."""
+        self.detection.start()
+        if not background:
+            log_event(logging.INFO, "start", "service started (no background work)", version=__version__)
+            return
         if self.settings.plugins_file:
             self.plugins.load_file(self.settings.plugins_file)
         self.plugins.schedule_all()
-        self.detection.start()
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         self.scheduler.every("score_predictions", 60, self.forecasts.score_due, first_in=30)
         self.scheduler.every("retrain_due", 600, self.forecasts.retrain_tick, first_in=120)
