@@ -137,3 +137,31 @@ def test_a_failing_source_is_a_502_and_an_error_log_line(api: httpx.Client, serv
     with pytest.raises(Exception, match="Connection refused"):
         service.sources._collect_scheduled("gone")
     assert "ERROR op=collect_metrics plugin=gone scheduled collection failed" in Path(service.log_path).read_text()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_registration_written_by_another_process_is_sampled_without_a_restart(service, tmp_path) -> None:
+    """Issue 10 #12: `plugins load` wrote to the database but the running service scheduled the new
+    plugins only after a restart."""
+    import os
+    import time
+
+    from plugin_ai_analytics.service.facade import REGISTRY_FOLLOW_SECONDS
+    from plugin_ai_analytics.store import Store
+
+    other = Store(service.settings.effective_database_url, run_migrations=False)  # as the CLI opens it
+    try:
+        other.plugins.upsert(
+            {"plugin_id": "loaded", "source": {"type": "process", "pid": os.getpid()}, "interval_seconds": 1}
+        )
+        deadline = time.monotonic() + REGISTRY_FOLLOW_SECONDS + 10
+        while service.get_plugin("loaded").samples == 0 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert service.get_plugin("loaded").samples >= 1
+        other.plugins.delete("loaded")
+        deadline = time.monotonic() + REGISTRY_FOLLOW_SECONDS + 10
+        while "collect:loaded" in service.scheduler.names() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert "collect:loaded" not in service.scheduler.names()
+    finally:
+        other.close()

@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalyticsService"]
 
+# How often the schedule of source sampling is compared with the registry in the database.
+REGISTRY_FOLLOW_SECONDS = 10.0
+
 
 class AnalyticsService:
     """Everything the product does, behind one object. Create, ``start()``, use, ``close()``."""
@@ -134,6 +137,8 @@ class AnalyticsService:
         if self.settings.plugins_file:
             self.plugins.load_file(self.settings.plugins_file)
         self.plugins.schedule_all()
+        # Registrations written by another process (plugins load, another replica) are picked up.
+        self.scheduler.every("follow_registry", REGISTRY_FOLLOW_SECONDS, self.sources.follow_registry)
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         self.scheduler.every("score_predictions", 60, self.forecasts.score_due, first_in=30)
         self.scheduler.every("retrain_due", 600, self.forecasts.retrain_tick, first_in=120)

@@ -26,12 +26,15 @@ class Sources:
         self._scheduler = scheduler
         self._ingest = ingest
         self._sources: dict[str, Any] = {}
+        # plugin → the registration (``updated_at``) its schedule was made from
+        self._scheduled_from: dict[str, int] = {}
 
     def schedule(self, plugin: dict[str, Any]) -> None:
         """Sample the plugin's source on its interval from now on (or stop, without one)."""
         plugin_id = plugin["plugin_id"]
         name = _task(plugin_id)
         self._sources.pop(plugin_id, None)
+        self._scheduled_from[plugin_id] = plugin.get("updated_at") or 0
         if not plugin.get("source") or not plugin.get("enabled", True):
             self._scheduler.cancel(name)
             return
@@ -41,6 +44,24 @@ class Sources:
     def forget(self, plugin_id: str) -> None:
         self._scheduler.cancel(_task(plugin_id))
         self._sources.pop(plugin_id, None)
+        self._scheduled_from.pop(plugin_id, None)
+
+    def follow_registry(self) -> int:
+        """Bring the schedule in line with the registry as it is in the database, so a plugin that
+        another process registered, changed or deleted (``plugins load``, another API replica) is
+        sampled as registered without a restart. Returns how many plugins changed."""
+        rows = {p["plugin_id"]: p for p in self._plugins.all()}
+        changed = 0
+        for plugin_id, row in rows.items():
+            if self._scheduled_from.get(plugin_id) != (row.get("updated_at") or 0):
+                self.schedule(row)
+                changed += 1
+        for plugin_id in set(self._scheduled_from) - rows.keys():
+            self.forget(plugin_id)
+            changed += 1
+        if changed:
+            log_event(logging.INFO, "register_plugin", f"followed the registry: {changed} plugin(s) changed")
+        return changed
 
     def collect_once(self, plugin_id: str) -> IngestResult:
         """Read the plugin's source now and store one sample."""
