@@ -196,7 +196,6 @@ def _horizon(text: str) -> Any:
     # loaded on use, so --help and the quick commands start fast
     import pandas as pd
 
-
     try:
         value = pd.Timedelta(text)
     except ValueError:

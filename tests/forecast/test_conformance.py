@@ -265,6 +265,7 @@ def test_public_names() -> None:
         "accuracy_from_sums",
         "backtest",
         "coverage",
+        "hours_needed",
         "mase",
         "seasonal_scale",
         "train",

@@ -14,10 +14,14 @@ import pytest
 
 from plugin_ai_analytics.collect.validate import normalise_samples, validate_samples
 from plugin_ai_analytics.config import Settings
+from plugin_ai_analytics.jobs.scheduler import Scheduler
 from plugin_ai_analytics.service.advice import Advice
 from plugin_ai_analytics.service.detection import Detection
 from plugin_ai_analytics.service.forecasts import Forecasts
+from plugin_ai_analytics.service.health import Health
 from plugin_ai_analytics.service.history import History
+from plugin_ai_analytics.service.ingest import Ingest
+from plugin_ai_analytics.service.sources import Sources
 from plugin_ai_analytics.store import Store
 
 from ..api.test_forecasts import STEP, synthetic_plugin
@@ -118,3 +122,17 @@ def forecasts_of(store: Store, settings: Settings, *, jobs: Any = None) -> Forec
 
 def advice_of(store: Store) -> Advice:
     return Advice(history=history_of(store), suggestions=store.suggestions, plugins=store.plugins)
+
+
+def health_of(store: Store, settings: Settings) -> Health:
+    """Health with the parts it reads: sources (their answers) and forecasts (training readiness)."""
+    detection = detection_of(store)
+    ingest = Ingest(
+        settings=settings,
+        metrics=store.metrics,
+        rejections=store.rejections,
+        plugins=store.plugins,
+        detection=detection,
+    )
+    sources = Sources(plugins=store.plugins, scheduler=Scheduler(lambda fn: fn()), ingest=ingest)
+    return Health(store=store, settings=settings, sources=sources, forecasts=forecasts_of(store, settings))

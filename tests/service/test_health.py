@@ -12,10 +12,10 @@ import pytest
 from plugin_ai_analytics.errors import NotFound
 from plugin_ai_analytics.forecast import accuracy_from_sums
 from plugin_ai_analytics.schemas import PluginHealth, PluginsOverview
-from plugin_ai_analytics.service.health import THRESHOLDS, Health, forecast_risks
+from plugin_ai_analytics.service.health import THRESHOLDS, forecast_risks
 from plugin_ai_analytics.store import Store
 
-from .conftest import detection_of, forecasts_of, recent_end, stored, synthetic_plugin, with_incident
+from .conftest import detection_of, forecasts_of, health_of, recent_end, stored, synthetic_plugin, with_incident
 
 
 def day_of(point: dict) -> str:
@@ -43,7 +43,7 @@ def test_health_accuracy_is_the_forecasting_accuracy_by_one_definition(store: St
         chosen = [(p, a) for p, a in pairs[key] if day is None or day_of(p) == day]
         return float(accuracy_from_sums(sum(abs(a - p["value"]) for p, a in chosen), sum(abs(a) for _, a in chosen)))
 
-    health = Health(store=store, settings=settings)
+    health = health_of(store, settings)
     shop = health.plugin("shop")
     assert isinstance(shop, PluginHealth)
     tracked = forecasts.accuracy("shop")
@@ -73,7 +73,7 @@ def test_health_accuracy_is_the_forecasting_accuracy_by_one_definition(store: St
     assert "low_accuracy" in poor.reasons and poor.health in ("warning", "critical")
 
     # the overview's rows say the same
-    rows = {row.plugin_id: row for row in Health(store=store, settings=settings).overview().plugins}
+    rows = {row.plugin_id: row for row in health_of(store, settings).overview().plugins}
     assert rows["shop"].accuracy == shop.accuracy and rows["poor"].accuracy == poor.accuracy
 
 
@@ -86,7 +86,7 @@ def test_the_overview_folds_forecast_risk_and_freshness_into_health(store: Store
     stored(store, "old", synthetic_plugin(1, end=recent_end(48)))
     forecasts_of(store, settings).train_now("leaky")
 
-    overview = Health(store=store, settings=settings).overview()
+    overview = health_of(store, settings).overview()
     assert isinstance(overview, PluginsOverview)
     assert (overview.cpu_cores, overview.thresholds) == (4, THRESHOLDS)
     rows = {row.plugin_id: row for row in overview.plugins}
@@ -113,7 +113,7 @@ def test_an_open_high_anomaly_makes_a_plugin_critical(sqlite_store: Store, setti
     samples = synthetic_plugin(2, end=recent_end(0.5))
     stored(sqlite_store, "shop", with_incident(samples, len(samples) - 6))  # failing until now
     detection_of(sqlite_store).detect_now("shop")
-    row = Health(store=sqlite_store, settings=settings).plugin("shop")
+    row = health_of(sqlite_store, settings).plugin("shop")
     assert row.open_anomalies["High"] == 1 and row.anomalies_24h >= 1
     assert (row.health, row.reasons[0]) == ("critical", "open_high_anomaly")
 
@@ -122,7 +122,7 @@ def test_a_plugin_row_lists_its_models_and_an_unknown_plugin_is_not_found(sqlite
     stored(sqlite_store, "shop", synthetic_plugin(2.5, end=recent_end(1)))
     forecasts = forecasts_of(sqlite_store, settings)
     forecasts.train_now("shop")
-    row = Health(store=sqlite_store, settings=settings).plugin("shop")
+    row = health_of(sqlite_store, settings).plugin("shop")
     trained = {m.metric: m for m in forecasts.trained_models("shop")}
     assert set(row.models) == set(trained)
     for metric, info in row.models.items():
@@ -132,7 +132,7 @@ def test_a_plugin_row_lists_its_models_and_an_unknown_plugin_is_not_found(sqlite
         }
     assert row.accuracy_daily == {} and row.accuracy.tracked_percent is None  # nothing scored yet
     with pytest.raises(NotFound) as caught:
-        Health(store=sqlite_store, settings=settings).plugin("ghost")
+        health_of(sqlite_store, settings).plugin("ghost")
     assert caught.value.message == "plugin 'ghost' is not registered and has sent no metrics"
 
 

@@ -56,8 +56,13 @@ class Effect:
     explanation: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "change": self.change, "unit": self.unit, "at": self.at,
-                "explanation": self.explanation}
+        return {
+            "metric": self.metric,
+            "change": self.change,
+            "unit": self.unit,
+            "at": self.at,
+            "explanation": self.explanation,
+        }
 
 
 @dataclass(slots=True)

@@ -98,8 +98,13 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         return report
     pairs = frame[[LOAD, "response_time_ms"]].dropna()
     if len(pairs) < MIN_PAIRS or span_days(pairs) < MIN_DAYS:
-        report.skipped.append(Note(ANALYSIS, f"needs {MIN_PAIRS} samples over {MIN_DAYS:g} day with both "
-                                             f"request_count and response_time_ms, has {len(pairs)}"))
+        report.skipped.append(
+            Note(
+                ANALYSIS,
+                f"needs {MIN_PAIRS} samples over {MIN_DAYS:g} day with both "
+                f"request_count and response_time_ms, has {len(pairs)}",
+            )
+        )
         return report
     load = pairs[LOAD].to_numpy()
     lo, hi = np.quantile(load, [0.01, 0.99])
@@ -116,22 +121,31 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     p = float(stats.f.sf(f_stat, 2, dof))
     bends = fit.above > 0 and (fit.below <= 0 or fit.above >= MIN_SLOPE_RATIO * fit.below)
     if not (p < MAX_P and bends):
-        report.clear.append(Note(ANALYSIS, f"no knee in load→latency (F-test p={p:.2g}, slopes "
-                                           f"{fit.below:.3g} → {fit.above:.3g} ms per request)"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"no knee in load→latency (F-test p={p:.2g}, slopes {fit.below:.3g} → {fit.above:.3g} ms per request)",
+            )
+        )
         return report
 
     recent = pairs[pairs.index >= pairs.index[-1] - PEAK_WINDOW]
     peak_load = float(np.quantile(recent[LOAD], PEAK_QUANTILE))
     if peak_load <= fit.knee:
-        report.clear.append(Note(ANALYSIS, f"knee at {fit.knee:.3g} req/interval, but peak load "
-                                           f"{peak_load:.3g} is below it"))
+        report.clear.append(
+            Note(ANALYSIS, f"knee at {fit.knee:.3g} req/interval, but peak load {peak_load:.3g} is below it")
+        )
         return report
     at_peak = float(fit.predict(peak_load))
     at_knee = float(fit.predict(fit.knee))
     change = (at_knee - at_peak) / at_peak
     if -change < MIN_EFFECT:
-        report.clear.append(Note(ANALYSIS, f"capping load at the knee would change latency by {100 * change:.2g}%, "
-                                           f"below {100 * MIN_EFFECT:g}%"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"capping load at the knee would change latency by {100 * change:.2g}%, below {100 * MIN_EFFECT:g}%",
+            )
+        )
         return report
 
     share_above = float(np.mean(load > fit.knee))
@@ -153,8 +167,15 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "curve": [{"load": sig(a), "response_time_ms": sig(b)} for a, b in zip(x, y, strict=True)],
     }
     at = f"current peak load {peak:g} requests/interval capped at {knee:g} per instance"
-    effects = [Effect("response_time_ms", sig(100 * change), "%", at,
-                      f"mean response time from {sig(at_peak):g} ms to {sig(at_knee):g} ms on the fitted curve")]
+    effects = [
+        Effect(
+            "response_time_ms",
+            sig(100 * change),
+            "%",
+            at,
+            f"mean response time from {sig(at_peak):g} ms to {sig(at_knee):g} ms on the fitted curve",
+        )
+    ]
     worst = change
     p95 = frame[[LOAD, "response_time_p95_ms"]].dropna() if "response_time_p95_ms" in frame.columns else None
     if p95 is not None and len(p95) >= MIN_PAIRS:
@@ -167,12 +188,21 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
             evidence["response_time_p95_ms_at_knee"] = quantity(p95_knee, "ms")
             evidence["response_time_p95_ms_change_pct"] = quantity(100 * change95, "%")
             evidence["p95_slope_above_knee"] = quantity(fit95.above, "ms per request/interval")
-            effects.append(Effect("response_time_p95_ms", sig(100 * change95), "%", at,
-                                  f"p95 response time from {sig(p95_peak):g} ms to {sig(p95_knee):g} ms"))
+            effects.append(
+                Effect(
+                    "response_time_p95_ms",
+                    sig(100 * change95),
+                    "%",
+                    at,
+                    f"p95 response time from {sig(p95_peak):g} ms to {sig(p95_knee):g} ms",
+                )
+            )
             worst = min(worst, change95)
     priority = Priority.HIGH if -worst >= HIGH_EFFECT and share_above >= HIGH_SHARE_ABOVE else Priority.MEDIUM
-    title = (f"Capacity knee at {knee:g} requests/interval: peak load {peak:g} is past it; capping load per "
-             f"instance there cuts response time by {abs(sig(100 * worst)):g}%")
+    title = (
+        f"Capacity knee at {knee:g} requests/interval: peak load {peak:g} is past it; capping load per "
+        f"instance there cuts response time by {abs(sig(100 * worst)):g}%"
+    )
     steps = [
         f"Scale out so that no instance serves more than about {knee:g} requests per interval at peak "
         f"(about {sig(peak_load / fit.knee):g}x today's capacity), or autoscale on request rate with that target.",
@@ -182,9 +212,16 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "that limit: a higher knee is the cheaper fix.",
         "Re-run this analysis after the change: the knee should move right or peak load should fall below it.",
     ]
-    report.suggestions.append(Suggestion(
-        finding="capacity_knee", title=title, priority=priority, evidence=evidence, expected_effect=effects,
-        steps=steps,
-        model=f"piecewise-linear load→latency fit on {len(x)} load levels (bin medians), knee at {knee:g} "
-              "requests/interval chosen by least squares, F-test against a straight line"))
+    report.suggestions.append(
+        Suggestion(
+            finding="capacity_knee",
+            title=title,
+            priority=priority,
+            evidence=evidence,
+            expected_effect=effects,
+            steps=steps,
+            model=f"piecewise-linear load→latency fit on {len(x)} load levels (bin medians), knee at {knee:g} "
+            "requests/interval chosen by least squares, F-test against a straight line",
+        )
+    )
     return report

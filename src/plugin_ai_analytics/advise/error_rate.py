@@ -60,8 +60,9 @@ def load_curve(load: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def with_load(hours: pd.DataFrame, report: Report) -> np.ndarray | None:
     """Errors rising with load; returns the fitted error rate per hour when it is a finding."""
     if LOAD not in hours.columns or len(hours) < MIN_DAYS_LOAD * 24 or hours[LOAD].nunique() < 10:
-        report.skipped.append(Note("errors_with_load", f"needs {MIN_DAYS_LOAD} days of hourly request_count "
-                                                       "and error_rate"))
+        report.skipped.append(
+            Note("errors_with_load", f"needs {MIN_DAYS_LOAD} days of hourly request_count and error_rate")
+        )
         return None
     load, err = hours[LOAD].to_numpy(), hours[ERRORS].to_numpy()
     rho, p = stats.spearmanr(load, err)
@@ -75,8 +76,13 @@ def with_load(hours: pd.DataFrame, report: Report) -> np.ndarray | None:
     at_peak, at_median = (float(np.interp(x, curve_load, curve_err)) for x in (peak_load, median_load))
     excess = at_peak - at_median
     if not (p < MAX_P and rho >= MIN_RHO and excess >= MIN_EXCESS and _ratio(at_peak, at_median) >= MIN_RATIO):
-        report.clear.append(Note("errors_with_load", f"error rate not significantly higher under load (Spearman "
-                                                     f"rho={rho:.2f}, p={p:.2g}, +{100 * excess:.2g} pp at peak)"))
+        report.clear.append(
+            Note(
+                "errors_with_load",
+                f"error rate not significantly higher under load (Spearman "
+                f"rho={rho:.2f}, p={p:.2g}, +{100 * excess:.2g} pp at peak)",
+            )
+        )
         return None
     evidence = {
         "window": window(hours),
@@ -84,8 +90,9 @@ def with_load(hours: pd.DataFrame, report: Report) -> np.ndarray | None:
         "spearman_rho_ci95": [sig(ci[0], 3), sig(ci[1], 3)],
         "spearman_p": sig(p, 3),
         "hours_used": n,
-        "load_curve": [{"load": sig(x), "error_rate_pct": sig(100 * y)}
-                       for x, y in zip(curve_load, curve_err, strict=True)],
+        "load_curve": [
+            {"load": sig(x), "error_rate_pct": sig(100 * y)} for x, y in zip(curve_load, curve_err, strict=True)
+        ],
         "current_peak_load": quantity(peak_load, "requests/interval", window="last 7 days, hourly 95th percentile"),
         "median_load": quantity(median_load, "requests/interval"),
         "error_rate_at_peak_pct": quantity(100 * at_peak, "%"),
@@ -94,24 +101,37 @@ def with_load(hours: pd.DataFrame, report: Report) -> np.ndarray | None:
     }
     at = f"current peak load {sig(peak_load):g} requests/interval brought to the median {sig(median_load):g}"
     priority = Priority.HIGH if excess >= HIGH_EXCESS or at_peak >= HIGH_RATE else Priority.MEDIUM
-    report.suggestions.append(Suggestion(
-        finding="errors_with_load",
-        title=(f"Errors rise with load: {pp(at_peak):g}% at peak load vs {pp(at_median):g}% at median load "
-               f"(Spearman rho {sig(rho, 3):g})"),
-        priority=priority, evidence=evidence,
-        expected_effect=[Effect(ERRORS, -pp(excess), "pp", at,
-                                f"on the fitted load→error line, peak-hour error rate falls from {pp(at_peak):g}% "
-                                f"to {pp(at_median):g}%")],
-        steps=[
-            "Break the errors down by type at peak load (timeouts, pool exhaustion, 429/503 from a dependency): "
-            "the type that grows with load is the bottleneck.",
-            "Raise the exhausted limit (connection/thread pool, dependency quota) or scale out so that load per "
-            f"instance stays near the median ({sig(median_load):g} requests/interval) at peak.",
-            "Add retries with jitter and a circuit breaker for the dependency that fails under load, and "
-            "backpressure (queue or 429) instead of failing requests.",
-        ],
-        model=f"Spearman rank correlation of hourly error rate with load over {n} hours; mean error rate per "
-              f"load decile ({LOAD_BINS} bins, interpolated) for the effect"))
+    report.suggestions.append(
+        Suggestion(
+            finding="errors_with_load",
+            title=(
+                f"Errors rise with load: {pp(at_peak):g}% at peak load vs {pp(at_median):g}% at median load "
+                f"(Spearman rho {sig(rho, 3):g})"
+            ),
+            priority=priority,
+            evidence=evidence,
+            expected_effect=[
+                Effect(
+                    ERRORS,
+                    -pp(excess),
+                    "pp",
+                    at,
+                    f"on the fitted load→error line, peak-hour error rate falls from {pp(at_peak):g}% "
+                    f"to {pp(at_median):g}%",
+                )
+            ],
+            steps=[
+                "Break the errors down by type at peak load (timeouts, pool exhaustion, 429/503 from a dependency): "
+                "the type that grows with load is the bottleneck.",
+                "Raise the exhausted limit (connection/thread pool, dependency quota) or scale out so that load per "
+                f"instance stays near the median ({sig(median_load):g} requests/interval) at peak.",
+                "Add retries with jitter and a circuit breaker for the dependency that fails under load, and "
+                "backpressure (queue or 429) instead of failing requests.",
+            ],
+            model=f"Spearman rank correlation of hourly error rate with load over {n} hours; mean error rate per "
+            f"load decile ({LOAD_BINS} bins, interpolated) for the effect",
+        )
+    )
     return np.interp(load, curve_load, curve_err)
 
 
@@ -132,14 +152,25 @@ def by_hour(hours: pd.DataFrame, explained: np.ndarray | None, report: Report) -
     in_bad, rest = residual[bad[hour]].mean(), residual[~bad[hour]].mean()
     excess = in_bad - rest
     if not (p < MAX_P and excess >= MIN_EXCESS and _ratio(in_bad, rest) >= MIN_RATIO):
-        report.clear.append(Note("errors_by_hour", f"no hour of the day with significantly more errors "
-                                                   f"(Kruskal-Wallis p={p:.2g}, +{100 * excess:.2g} pp)"))
+        report.clear.append(
+            Note(
+                "errors_by_hour",
+                f"no hour of the day with significantly more errors (Kruskal-Wallis p={p:.2g}, +{100 * excess:.2g} pp)",
+            )
+        )
         return None
     bad_hours = [h for h in range(24) if bad[h]]
     # Consistency: on how many days were the bad hours worse than the rest of that day?
     days = pd.Series(residual, index=hours.index).groupby(hours.index.floor("D"))
-    consistent = float(np.mean([g[bad[g.index.hour]].mean() > g[~bad[g.index.hour]].mean()
-                                for _, g in days if bad[g.index.hour].any() and (~bad[g.index.hour]).any()]))
+    consistent = float(
+        np.mean(
+            [
+                g[bad[g.index.hour]].mean() > g[~bad[g.index.hour]].mean()
+                for _, g in days
+                if bad[g.index.hour].any() and (~bad[g.index.hour]).any()
+            ]
+        )
+    )
     evidence = {
         "window": window(hours),
         "kruskal_p": sig(p, 3),
@@ -154,26 +185,42 @@ def by_hour(hours: pd.DataFrame, explained: np.ndarray | None, report: Report) -
     }
     hours_text = ", ".join(f"{h:02d}:00" for h in bad_hours)
     priority = Priority.HIGH if excess >= HIGH_EXCESS or in_bad >= HIGH_RATE else Priority.MEDIUM
-    report.suggestions.append(Suggestion(
-        finding="errors_by_hour",
-        title=(f"Errors peak at {hours_text} UTC: {pp(in_bad):g}% vs {pp(rest):g}% in other hours"),
-        priority=priority, evidence=evidence,
-        expected_effect=[
-            Effect(ERRORS, -pp(excess), "pp", f"hours {hours_text} UTC",
-                   f"error rate in those hours brought to the rest of the day's {pp(rest):g}%"),
-            Effect(ERRORS, sig(-100 * excess * len(bad_hours) / 24), "pp", "daily average",
-                   "the worst hours' excess spread over the whole day"),
-        ],
-        steps=[
-            f"List what runs at {hours_text} UTC: cron jobs, batch imports, backups, cache expiry, "
-            "certificate or token refresh, a dependency's maintenance window.",
-            "Correlate the plugin's error logs in those hours with that schedule; move or throttle the job, "
-            "or stagger cache expiry (TTL jitter).",
-            "If a dependency is down in that window, add a fallback or retry with backoff around it.",
-        ],
-        model=("Kruskal-Wallis test of hourly error rate by hour of day" +
-               (" after removing the load effect" if explained is not None else "") +
-               f" over {span_days(hours):.1f} days")))
+    report.suggestions.append(
+        Suggestion(
+            finding="errors_by_hour",
+            title=(f"Errors peak at {hours_text} UTC: {pp(in_bad):g}% vs {pp(rest):g}% in other hours"),
+            priority=priority,
+            evidence=evidence,
+            expected_effect=[
+                Effect(
+                    ERRORS,
+                    -pp(excess),
+                    "pp",
+                    f"hours {hours_text} UTC",
+                    f"error rate in those hours brought to the rest of the day's {pp(rest):g}%",
+                ),
+                Effect(
+                    ERRORS,
+                    sig(-100 * excess * len(bad_hours) / 24),
+                    "pp",
+                    "daily average",
+                    "the worst hours' excess spread over the whole day",
+                ),
+            ],
+            steps=[
+                f"List what runs at {hours_text} UTC: cron jobs, batch imports, backups, cache expiry, "
+                "certificate or token refresh, a dependency's maintenance window.",
+                "Correlate the plugin's error logs in those hours with that schedule; move or throttle the job, "
+                "or stagger cache expiry (TTL jitter).",
+                "If a dependency is down in that window, add a fallback or retry with backoff around it.",
+            ],
+            model=(
+                "Kruskal-Wallis test of hourly error rate by hour of day"
+                + (" after removing the load effect" if explained is not None else "")
+                + f" over {span_days(hours):.1f} days"
+            ),
+        )
+    )
     return profile[hour] - profile.mean()
 
 
@@ -198,8 +245,12 @@ def after_shift(hours: pd.DataFrame, seasonal: np.ndarray | None, load_finding: 
     step = a - b
     lasting = last_day - b >= 0.5 * step
     if not (p < MAX_P_SHIFT and step >= MIN_EXCESS and _ratio(a, b) >= MIN_RATIO and lasting):
-        report.clear.append(Note("errors_after_level_shift", f"no lasting step up in error rate (Mann-Whitney "
-                                                             f"p={p:.2g}, +{100 * step:.2g} pp)"))
+        report.clear.append(
+            Note(
+                "errors_after_level_shift",
+                f"no lasting step up in error rate (Mann-Whitney p={p:.2g}, +{100 * step:.2g} pp)",
+            )
+        )
         return
     at_time = hours.index[split]
     load_change = None
@@ -207,8 +258,12 @@ def after_shift(hours: pd.DataFrame, seasonal: np.ndarray | None, load_finding: 
         load = hours[LOAD].to_numpy()
         load_change = float(load[split:].mean() / max(load[:split].mean(), 1e-9) - 1)
         if load_finding and load_change >= 0.2:
-            report.clear.append(Note("errors_after_level_shift", "error rate stepped up together with load "
-                                                                 f"(+{100 * load_change:.0f}%): see errors_with_load"))
+            report.clear.append(
+                Note(
+                    "errors_after_level_shift",
+                    f"error rate stepped up together with load (+{100 * load_change:.0f}%): see errors_with_load",
+                )
+            )
             return
     changed = at_time.isoformat()
     evidence = {
@@ -227,22 +282,33 @@ def after_shift(hours: pd.DataFrame, seasonal: np.ndarray | None, load_finding: 
         evidence["load_change_pct"] = quantity(100 * load_change, "%")
     priority = Priority.HIGH if step >= HIGH_EXCESS or a >= HIGH_RATE else Priority.MEDIUM
     when = at_time.strftime("%Y-%m-%d %H:00 UTC")
-    report.suggestions.append(Suggestion(
-        finding="errors_after_level_shift",
-        title=f"Error rate stepped up at {when}: {pp(b):g}% before, {pp(a):g}% after",
-        priority=priority, evidence=evidence,
-        expected_effect=[Effect(ERRORS, -pp(step), "pp", f"after {when}",
-                                f"undoing the change restores the earlier {pp(b):g}% error rate")],
-        steps=[
-            f"Find what changed around {when}: deployments, configuration or feature-flag changes, restarts, "
-            "dependency upgrades, infrastructure events.",
-            "Compare error types before and after the change; if it was a release, roll it back or disable "
-            "the feature flag and confirm the error rate returns to the earlier level.",
-            "Fix forward with a test reproducing the new error, and ship future changes as canaries "
-            "that are rolled back automatically when the error rate rises.",
-        ],
-        model=f"single change point in hourly error rate (maximum standardised mean difference, >= "
-              f"{MIN_HOURS_PER_SIDE} h per side), Mann-Whitney test of after > before"))
+    report.suggestions.append(
+        Suggestion(
+            finding="errors_after_level_shift",
+            title=f"Error rate stepped up at {when}: {pp(b):g}% before, {pp(a):g}% after",
+            priority=priority,
+            evidence=evidence,
+            expected_effect=[
+                Effect(
+                    ERRORS,
+                    -pp(step),
+                    "pp",
+                    f"after {when}",
+                    f"undoing the change restores the earlier {pp(b):g}% error rate",
+                )
+            ],
+            steps=[
+                f"Find what changed around {when}: deployments, configuration or feature-flag changes, restarts, "
+                "dependency upgrades, infrastructure events.",
+                "Compare error types before and after the change; if it was a release, roll it back or disable "
+                "the feature flag and confirm the error rate returns to the earlier level.",
+                "Fix forward with a test reproducing the new error, and ship future changes as canaries "
+                "that are rolled back automatically when the error rate rises.",
+            ],
+            model=f"single change point in hourly error rate (maximum standardised mean difference, >= "
+            f"{MIN_HOURS_PER_SIDE} h per side), Mann-Whitney test of after > before",
+        )
+    )
 
 
 def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
@@ -256,8 +322,9 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     columns = [ERRORS] + ([LOAD] if LOAD in frame.columns and frame[LOAD].notna().any() else [])
     hours = hourly(frame[columns], MIN_SAMPLES_PER_HOUR)
     if span_days(hours) < min(MIN_DAYS_LOAD, MIN_DAYS_SHIFT):
-        report.skipped.append(Note(ANALYSIS, f"needs {min(MIN_DAYS_LOAD, MIN_DAYS_SHIFT)} days of error_rate, "
-                                             f"has {span_days(hours):.1f}"))
+        report.skipped.append(
+            Note(ANALYSIS, f"needs {min(MIN_DAYS_LOAD, MIN_DAYS_SHIFT)} days of error_rate, has {span_days(hours):.1f}")
+        )
         return report
     if hours[ERRORS].nunique() < 3:  # constant (usually all zero): nothing to rank or test
         report.clear.append(Note(ANALYSIS, f"error rate constant at {100 * hours[ERRORS].iloc[0]:.3g}%"))

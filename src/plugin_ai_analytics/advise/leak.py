@@ -57,7 +57,7 @@ def restarts(memory: pd.Series) -> list[pd.Timestamp]:
     threshold = max(RESTART_DROP * float(np.median(values)), 10 * float(np.median(np.abs(steps))))
     found = []
     for i in np.flatnonzero(steps < -threshold) + 1:
-        before, after = values[max(0, i - 6):i], values[i:i + 6]
+        before, after = values[max(0, i - 6) : i], values[i : i + 6]
         if len(after) >= 3 and np.median(after) < np.median(before) - threshold:
             found.append(floors.index[i])
     return found
@@ -71,8 +71,13 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     if restarted:
         memory = memory[memory.index >= restarted[-1]]
         if span_days(memory) < MIN_DAYS:
-            report.skipped.append(Note(ANALYSIS, f"memory dropped (restart) at {restarted[-1].isoformat()}; "
-                                                 f"needs {MIN_DAYS} days since, has {span_days(memory):.1f}"))
+            report.skipped.append(
+                Note(
+                    ANALYSIS,
+                    f"memory dropped (restart) at {restarted[-1].isoformat()}; "
+                    f"needs {MIN_DAYS} days since, has {span_days(memory):.1f}",
+                )
+            )
             return report
     if span_days(memory) < MIN_DAYS:
         report.skipped.append(Note(ANALYSIS, f"needs {MIN_DAYS} days of memory_mb, has {span_days(memory):.1f}"))
@@ -96,16 +101,28 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     kept = (y[-1] - y[0]) / fitted_growth if fitted_growth > 0 else 0.0
 
     if not (lo > 0 and p < MAX_P and tau > 0):
-        report.clear.append(Note(ANALYSIS, f"no significant growth of the daily memory floor (slope "
-                                           f"{slope:.3g} MiB/h, 95% CI {lo:.3g}..{hi:.3g}, Kendall p={p:.2g})"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"no significant growth of the daily memory floor (slope "
+                f"{slope:.3g} MiB/h, 95% CI {lo:.3g}..{hi:.3g}, Kendall p={p:.2g})",
+            )
+        )
         return report
     if growth_per_day < MIN_GROWTH_PER_DAY:
-        report.clear.append(Note(ANALYSIS, f"memory floor grows {100 * growth_per_day:.2g}%/day, below "
-                                           f"{100 * MIN_GROWTH_PER_DAY:g}%/day"))
+        report.clear.append(
+            Note(
+                ANALYSIS, f"memory floor grows {100 * growth_per_day:.2g}%/day, below {100 * MIN_GROWTH_PER_DAY:g}%/day"
+            )
+        )
         return report
     if kept < MIN_KEPT_SHARE:
-        report.clear.append(Note(ANALYSIS, "memory grows but is given back (the newest floor kept "
-                                           f"{100 * kept:.0f}% of the fitted growth)"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"memory grows but is given back (the newest floor kept {100 * kept:.0f}% of the fitted growth)",
+            )
+        )
         return report
 
     h_end = hours_since(pd.DatetimeIndex([memory.index[-1]]), origin)[0]
@@ -127,11 +144,19 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "current_floor_mb": quantity(floor_now, "MiB"),
         "current_peak_mb": quantity(peak_now, "MiB", window="last 7 days, detrended 99th percentile"),
         "restarts_detected": [ts.isoformat() for ts in restarted],
-        "daily_floor_mb": [{"day_centre": ts.isoformat(), "value": sig(v)}
-                           for ts, v in zip(floors.index, y, strict=True)],
+        "daily_floor_mb": [
+            {"day_centre": ts.isoformat(), "value": sig(v)} for ts, v in zip(floors.index, y, strict=True)
+        ],
     }
-    effects = [Effect("memory_mb", -sig(slope * 24), "MiB/day", "every day once the leak is fixed",
-                      f"the daily memory floor stops rising by {sig(slope * 24):g} MiB/day")]
+    effects = [
+        Effect(
+            "memory_mb",
+            -sig(slope * 24),
+            "MiB/day",
+            "every day once the leak is fixed",
+            f"the daily memory floor stops rising by {sig(slope * 24):g} MiB/day",
+        )
+    ]
     evidence["growth_mib_per_day"] = quantity(slope * 24, "MiB/day")
     limit = context.memory_limit_mb
     if limit is not None and limit > 0:
@@ -139,12 +164,19 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         evidence["memory_limit_mb"] = quantity(limit, "MiB")
         evidence["time_to_limit_h"] = quantity(ttl_h, "h")
         evidence["time_to_limit_days"] = quantity(ttl_h / 24, "days")
-        title = (f"Memory leak: {rate:g} MiB/h without release, reaches the {sig(limit):g} MiB limit in "
-                 f"{sig(ttl_h):g} h")
-        effects.append(Effect("memory_mb", sig(ttl_h), "h", f"memory limit {sig(limit):g} MiB",
-                              f"an out-of-memory kill expected in {sig(ttl_h):g} h is avoided"))
-        priority = Priority.HIGH if ttl_h <= HIGH_WITHIN_H else (
-            Priority.MEDIUM if ttl_h <= MEDIUM_WITHIN_H else Priority.LOW)
+        title = f"Memory leak: {rate:g} MiB/h without release, reaches the {sig(limit):g} MiB limit in {sig(ttl_h):g} h"
+        effects.append(
+            Effect(
+                "memory_mb",
+                sig(ttl_h),
+                "h",
+                f"memory limit {sig(limit):g} MiB",
+                f"an out-of-memory kill expected in {sig(ttl_h):g} h is avoided",
+            )
+        )
+        priority = (
+            Priority.HIGH if ttl_h <= HIGH_WITHIN_H else (Priority.MEDIUM if ttl_h <= MEDIUM_WITHIN_H else Priority.LOW)
+        )
     else:
         title = f"Memory leak: {rate:g} MiB/h without release (no memory limit configured)"
         priority = Priority.MEDIUM
@@ -159,9 +191,16 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "that runs the hot path many times and asserts resident memory is flat.",
         "Until it is fixed, set a memory limit with headroom and a scheduled restart before the time to limit.",
     ]
-    report.suggestions.append(Suggestion(
-        finding="memory_leak", title=title, priority=priority, evidence=evidence, expected_effect=effects,
-        steps=steps,
-        model=f"Theil-Sen slope of the daily {100 * FLOOR_QUANTILE:.0f}% memory floor over {len(floors)} days, "
-              "Kendall trend test"))
+    report.suggestions.append(
+        Suggestion(
+            finding="memory_leak",
+            title=title,
+            priority=priority,
+            evidence=evidence,
+            expected_effect=effects,
+            steps=steps,
+            model=f"Theil-Sen slope of the daily {100 * FLOOR_QUANTILE:.0f}% memory floor over {len(floors)} days, "
+            "Kendall trend test",
+        )
+    )
     return report

@@ -52,8 +52,13 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     distance = [min(abs(h - peak_hour), 24 - abs(h - peak_hour)) for h in day_peaks]
     consistent = float(np.mean(np.asarray(distance) <= PEAK_TOLERANCE_H)) if distance else 0.0
     if not (r2 >= MIN_SEASONAL_R2 and ratio >= MIN_PEAK_RATIO and consistent >= MIN_CONSISTENT_DAYS):
-        report.clear.append(Note(ANALYSIS, f"no strong recurring daily peak in {metric} (hour-of-day R²={r2:.2f}, "
-                                           f"peak/median={ratio:.2f}, consistent on {100 * consistent:.0f}% of days)"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"no strong recurring daily peak in {metric} (hour-of-day R²={r2:.2f}, "
+                f"peak/median={ratio:.2f}, consistent on {100 * consistent:.0f}% of days)",
+            )
+        )
         return report
 
     above = np.clip(profile - median, 0, None)
@@ -63,8 +68,13 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
     new_peak = peak - share * (peak - median)
     reduction = (peak - new_peak) / peak
     if reduction < MIN_REDUCTION or (metric == "cpu_percent" and peak < MIN_PEAK_CPU_PERCENT):
-        report.clear.append(Note(ANALYSIS, f"daily peak of {metric} too small to be worth flattening (peak "
-                                           f"{peak:.3g}, achievable cut {100 * reduction:.2g}%)"))
+        report.clear.append(
+            Note(
+                ANALYSIS,
+                f"daily peak of {metric} too small to be worth flattening (peak "
+                f"{peak:.3g}, achievable cut {100 * reduction:.2g}%)",
+            )
+        )
         return report
     trough_hour = int(np.argmin(profile))
     unit = "requests/interval" if metric == "request_count" else "% of one core"
@@ -83,9 +93,16 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
         "peak_reduction_pct": quantity(100 * reduction, "%"),
         "hourly_profile": [sig(v) for v in profile],
     }
-    effects = [Effect(metric, -sig(100 * reduction), "%", f"daily peak at {peak_hour:02d}:00 UTC",
-                      f"moving {sig(100 * share):g}% of the load above the daily median into the trough "
-                      f"takes the peak from {sig(peak):g} to {sig(new_peak):g} {unit}")]
+    effects = [
+        Effect(
+            metric,
+            -sig(100 * reduction),
+            "%",
+            f"daily peak at {peak_hour:02d}:00 UTC",
+            f"moving {sig(100 * share):g}% of the load above the daily median into the trough "
+            f"takes the peak from {sig(peak):g} to {sig(new_peak):g} {unit}",
+        )
+    ]
     if metric == "request_count" and "cpu_percent" in frame.columns:
         pair = hourly(frame[["request_count", "cpu_percent"]].dropna(), MIN_SAMPLES_PER_HOUR)
         if len(pair) >= 48:
@@ -95,30 +112,46 @@ def analyse(history: pd.DataFrame, context: PluginContext) -> Report:
             cpu_peak = intercept + slope * peak
             if r2_cpu >= 0.5 and slope > 0 and cpu_peak > 0:
                 cpu_change = -slope * (peak - new_peak) / cpu_peak
-                evidence.update({
-                    "cpu_per_request_percent": quantity(slope, "% of one core per request/interval"),
-                    "cpu_load_fit_r2": sig(r2_cpu, 3),
-                    "cpu_at_peak_percent": quantity(cpu_peak, "% of one core"),
-                    "cpu_peak_change_pct": quantity(100 * cpu_change, "%"),
-                })
-                effects.append(Effect("cpu_percent", sig(100 * cpu_change), "%", effects[0].at,
-                                      f"from the fitted CPU-per-request line, peak CPU {sig(cpu_peak):g}% of a core "
-                                      "falls with the moved load"))
+                evidence.update(
+                    {
+                        "cpu_per_request_percent": quantity(slope, "% of one core per request/interval"),
+                        "cpu_load_fit_r2": sig(r2_cpu, 3),
+                        "cpu_at_peak_percent": quantity(cpu_peak, "% of one core"),
+                        "cpu_peak_change_pct": quantity(100 * cpu_change, "%"),
+                    }
+                )
+                effects.append(
+                    Effect(
+                        "cpu_percent",
+                        sig(100 * cpu_change),
+                        "%",
+                        effects[0].at,
+                        f"from the fitted CPU-per-request line, peak CPU {sig(cpu_peak):g}% of a core "
+                        "falls with the moved load",
+                    )
+                )
     priority = Priority.MEDIUM if ratio >= MEDIUM_PEAK_RATIO else Priority.LOW
-    report.suggestions.append(Suggestion(
-        finding="daily_peak",
-        title=(f"Daily peak at {peak_hour:02d}:00 UTC, {sig(ratio):g}x the daily median {metric}: moving "
-               f"{sig(100 * share):g}% of the excess to {trough_hour:02d}:00 cuts the peak by "
-               f"{sig(100 * reduction):g}%"),
-        priority=priority, evidence=evidence, expected_effect=effects,
-        steps=[
-            f"Find the deferrable work in the {peak_hour:02d}:00 UTC peak: batch jobs, report generation, "
-            "syncs, e-mails, re-indexing; schedule it around the trough at "
-            f"{trough_hour:02d}:00 UTC or run it through a queue drained at a fixed rate.",
-            "Cache the responses that dominate the peak (read-heavy endpoints) with a TTL covering the peak, "
-            "and pre-warm the cache before it.",
-            "Size autoscaling for the flattened peak and re-run this analysis to confirm the reduction.",
-        ],
-        model=f"hour-of-day profile (median across {len(day_peaks)} days) of hourly {metric}, strength R² and "
-              f"peak consistency; {sig(100 * share):g}% of the above-median load moved into the trough"))
+    report.suggestions.append(
+        Suggestion(
+            finding="daily_peak",
+            title=(
+                f"Daily peak at {peak_hour:02d}:00 UTC, {sig(ratio):g}x the daily median {metric}: moving "
+                f"{sig(100 * share):g}% of the excess to {trough_hour:02d}:00 cuts the peak by "
+                f"{sig(100 * reduction):g}%"
+            ),
+            priority=priority,
+            evidence=evidence,
+            expected_effect=effects,
+            steps=[
+                f"Find the deferrable work in the {peak_hour:02d}:00 UTC peak: batch jobs, report generation, "
+                "syncs, e-mails, re-indexing; schedule it around the trough at "
+                f"{trough_hour:02d}:00 UTC or run it through a queue drained at a fixed rate.",
+                "Cache the responses that dominate the peak (read-heavy endpoints) with a TTL covering the peak, "
+                "and pre-warm the cache before it.",
+                "Size autoscaling for the flattened peak and re-run this analysis to confirm the reduction.",
+            ],
+            model=f"hour-of-day profile (median across {len(day_peaks)} days) of hourly {metric}, strength R² and "
+            f"peak consistency; {sig(100 * share):g}% of the above-median load moved into the trough",
+        )
+    )
     return report

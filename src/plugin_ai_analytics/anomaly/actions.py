@@ -103,8 +103,7 @@ def diagnose(evidence: Mapping[str, MetricEvidence], memory_climbing: bool = Fal
             "error_burst",
             "The error rate jumped.",
             [
-                "Check deploys and configuration changes just before the event start; "
-                "roll back if one matches.",
+                "Check deploys and configuration changes just before the event start; roll back if one matches.",
                 "Group the errors in the logs by type and endpoint to find the failing path.",
                 "Check input validation and upstream payload changes.",
             ],

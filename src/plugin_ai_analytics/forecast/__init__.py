@@ -7,6 +7,7 @@ from ._engine import backtest, train
 from ._report import BacktestReport, OriginResult
 from ._results import Forecast, ModelScore
 from ._scoring import accuracy, accuracy_from_sums, coverage, mase, seasonal_scale
+from ._series import hours_needed
 from ._trained import TrainedForecaster
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "accuracy_from_sums",
     "backtest",
     "coverage",
+    "hours_needed",
     "mase",
     "seasonal_scale",
     "train",

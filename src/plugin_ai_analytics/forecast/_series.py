@@ -16,6 +16,7 @@ import pandas as pd
 from plugin_ai_analytics.errors import InsufficientData, ValidationError
 
 __all__ = [
+    "hours_needed",
     "DAY",
     "HOUR",
     "Context",
@@ -181,6 +182,18 @@ def min_history(horizon: pd.Timedelta) -> pd.Timedelta:
     Below that no forecast can be checked against anything, so none is made.
     """
     return max(horizon, DAY) + horizon
+
+
+def hours_needed(series: pd.Series, horizon: pd.Timedelta) -> tuple[float, float]:
+    """``(hours of samples the series has, hours more it needs to train)``, the second 0 when it
+    is enough: what ``train`` would say, without training (cheap enough for a page view)."""
+    values = series.dropna()
+    need = min_history(horizon)
+    if len(values) < 2:
+        return 0.0, need / HOUR
+    grid = regularise(values, infer_step(values.index))
+    have = grid.observed * grid.step
+    return have / HOUR, max(0.0, (need - have) / HOUR)
 
 
 def require_history(grid: Grid, horizon: pd.Timedelta) -> None:

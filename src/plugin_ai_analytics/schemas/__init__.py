@@ -6,6 +6,7 @@ One module per group of endpoints; every record is spelled once.
 """
 
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
+from .conditions import Condition
 from .export import ExportDocument
 from .forecasts import (
     ForecastAccuracy,
@@ -15,21 +16,24 @@ from .forecasts import (
     PluginForecast,
     TrackedAccuracy,
     TrainedModel,
+    TrainingReadiness,
 )
 from .jobs import BatchAccepted, BatchQueued, Job, JobAccepted, JobList
 from .metrics import IngestResult, MetricRow, MetricsPage
 from .overview import HealthRow, PluginHealth, PluginsOverview
-from .plugins import Plugin, PluginList
-from .suggestions import SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
+from .plugins import Plugin, PluginList, SourceStatus
+from .suggestions import AdviceRun, SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
 from .summary import AnalyticsSummary
 from .system import SystemStatus
 
 __all__ = [
+    "AdviceRun",
     "AnalyticsSummary",
     "AnomalyEvent",
     "AnomalyHistory",
     "BatchAccepted",
     "BatchQueued",
+    "Condition",
     "DetectionResult",
     "DetectionVerdict",
     "Evidence",
@@ -51,10 +55,12 @@ __all__ = [
     "PluginList",
     "PluginsOverview",
     "SkippedAnalysis",
+    "SourceStatus",
     "Suggestion",
     "SuggestionHistory",
     "SuggestionReport",
     "SystemStatus",
     "TrackedAccuracy",
     "TrainedModel",
+    "TrainingReadiness",
 ]

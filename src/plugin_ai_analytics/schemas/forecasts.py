@@ -18,6 +18,7 @@ __all__ = [
     "PluginForecast",
     "TrackedAccuracy",
     "TrainedModel",
+    "TrainingReadiness",
 ]
 
 
@@ -81,3 +82,13 @@ class TrainedModel(Record):
     version: int
     trained_at: str
     backtest: dict[str, Any] | None = Field(description="the chosen model's backtest scores")
+
+
+class TrainingReadiness(Record):
+    """Whether training can run now, and if not how much more history it needs."""
+
+    trained: bool = Field(description="the plugin has active models")
+    ready: bool = Field(description="at least one metric has enough history to train")
+    needed_hours: float = Field(description="hours of samples the closest metric still lacks (0 when ready)")
+    have_hours: float = Field(description="hours of samples of that metric")
+    metrics: dict[str, float] = Field(description="per metric with samples: hours still needed")

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from ._base import Record
+from .conditions import Condition
+from .forecasts import TrainingReadiness
+from .plugins import SourceStatus
 from .summary import ModelInfo
 
 __all__ = ["HealthRow", "PluginHealth", "PluginsOverview"]
@@ -58,6 +61,11 @@ class HealthRow(Record):
     anomalies_24h: int
     accuracy: HealthAccuracy
     forecast: HealthForecast
+    limits: dict[str, float | None] = Field(
+        description="the level each metric is judged against; null = the plugin's limit is unknown"
+    )
+    conditions: list[Condition]
+    source_status: SourceStatus | None = Field(default=None, description="how its source answers, if it has one")
     health: Health
     reasons: list[str]
 
@@ -77,6 +85,7 @@ class DailyAccuracy(Record):
 
 
 class PluginHealth(HealthRow):
+    training: TrainingReadiness
     models: dict[str, ModelInfo]
     accuracy_daily: dict[str, list[DailyAccuracy]]
     thresholds: dict[str, float]

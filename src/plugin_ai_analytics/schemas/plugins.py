@@ -8,7 +8,17 @@ from pydantic import Field
 
 from ._base import Record
 
-__all__ = ["Plugin", "PluginList"]
+__all__ = ["Plugin", "PluginList", "SourceStatus"]
+
+
+class SourceStatus(Record):
+    """How the plugin's source has been answering this service's scheduled reads."""
+
+    ok: bool = Field(description="the last read succeeded (true before the first read)")
+    failures: int = Field(description="consecutive failed reads")
+    last_error: str | None
+    failing_since: str | None
+    last_success: str | None
 
 
 class Plugin(Record):
@@ -22,6 +32,9 @@ class Plugin(Record):
     cpu_limit_percent: float | None = Field(description="CPU allocation in % of one core (200 = two cores)")
     keep_history: bool = Field(description="retention leaves this plugin's records alone")
     created_at: str | None
+    source_status: SourceStatus | None = Field(
+        default=None, description="how the source is answering (null without a source, or before it is read)"
+    )
     samples: int = Field(description="samples stored")
     first_sample: str | None
     last_sample: str | None

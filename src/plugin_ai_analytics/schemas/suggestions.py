@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ._base import Record
 
-__all__ = ["Effect", "SkippedAnalysis", "Suggestion", "SuggestionHistory", "SuggestionReport"]
+__all__ = ["AdviceRun", "Effect", "SkippedAnalysis", "Suggestion", "SuggestionHistory", "SuggestionReport"]
 
 
 class Effect(Record):
@@ -41,6 +41,17 @@ class SkippedAnalysis(Record):
     reason: str
 
 
+class AdviceRun(Record):
+    """The newest analysis of a plugin: when, over which data, and why it found what it found."""
+
+    at: str
+    analysed_from: str | None
+    analysed_to: str | None
+    found: int = Field(description="suggestions it produced")
+    not_analysed: list[SkippedAnalysis] = Field(description="analyses that could not run, and why")
+    found_nothing: list[SkippedAnalysis] = Field(description="analyses that ran and found nothing significant")
+
+
 class SuggestionReport(Record):
     plugin_id: str
     analysed_from: str | None
@@ -54,3 +65,4 @@ class SuggestionHistory(Record):
     count: int
     suggestions: list[Suggestion]
     next_offset: int | None
+    last_analysis: AdviceRun | None = Field(description="the newest analysis (why there is nothing, when there is not)")

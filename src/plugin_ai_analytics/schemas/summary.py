@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ._base import Record
 from .anomalies import AnomalyEvent
+from .conditions import Condition
 from .forecasts import ForecastPoint, TrackedAccuracy
 from .suggestions import Suggestion
 
@@ -93,6 +94,7 @@ class AnalyticsSummary(Record):
     first_sample: str | None
     last_sample: str | None
     current: dict[str, CurrentValue]
+    conditions: list[Condition] = Field(description="states that are bad now (CPU saturated, errors …), since when")
     trends: dict[str, Trend]
     forecasts: dict[str, ForecastDigest]
     forecast_made_at: str | None

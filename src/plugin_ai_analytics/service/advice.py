@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from ..logs import log_event
-from ..schemas import SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
+from ..schemas import AdviceRun, SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
 from ..store import PluginRecords, SuggestionRecords
-from ..times import ms_to_iso
+from ..times import ms_to_iso, now_ms
 from .history import History
 
 __all__ = ["Advice", "public_suggestion"]
@@ -37,6 +37,17 @@ class Advice:
         report = analyse_with_report(frame, context)
         rows = [_suggestion_row(s.to_dict()) for s in report.suggestions]
         self._suggestions.upsert(plugin_id, rows)
+        self._suggestions.record_run(
+            plugin_id,
+            {
+                "at": now_ms(),
+                "analysed_from": int(frame.index[0].value // 10**6) if len(frame) else None,
+                "analysed_to": int(frame.index[-1].value // 10**6) if len(frame) else None,
+                "found": len(rows),
+                "not_analysed": [note.to_dict() for note in report.skipped],
+                "clear": [note.to_dict() for note in report.clear],
+            },
+        )
         current = self.records(plugin_id, findings=[r["finding"] for r in rows]) if rows else []
         log_event(logging.INFO, "optimization_suggestions", f"{len(rows)} suggestions", plugin=plugin_id)
         return SuggestionReport(
@@ -67,6 +78,20 @@ class Advice:
             count=len(records),
             suggestions=records,
             next_offset=offset + len(records) if len(records) == limit else None,
+            last_analysis=self.last_run(plugin_id),
+        )
+
+    def last_run(self, plugin_id: str) -> AdviceRun | None:
+        run = self._suggestions.last_run(plugin_id)
+        if run is None:
+            return None
+        return AdviceRun(
+            at=ms_to_iso(run["at"]),
+            analysed_from=ms_to_iso(run["analysed_from"]),
+            analysed_to=ms_to_iso(run["analysed_to"]),
+            found=run["found"],
+            not_analysed=run["not_analysed"],
+            found_nothing=run["clear"],
         )
 
 

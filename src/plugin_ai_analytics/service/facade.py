@@ -114,7 +114,7 @@ class AnalyticsService:
             detection=self.detection,
             advice=self.advice,
         )
-        self.health = Health(store=store, settings=self.settings)
+        self.health = Health(store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts)
         self.status = Status(
             store=store,
             jobs=self.jobs,

@@ -18,7 +18,14 @@ from ..domain import FORECAST_METRICS, FORECAST_POINT_FIELDS
 from ..errors import InsufficientData, ModelIntegrityError
 from ..jobs.executor import JobRunner, Progress
 from ..logs import log_event
-from ..schemas import ForecastFailure, MetricForecast, PluginForecast, TrackedAccuracy, TrainedModel
+from ..schemas import (
+    ForecastFailure,
+    MetricForecast,
+    PluginForecast,
+    TrackedAccuracy,
+    TrainedModel,
+    TrainingReadiness,
+)
 from ..store import METRIC_COLUMNS, MetricRecords, ModelRecords, PluginRecords, PredictionRecords
 from ..times import DAY_MS, HOUR_MS, iso_many, ms_to_iso, now_ms
 from .history import TRAINING_WINDOW_DAYS, History
@@ -304,6 +311,32 @@ class Forecasts:
             )
             for m in self._models.active(plugin_id)
         ]
+
+    def readiness(self, plugin_id: str) -> TrainingReadiness:
+        """Whether training can run now and, if not, how many more hours of samples it needs."""
+        from ..forecast import hours_needed  # start-up cost: the engines load on first use
+
+        frame = self._history.frame(plugin_id)
+        needs = {
+            metric: hours_needed(frame[metric].dropna(), self.horizon)
+            for metric in FORECAST_METRICS
+            if metric in frame.columns and frame[metric].notna().any()
+        }
+        have, needed = min(needs.values(), key=lambda hn: hn[1]) if needs else (0.0, self._min_history_hours())
+        return TrainingReadiness(
+            trained=bool(self._models.active(plugin_id)),
+            ready=needed == 0,
+            needed_hours=round(needed, 1),
+            have_hours=round(have, 1),
+            metrics={metric: round(n, 1) for metric, (_, n) in needs.items()},
+        )
+
+    def _min_history_hours(self) -> float:
+        import pandas as pd  # start-up cost: pandas only once forecasting is used
+
+        from ..forecast import hours_needed  # start-up cost: the engines load on first use
+
+        return hours_needed(pd.Series(dtype=float), self.horizon)[1]
 
     # -- accuracy tracking -------------------------------------------------------------------
 

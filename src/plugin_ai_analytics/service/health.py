@@ -3,13 +3,17 @@ current 24 h forecast shows, model accuracy and data freshness, folded into one 
 
 The rules, in the operator's words (every threshold is a constant below):
 
+- limits (``conditions.judged_limits``): CPU 90 % of the plugin's own allocation
+  (``cpu_limit_percent``), memory 90 % of its ``memory_limit_mb``, error rate 5 %; a limit the
+  plugin does not have is *unknown* (never the host's cores) and nothing is judged against it;
 - forecast risk **high**: the point forecast reaches a limit within the horizon;
   **medium**: only the 95% upper bound reaches it, or the error-rate forecast rises
   (last quarter of the horizon ≥ 1.5 × the first quarter, and by at least 0.1 point);
-  limits: CPU 90% of all cores, memory the plugin's ``memory_limit_mb`` (when set), error rate 5%;
-- health **critical**: an open High anomaly, or a high forecast risk;
-  **warning**: an open Medium/Low anomaly, a medium forecast risk, stale data (no sample for
-  3 intervals), or tracked accuracy below 70%; **ok** otherwise; **no_data** without samples.
+- health **critical**: an open High anomaly, a high forecast risk, or an ongoing condition (the
+  last hour at a limit: CPU saturated, memory at its limit, 5 % of requests failing), however
+  long ago it began; **warning**: an open Medium/Low anomaly, a medium forecast risk, stale data
+  (no sample for 3 intervals), or tracked accuracy below 70%; **ok** otherwise; **no_data**
+  without samples.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from ..domain import FORECAST_METRICS
 from ..schemas import HealthRow, PluginHealth, PluginsOverview
 from ..store import Store
 from ..times import DAY_MS, ms_to_iso, now_ms
+from .conditions import CONDITION_WINDOW_MS, CPU_BUSY_SHARE, ERROR_RATE_LIMIT, judged_limits, ongoing_conditions
+from .forecasts import Forecasts
+from .sources import Sources
 
 __all__ = ["Health", "THRESHOLDS", "forecast_risks"]
 
-CPU_BUSY_SHARE = 0.9  # of 100 % × cores
-ERROR_RATE_LIMIT = 0.05
 ERROR_RISE_FACTOR = 1.5
 ERROR_RISE_MIN = 0.001
 STALE_INTERVALS = 3
@@ -37,7 +42,7 @@ ACCURACY_WINDOW_DAYS = 7
 CACHE_SECONDS = 60
 
 THRESHOLDS = {
-    "cpu_busy_share": CPU_BUSY_SHARE,
+    "cpu_busy_share": CPU_BUSY_SHARE,  # of the plugin's own CPU allocation
     "error_rate_limit": ERROR_RATE_LIMIT,
     "error_rise_factor": ERROR_RISE_FACTOR,
     "stale_intervals": STALE_INTERVALS,
@@ -47,10 +52,12 @@ THRESHOLDS = {
 
 
 class Health:
-    def __init__(self, *, store: Store, settings: Settings) -> None:
+    def __init__(self, *, store: Store, settings: Settings, sources: Sources, forecasts: Forecasts) -> None:
         # It reads across every record kind at once (a fixed handful of aggregate queries).
         self._store = store
         self._settings = settings
+        self._sources = sources
+        self._forecasts = forecasts
         self._cache = _Cache()
 
     def overview(self) -> PluginsOverview:
@@ -85,6 +92,7 @@ class Health:
                 "backtest": {k: backtest.get(k) for k in ("accuracy", "mase", "coverage_80", "coverage_95")},
             }
         daily = self._store.predictions.daily_error_totals(plugin_id, now - 14 * DAY_MS)
+        row["training"] = self._forecasts.readiness(plugin_id)
         row["models"] = models
         row["accuracy_daily"] = {
             metric: [
@@ -120,18 +128,19 @@ class Health:
             # the scoring job runs every minute).
             version = store.predictions.version()
             accuracy = self._cache.get("accuracy", None, lambda: store.predictions.error_totals(since))
+            levels = self._cache.get("levels", None, lambda: store.metrics.recent_levels(now - CONDITION_WINDOW_MS))
             forecasts = self._cache.get(
                 "forecasts", version, lambda: store.predictions.forecast_extremes(now, horizon_ms)
             )
         else:
             accuracy = store.predictions.error_totals(since, plugin_id)
+            levels = store.metrics.recent_levels(now - CONDITION_WINDOW_MS, plugin_id)
             forecasts = store.predictions.forecast_extremes(now, horizon_ms, plugin_id)
         backtests: dict[str, list[float]] = {}
         for m in store.models.active(plugin_id):
             value = ((m.get("quality") or {}).get("backtest") or {}).get("accuracy")
             if value is not None:
                 backtests.setdefault(m["plugin_id"], []).append(float(value))
-        cpu_limit = 100.0 * self._settings.effective_cpu_cores * CPU_BUSY_SHARE
         first_crossing = store.predictions.first_crossing
         rows = []
         for plugin in plugins:
@@ -144,12 +153,12 @@ class Health:
             anomalies = {s: open_counts.get(pid, {}).get(s, 0) for s in ("High", "Medium", "Low")}
             tracked = _pooled_accuracy(accuracy.get(pid, {}))
             backtest = backtests.get(pid)
-            limits = {"cpu_percent": cpu_limit, "error_rate": ERROR_RATE_LIMIT}
-            if plugin.get("memory_limit_mb"):
-                limits["memory_mb"] = float(plugin["memory_limit_mb"])
+            limits = judged_limits(plugin)
+            conditions = ongoing_conditions(levels.get(pid, {}), plugin)
             forecast = forecasts.get(pid, {})
+            known = {metric: limit for metric, limit in limits.items() if limit is not None}
             risks = forecast_risks(
-                forecast, limits, lambda metric, column, limit, pid=pid: first_crossing(pid, metric, column, limit, now)
+                forecast, known, lambda metric, column, limit, pid=pid: first_crossing(pid, metric, column, limit, now)
             )
             risk = "none" if forecast else None
             if any(r["level"] == "high" for r in risks):
@@ -161,7 +170,11 @@ class Health:
                 reasons.append("open_high_anomaly")
             if risk == "high":
                 reasons.append("forecast_crosses_limit")
+            reasons.extend(c["kind"] for c in conditions)
             critical = bool(reasons)
+            source_status = self._sources.status(pid) if plugin.get("source") else None
+            if source_status is not None and not source_status.ok:
+                reasons.append("source_failing")
             if anomalies["Medium"] or anomalies["Low"]:
                 reasons.append("open_anomaly")
             if risk == "medium":
@@ -207,6 +220,9 @@ class Health:
                         "risk": risk,
                         "risks": risks,
                     },
+                    "limits": limits,
+                    "conditions": conditions,
+                    "source_status": source_status,
                     "health": health,
                     "reasons": reasons,
                 }

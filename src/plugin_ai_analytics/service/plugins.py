@@ -12,7 +12,7 @@ import pydantic
 from ..collect.registry import PluginChanges, PluginReplacement, PluginSpec, load_registry_file
 from ..errors import Conflict, ValidationError
 from ..logs import log_event
-from ..schemas import Plugin
+from ..schemas import Plugin, SourceStatus
 from ..store import MetricRecords, PluginRecords
 from ..times import ms_to_iso
 from .detection import Detection
@@ -75,14 +75,18 @@ class Plugins:
         stored = self._plugins.require(row["plugin_id"])
         self._sources.schedule(stored)
         log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
-        return public_plugin(stored, self._metrics.extent(row["plugin_id"]))
+        return public_plugin(stored, self._metrics.extent(row["plugin_id"]), self._sources.status(row["plugin_id"]))
 
     def get(self, plugin_id: str) -> Plugin:
-        return public_plugin(self._plugins.require(plugin_id), self._metrics.extent(plugin_id))
+        row = self._plugins.require(plugin_id)
+        return public_plugin(row, self._metrics.extent(plugin_id), self._sources.status(plugin_id))
 
     def all(self) -> list[Plugin]:
         extents = self._metrics.extents()
-        return [public_plugin(p, extents.get(p["plugin_id"], _NO_SAMPLES)) for p in self._plugins.all()]
+        return [
+            public_plugin(p, extents.get(p["plugin_id"], _NO_SAMPLES), self._sources.status(p["plugin_id"]))
+            for p in self._plugins.all()
+        ]
 
     def delete(self, plugin_id: str) -> None:
         self._plugins.delete(plugin_id)
@@ -114,7 +118,7 @@ def _validated(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"{field}: {first['msg']}", field=field) from None
 
 
-def public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> Plugin:
+def public_plugin(row: dict[str, Any], extent: dict[str, Any], source_status: SourceStatus | None = None) -> Plugin:
     """A registration with its data extent, as clients see it."""
     return Plugin(
         plugin_id=row["plugin_id"],
@@ -126,6 +130,7 @@ def public_plugin(row: dict[str, Any], extent: dict[str, Any]) -> Plugin:
         memory_limit_mb=row["memory_limit_mb"],
         cpu_limit_percent=row["cpu_limit_percent"],
         keep_history=bool(row.get("keep_history")),
+        source_status=source_status if row.get("source") else None,
         created_at=ms_to_iso(row["created_at"]),
         samples=extent["samples"],
         first_sample=ms_to_iso(extent["first_ts"]),

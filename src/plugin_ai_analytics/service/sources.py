@@ -13,8 +13,9 @@ from ..domain import METRIC_NAMES
 from ..errors import NotFound, SourceError, ValidationError
 from ..jobs.scheduler import Scheduler
 from ..logs import log_event
-from ..schemas import IngestResult
+from ..schemas import IngestResult, SourceStatus
 from ..store import PluginRecords
+from ..times import ms_to_iso, now_ms
 from .ingest import Ingest
 
 __all__ = ["Sources"]
@@ -28,6 +29,8 @@ class Sources:
         self._sources: dict[str, Any] = {}
         # plugin → the registration (``updated_at``) its schedule was made from
         self._scheduled_from: dict[str, int] = {}
+        # plugin → how its source answered: consecutive failures, last error, since, last success
+        self._status: dict[str, dict[str, Any]] = {}
 
     def schedule(self, plugin: dict[str, Any]) -> None:
         """Sample the plugin's source on its interval from now on (or stop, without one)."""
@@ -45,6 +48,27 @@ class Sources:
         self._scheduler.cancel(_task(plugin_id))
         self._sources.pop(plugin_id, None)
         self._scheduled_from.pop(plugin_id, None)
+        self._status.pop(plugin_id, None)
+
+    def status(self, plugin_id: str) -> SourceStatus | None:
+        """How the plugin's source has answered (None before its first read in this process)."""
+        state = self._status.get(plugin_id)
+        if state is None:
+            return None
+        return SourceStatus(
+            ok=state["failures"] == 0,
+            failures=state["failures"],
+            last_error=state["error"],
+            failing_since=ms_to_iso(state["since"]),
+            last_success=ms_to_iso(state["ok_at"]),
+        )
+
+    def _note(self, plugin_id: str, error: str | None) -> None:
+        state = self._status.setdefault(plugin_id, {"failures": 0, "error": None, "since": None, "ok_at": None})
+        if error is None:
+            state.update(failures=0, error=None, since=None, ok_at=now_ms())
+        else:
+            state.update(failures=state["failures"] + 1, error=error[:500], since=state["since"] or now_ms())
 
     def follow_registry(self) -> int:
         """Bring the schedule in line with the registry as it is in the database, so a plugin that
@@ -69,10 +93,13 @@ class Sources:
         at = datetime.now(UTC)
         try:
             values = source.collect()
-        except SourceError:
+        except SourceError as exc:
+            self._note(plugin_id, exc.message)
             raise
         except Exception as exc:
+            self._note(plugin_id, f"{type(exc).__name__}: {exc}")
             raise SourceError(f"source of {plugin_id!r} failed: {exc}", plugin_id=plugin_id) from exc
+        self._note(plugin_id, None)
         values = {k: v for k, v in values.items() if k in METRIC_NAMES and v is not None}
         if not values:
             # e.g. the first scrape of counters: rates need two readings. Nothing is invented.

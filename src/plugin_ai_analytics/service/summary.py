@@ -11,6 +11,7 @@ from ..schemas import AnalyticsSummary, MetricForecast
 from ..store import MetricRecords, ModelRecords, PluginRecords, RejectionRecords
 from ..times import DAY_MS, ms_to_iso, now_ms
 from .advice import Advice
+from .conditions import CONDITION_WINDOW_MS, ongoing_conditions
 from .detection import Detection
 from .forecasts import Forecasts
 from .history import History
@@ -96,6 +97,11 @@ class Summary:
             first_sample=ms_to_iso(extent["first_ts"]),
             last_sample=ms_to_iso(extent["last_ts"]),
             current=current,
+            conditions=ongoing_conditions(
+                self._metrics.recent_levels(now_ms() - CONDITION_WINDOW_MS, plugin_id).get(plugin_id, {}),
+                plugin,
+                frame,
+            ),
             trends=trends(frame),
             forecasts=forecasts,
             forecast_made_at=forecast.made_at if forecast else None,

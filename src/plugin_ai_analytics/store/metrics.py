@@ -119,6 +119,23 @@ class MetricRecords:
         columns = [m[c] for c in METRIC_COLUMNS]
         return keyset_chunks(self._engine, columns, m.ts, _range(plugin_id, start_ms, end_ms), chunk)
 
+    def recent_levels(self, since_ms: int, plugin_id: str | None = None) -> dict[str, dict[str, float | None]]:
+        """Per plugin, over its samples at or after ``since_ms``: mean CPU, highest memory, mean
+        error rate. Driven from the plugins table so each plugin's recent rows are one index range."""
+        m, p = t.metrics.c, t.plugins.c
+        q = (
+            select(p.plugin_id, func.avg(m.cpu_percent), func.max(m.memory_mb), func.avg(m.error_rate), func.count())
+            .select_from(t.plugins.join(t.metrics, and_(m.plugin_id == p.plugin_id, m.ts >= since_ms)))
+            .group_by(p.plugin_id)
+        )
+        if plugin_id is not None:
+            q = q.where(p.plugin_id == plugin_id)
+        with self._engine.connect() as conn:
+            return {
+                pid: {"cpu_mean": cpu, "memory_max": memory, "error_rate_mean": errors, "samples": int(n)}
+                for pid, cpu, memory, errors, n in conn.execute(q)
+            }
+
     def count_between(self, plugin_id: str, after_ms: int, until_ms: int) -> int:
         """How many samples lie after ``after_ms``, up to and including ``until_ms`` (one index range)."""
         m = t.metrics.c

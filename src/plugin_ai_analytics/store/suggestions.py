@@ -14,6 +14,8 @@ from .database import upsert
 
 __all__ = ["SuggestionRecords"]
 
+_RUN_COLUMNS = ["at", "analysed_from", "analysed_to", "found", "not_analysed", "clear"]
+
 
 class SuggestionRecords:
     def __init__(self, engine: Engine) -> None:
@@ -27,6 +29,18 @@ class SuggestionRecords:
         cols = ["title", "evidence", "expected_effect", "steps", "priority", "updated_at"]
         with self._engine.begin() as conn:
             conn.execute(upsert(conn, t.suggestions, ["plugin_id", "finding"], cols, merge=False), rows)
+
+    def record_run(self, plugin_id: str, run: dict[str, Any]) -> None:
+        """Keep what the newest analysis of the plugin found (``_RUN_COLUMNS``), replacing the last."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                upsert(conn, t.advice_runs, ["plugin_id"], _RUN_COLUMNS, merge=False), [{"plugin_id": plugin_id, **run}]
+            )
+
+    def last_run(self, plugin_id: str) -> dict[str, Any] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.advice_runs).where(t.advice_runs.c.plugin_id == plugin_id)).mappings().first()
+        return dict(row) if row else None
 
     def find(
         self,

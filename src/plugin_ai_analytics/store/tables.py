@@ -32,6 +32,7 @@ __all__ = [
     "anomalies",
     "detector_states",
     "suggestions",
+    "advice_runs",
     "jobs",
     "audit_log",
 ]
@@ -161,6 +162,19 @@ suggestions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_suggestions_plugin_finding", "plugin_id", "finding", unique=True),
+)
+
+# The newest optimisation analysis of each plugin: how many suggestions it found, or why none.
+advice_runs = Table(
+    "advice_runs",
+    metadata,
+    Column("plugin_id", String(128), primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("analysed_from", BigInteger, nullable=True),
+    Column("analysed_to", BigInteger, nullable=True),
+    Column("found", Integer, nullable=False),
+    Column("not_analysed", JSON, nullable=False),  # [{analysis, reason}] that could not run
+    Column("clear", JSON, nullable=False),  # [{analysis, reason}] that ran and found nothing
 )
 
 jobs = Table(

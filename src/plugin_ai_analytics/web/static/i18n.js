@@ -45,6 +45,9 @@ export const STRINGS = {
     "reason.forecast_may_cross_limit": "forecast may cross a limit",
     "reason.stale_data": "no recent samples",
     "reason.low_accuracy": "accuracy below 70%",
+    "reason.saturated": "CPU at its allocation now",
+    "reason.near_limit": "memory at its limit now",
+    "reason.high_error_rate": "5% or more requests failing now",
 
     "risk.none": "none",
     "risk.unknown": "no forecast",
@@ -216,6 +219,9 @@ export const STRINGS = {
     "reason.forecast_may_cross_limit": "예측이 한계를 넘을 수 있음",
     "reason.stale_data": "최근 샘플 없음",
     "reason.low_accuracy": "정확도 70% 미만",
+    "reason.saturated": "현재 CPU가 할당량에 도달",
+    "reason.near_limit": "현재 메모리가 한계에 도달",
+    "reason.high_error_rate": "현재 요청의 5% 이상 실패",
 
     "risk.none": "없음",
     "risk.unknown": "예측 없음",
