@@ -5,6 +5,7 @@ inside, the service counts in epoch milliseconds.
 One module per group of endpoints; every record is spelled once.
 """
 
+from ._base import Record
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
 from .export import ExportDocument
 from .forecasts import (
@@ -50,6 +51,7 @@ __all__ = [
     "PluginHealth",
     "PluginList",
     "PluginsOverview",
+    "Record",
     "SkippedAnalysis",
     "Suggestion",
     "SuggestionHistory",
