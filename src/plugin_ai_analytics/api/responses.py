@@ -9,6 +9,8 @@ import orjson
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ..schemas import Record
+
 __all__ = ["JSON"]
 
 
@@ -16,6 +18,8 @@ class JSON(JSONResponse):
     """A ``JSONResponse`` (so OpenAPI documents the route's response model) rendered faster."""
 
     def render(self, content: Any) -> bytes:
+        if isinstance(content, Record):
+            return content.json_bytes()
         if isinstance(content, BaseModel):
             return content.__pydantic_serializer__.to_json(content)
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)

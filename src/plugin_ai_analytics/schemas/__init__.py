@@ -5,6 +5,7 @@ inside, the service counts in epoch milliseconds.
 One module per group of endpoints; every record is spelled once.
 """
 
+from ._base import Record
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
 from .conditions import Condition
 from .export import ExportDocument
@@ -54,6 +55,7 @@ __all__ = [
     "PluginHealth",
     "PluginList",
     "PluginsOverview",
+    "Record",
     "SkippedAnalysis",
     "SourceStatus",
     "Suggestion",

@@ -132,7 +132,9 @@ class Detection:
                 # another push landed before or among these samples and is not scored yet: the
                 # store has it all
                 return self._process_locked(plugin_id, started)
-            verdicts = self._score_rows(plugin_id, detector, fresh)
+            events: dict[str, dict[str, Any]] = {}
+            verdicts = self._score_rows(plugin_id, detector, fresh, events)
+            self._anomalies.upsert(plugin_id, list(events.values()))
         self.processing_ms.append((time.perf_counter() - started) * 1000)
         return verdicts
 
@@ -186,20 +188,28 @@ class Detection:
         if detector.last_timestamp is not None:
             start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
         verdicts: list[Verdict] = []
+        events: dict[str, dict[str, Any]] = {}  # stored once, whatever the number of chunks
         for chunk in self._metrics.chunks(plugin_id, start_ms=start_ms, chunk=1000):
             if self._stop.is_set():
                 break  # shutting down: the rest is scored after the restart, from the saved state
-            verdicts.extend(self._score_rows(plugin_id, detector, chunk, learnt=learnt))
+            verdicts.extend(self._score_rows(plugin_id, detector, chunk, events, learnt=learnt))
+        self._anomalies.upsert(plugin_id, list(events.values()))
         if learnt:
             self._dirty.add(plugin_id)
         self.processing_ms.append((time.perf_counter() - started) * 1000)
         return verdicts
 
     def _score_rows(
-        self, plugin_id: str, detector: PluginDetector, rows: Sequence[tuple], *, learnt: bool = False
+        self,
+        plugin_id: str,
+        detector: PluginDetector,
+        rows: Sequence[tuple],
+        events: dict[str, dict[str, Any]],
+        *,
+        learnt: bool = False,
     ) -> list[Verdict]:
         """Score ``METRIC_COLUMNS`` rows newer than the detector's last sample as one block (exactly
-        as sample by sample, several times faster); store the events they open or change."""
+        as sample by sample, several times faster); the events they open or change go in ``events``."""
         times, fresh = [], []
         last = detector.last_timestamp
         for row in rows:
@@ -208,7 +218,6 @@ class Detection:
                 times.append(ts)
                 fresh.append(row)
                 last = ts
-        events: dict[str, dict[str, Any]] = {}
 
         def judged(verdict: Verdict) -> None:
             if verdict.event is not None:
@@ -227,8 +236,6 @@ class Detection:
 
         values = {m: [row[i] for row in fresh] for i, m in enumerate(METRIC_NAMES, start=1)}
         verdicts = detector.update_many(times, values, on_verdict=judged)
-        if events:
-            self._anomalies.upsert(plugin_id, list(events.values()))
         if verdicts or learnt:
             self._dirty.add(plugin_id)
         return verdicts
