@@ -92,11 +92,13 @@ def test_the_suggestion_history_pages_through_what_is_on_record(sqlite_store: St
     assert (first.plugin_id, first.count, first.next_offset) == ("leaky", 1, 1)
     second = advice.history("leaky", limit=1, offset=1)
     assert (second.count, second.next_offset) == (1, 2)
-    assert advice.history("leaky", limit=1, offset=2).model_dump(exclude={"plugin_id"}) == {
+    assert advice.history("leaky", limit=1, offset=2).model_dump(exclude={"plugin_id", "last_analysis"}) == {
         "count": 0,
         "suggestions": [],
         "next_offset": None,
     }
+    last = first.last_analysis
+    assert last is not None and last.found == 2 and last.analysed_to is not None
     assert {first.suggestions[0].finding, second.suggestions[0].finding} == {"memory_leak", "cpu_headroom"}
     whole = advice.history("leaky")
     assert (whole.count, whole.next_offset) == (2, None)

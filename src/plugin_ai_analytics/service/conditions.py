@@ -26,7 +26,7 @@ __all__ = [
 
 CONDITION_WINDOW_MS = HOUR_MS  # a condition is judged on this much of the newest data
 CPU_BUSY_SHARE = 0.9  # of the plugin's CPU allocation
-MEMORY_FULL_SHARE = 0.9  # of the plugin's memory limit
+MEMORY_FULL_SHARE = 0.9  # of the plugin's memory limit: near it is a condition already
 ERROR_RATE_LIMIT = 0.05  # 5 % of requests failing
 
 
@@ -36,7 +36,7 @@ def judged_limits(plugin: dict[str, Any]) -> dict[str, float | None]:
     memory = plugin.get("memory_limit_mb")
     return {
         "cpu_percent": CPU_BUSY_SHARE * float(cpu) if cpu else None,
-        "memory_mb": MEMORY_FULL_SHARE * float(memory) if memory else None,
+        "memory_mb": float(memory) if memory else None,
         "error_rate": ERROR_RATE_LIMIT,
     }
 
@@ -50,6 +50,8 @@ def ongoing_conditions(
     (the first sample after the last one that did not meet it).
     """
     limits = judged_limits(plugin)
+    if limits["memory_mb"] is not None:  # memory is a condition already when it is near its limit
+        limits["memory_mb"] *= MEMORY_FULL_SHARE
     checks = (
         ("cpu_percent", "cpu_mean", "saturated", "CPU at {value:.1f} % of one core; its allocation is {alloc:g} %"),
         ("memory_mb", "memory_max", "near_limit", "memory at {value:.0f} MiB of its {alloc:g} MiB limit"),

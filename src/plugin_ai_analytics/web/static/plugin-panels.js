@@ -73,8 +73,19 @@ export async function loadSuggestions(view, generate) {
   // Analyses that could not run say why (e.g. too little history): shown, not hidden.
   const skipped = (r.body?.not_analysed || []).map((n) => `<li><strong>${esc(n.analysis)}</strong>: ${escText(n.reason)}</li>`).join("");
   const notes = skipped ? `<details class="mini"><summary>${esc(t("suggestions.skipped"))}</summary><ul>${skipped}</ul></details>` : "";
-  if (!list.length) { box.innerHTML = `<p class="muted">${esc(t(generate ? "suggestions.empty" : "suggestions.none"))}</p>${notes}`; return; }
+  if (!list.length) { box.innerHTML = emptySuggestions(r.body, generate) + notes; return; }
   box.innerHTML = list.map(suggestionHtml).join("") + notes;
+}
+
+// Nothing on record: say why, from the newest analysis (when, over what, which analyses could
+// not run and which found nothing), rather than inviting a press that would find nothing again.
+function emptySuggestions(body, generate) {
+  const run = body?.last_analysis;
+  if (generate || !run) return `<p class="muted">${esc(t(generate ? "suggestions.empty" : "suggestions.none"))}</p>`;
+  const why = (notes) => notes.map((n) => `<li><strong>${esc(n.analysis)}</strong>: ${escText(n.reason)}</li>`).join("");
+  return `<p class="muted" id="suggestions-why">${esc(t("suggestions.analysed", { time: fmtTime(run.at), from: fmtTime(run.analysed_from), to: fmtTime(run.analysed_to) }))}</p>
+    ${run.not_analysed.length ? `<p class="mini">${esc(t("suggestions.skipped"))}</p><ul class="mini">${why(run.not_analysed)}</ul>` : ""}
+    ${run.found_nothing.length ? `<p class="mini">${esc(t("suggestions.clear"))}</p><ul class="mini">${why(run.found_nothing)}</ul>` : ""}`;
 }
 
 function suggestionHtml(s) {

@@ -85,6 +85,7 @@ export class PluginView {
         <span class="muted" id="p-detector"></span>
       </div>
       ${p.description ? `<p class="muted">${esc(p.description)}</p>` : ""}
+      ${sourceNotice(p)}${conditionsNotice(h)}
       <div class="actions">
         <button type="button" id="btn-train">${esc(t("btn.train"))}</button>
         <button type="button" id="btn-detect" class="secondary">${esc(t("btn.detect"))}</button>
@@ -208,8 +209,12 @@ export class PluginView {
     const note = this.root.querySelector("#forecast-note");
     const models = this.health?.models || {};
     if (!Object.keys(models).length) {
+      // Say what training needs before offering it: a button that would answer 409 helps no one.
+      const ready = this.health?.training;
       note.hidden = false;
-      note.textContent = t("forecast.none");
+      note.textContent = ready && !ready.ready
+        ? t("forecast.needs", { needed: fmtNum(ready.needed_hours, 3), have: fmtNum(ready.have_hours, 3) })
+        : t("forecast.none");
       return;
     }
     const r = await (request || api(`/predict/${this.enc}`));
@@ -241,4 +246,18 @@ export class PluginView {
 
   // A chart's anomaly marker was clicked (charts.js): the event is picked out in the list.
   selectAnomaly(id) { selectAnomaly(this, id); }
+}
+
+// A source that fails, and a state that is bad now, are said at the top of the view: without
+// them a plugin whose data stopped, or that is pinned at its limit, would just look quiet.
+function sourceNotice(p) {
+  const s = p.source_status;
+  if (!s || s.ok) return "";
+  return `<p class="notice warn" id="source-failing">${esc(t("source.failing", { since: fmtTime(s.failing_since), n: s.failures, error: s.last_error || "" }))}</p>`;
+}
+
+function conditionsNotice(h) {
+  const list = h?.conditions || [];
+  if (!list.length) return "";
+  return list.map((c) => `<p class="notice warn condition">${esc(t("condition.now", { summary: c.summary }))}</p>`).join("");
 }
