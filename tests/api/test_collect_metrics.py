@@ -85,8 +85,10 @@ def test_history_time_range_and_csv(api: httpx.Client) -> None:
 
 def test_resending_is_idempotent_and_partial_samples_merge(api: httpx.Client) -> None:
     sent = batch(30)
-    for _ in range(2):
-        api.post("/collect-metrics/p1", json={"samples": sent}).raise_for_status()
+    first = api.post("/collect-metrics/p1", json={"samples": sent}).json()
+    again = api.post("/collect-metrics/p1", json={"samples": sent}).json()
+    assert (first["stored"], first["merged"]) == (30, 0)
+    assert (again["stored"], again["merged"]) == (0, 30)  # issue 10 #15: a re-send said stored: 30
     assert stored_count(api, "p1") == 30
     ts = sent[0]["timestamp"]
     api.post("/collect-metrics/p2", json=[{"timestamp": ts, "cpu_percent": 5.0}]).raise_for_status()
@@ -210,3 +212,25 @@ def test_history_query_errors_name_the_parameter(api: httpx.Client) -> None:
         assert r.status_code == 422, (params, r.text)
         assert r.json()["field"] == field
     assert api.get("/metrics-history/nobody").status_code == 404
+
+
+def test_every_refused_request_is_counted_and_counts_come_back_whole(api: httpx.Client) -> None:
+    """Issue 10 #15: 7 refused requests showed as 6 (an empty body for a plugin without a source was
+    not counted), and request_count came back as 1200.0 though documented as an integer."""
+    bad = [
+        b'{"samples": [{"timestamp": "2026-12-01T00:00:00Z", "cpu_percent": NaN}]}',
+        b'{"samples": [',
+        b'{"samples": [{"timestamp": "2026-12-01T00:00:00Z", "error_rate": 3}]}',
+        b'{"samples": [{"timestamp": "2026-12-01T00:00:00Z", "colour": 3}]}',
+        b'{"samples": [{"timestamp": "2030-12-01T00:00:00Z", "cpu_percent": 3}]}',
+        b'{"samples": []}',
+        b"",
+    ]
+    for body in bad:
+        r = api.post("/collect-metrics/counted", content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500
+    assert api.get("/system-status").json()["data_quality"]["rejected_batches_24h"] == len(bad)
+
+    api.post("/collect-metrics/whole", json=[{"timestamp": batch(1)[0]["timestamp"], "request_count": 1200}])
+    raw = api.get("/metrics-history/whole").text
+    assert '"request_count":1200,' in raw.replace(" ", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -54,7 +55,7 @@ def wait_job(api: httpx.Client, job_id: str, timeout: float = 120) -> dict:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def test_too_little_data_is_a_409_naming_the_hours_needed(api: httpx.Client) -> None:
+def test_too_little_data_is_a_409_naming_the_hours_needed(api: httpx.Client, service) -> None:
     push(api, "young", synthetic_plugin(0.25))
     r = api.post("/train-models/young")
     assert r.status_code == 202
@@ -66,6 +67,10 @@ def test_too_little_data_is_a_409_naming_the_hours_needed(api: httpx.Client) -> 
     body = r.json()
     assert body["error"] == "insufficient_data" and body["needed_hours"] > 0
     assert f"{body['needed_hours']} more hours" in body["message"]
+    # expected, answered and explained: a warning in the log, not an ERROR (issue 10 #15)
+    log = Path(service.log_path).read_text()
+    assert "WARNING op=train_models plugin=young" in log
+    assert not [line for line in log.splitlines() if " ERROR " in line and "plugin=young" in line]
 
 
 def test_trained_plugin_gets_24h_forecasts_of_all_six_metrics(api: httpx.Client, service) -> None:

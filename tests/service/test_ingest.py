@@ -80,8 +80,10 @@ def test_a_bare_list_and_decoded_samples_are_the_same_batch(sqlite_store: Store,
 def test_resending_is_idempotent_and_partial_samples_of_one_instant_merge(store: Store, settings: Settings) -> None:
     ingest = ingest_of(store, settings)
     batch = [sample(i, cpu_percent=float(i), memory_mb=100.0 + i) for i in range(30)]
-    for _ in range(2):
-        assert ingest.samples("p1", batch).stored == 30
+    first = ingest.samples("p1", batch)
+    assert (first.stored, first.merged) == (30, 0)
+    again = ingest.samples("p1", batch)  # issue 10 #15: a re-send reported stored: 30 again
+    assert (again.stored, again.merged) == (0, 30)
     assert store.metrics.extent("p1")["samples"] == 30
 
     ingest.samples("p2", [sample(0, cpu_percent=5.0)])

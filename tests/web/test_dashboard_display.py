@@ -6,7 +6,6 @@ them), and trends that are the API's own figures."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,26 +18,6 @@ pytestmark = pytest.mark.slow
 
 PAGE = "/plugin-ai-analytics"
 PLUGIN = "nab-ec2-cpu-24ae8d"  # trained, with anomalies (see conftest)
-
-
-@pytest.fixture
-def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Pages in a browser set to a locale and time zone; page errors fail the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def make(locale: str = "en-US", timezone: str = "UTC", width: int = 1440, height: int = 900) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, timezone_id=timezone)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(15_000)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def open_view(page: Any, server: LiveServer, fragment: str = "") -> None:

@@ -14,7 +14,7 @@ from plugin_ai_analytics.errors import SourceError
 from plugin_ai_analytics.service import AnalyticsService
 
 from ..conftest import LiveServer, free_port, make_settings
-from .test_dashboard_display import PAGE, new_page  # noqa: F401 - the fixture
+from .test_dashboard_display import PAGE
 
 STEP = timedelta(minutes=5)
 

@@ -63,7 +63,9 @@ class JobRunner:
             result = work(progress)
         except AnalyticsError as exc:
             records.update(job_id, status="failed", finished_at=now_ms(), error=exc.message, result=exc.to_dict())
-            log_event(logging.ERROR, kind, f"job failed: {exc.message}", plugin=plugin_id, job=job_id)
+            # A refusal the client can act on (too little data, 4xx) is a warning; ERROR means a fault.
+            level = logging.WARNING if exc.status_code < 500 else logging.ERROR
+            log_event(level, kind, f"job failed: {exc.message}", plugin=plugin_id, job=job_id)
         except Exception as exc:  # a job must never take the worker down with it
             records.update(job_id, status="failed", finished_at=now_ms(), error=f"{type(exc).__name__}: {exc}")
             log_event(

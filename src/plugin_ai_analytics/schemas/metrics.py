@@ -14,7 +14,11 @@ __all__ = ["IngestResult", "MetricRow", "MetricsPage"]
 class IngestResult(Record):
     plugin_id: str
     received: int = Field(description="samples in the request")
-    stored: int = Field(description="samples written (a re-sent timestamp is merged, not duplicated)")
+    stored: int = Field(description="new samples written")
+    merged: int = Field(
+        default=0,
+        description="samples whose (plugin, timestamp) was already stored: merged into it (a re-send changes nothing)",
+    )
     first: str | None = Field(default=None, description="timestamp of the oldest sample of the batch")
     last: str | None = Field(default=None, description="timestamp of the newest sample of the batch")
     detection: DetectionVerdict | None = Field(
@@ -36,8 +40,8 @@ class MetricRow(TypedDict, total=False):
     response_time_ms: float | None
     response_time_p95_ms: float | None
     error_rate: float | None
-    request_count: float | None
-    active_users: float | None
+    request_count: int | None
+    active_users: int | None
 
 
 class MetricsPage(Record):

@@ -161,7 +161,12 @@ class AnalyticsService:
         """Ingest a JSON batch; with an empty body, collect once from the plugin's source."""
         check_plugin_id(plugin_id)
         if body is None or not body.strip():
-            return self.sources.collect_once(plugin_id)
+            try:
+                return self.sources.collect_once(plugin_id)
+            except (NotFound, ValidationError) as exc:
+                # an empty body for a plugin without a source is a rejected request like any other
+                self.ingest.reject(plugin_id, exc, 0)
+                raise
         return self.ingest.push(plugin_id, body)
 
     def ingest_samples(self, plugin_id: str, samples: Sequence[dict[str, Any]]) -> IngestResult:

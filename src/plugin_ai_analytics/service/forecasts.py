@@ -132,7 +132,8 @@ class Forecasts:
                 if needed
                 else f"plugin {plugin_id!r} has no metric history to train on"
             )
-            log_event(logging.ERROR, "train_models", message, plugin=plugin_id)
+            # Expected (a young plugin), answered 409 and said how much is needed: not an error.
+            log_event(logging.WARNING, "train_models", message, plugin=plugin_id)
             raise InsufficientData(message, plugin_id=plugin_id, needed_hours=needed, skipped=skipped)
         elapsed = time.perf_counter() - started
         log_event(

@@ -48,7 +48,7 @@ class Ingest:
         try:
             samples = parse_batch(body, max_samples=self._settings.max_batch_samples)
         except AnalyticsError as exc:
-            self._reject(plugin_id, exc, None)
+            self.reject(plugin_id, exc, None)
             raise
         return self._store(plugin_id, samples)
 
@@ -65,7 +65,7 @@ class Ingest:
                 raise ValidationError("samples: batch is empty", field="samples")
             parsed = validate_samples(samples)
         except AnalyticsError as exc:
-            self._reject(plugin_id, exc, len(samples))
+            self.reject(plugin_id, exc, len(samples))
             raise
         return self._store(plugin_id, parsed)
 
@@ -79,13 +79,14 @@ class Ingest:
                 max_future_skew_seconds=self._settings.max_future_skew_seconds,
             )
         except ValidationError as exc:
-            self._reject(plugin_id, exc, len(samples))
+            self.reject(plugin_id, exc, len(samples))
             raise
-        stored = self._metrics.insert(plugin_id, rows)
+        stored, merged = self._metrics.insert(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),
             stored=stored,
+            merged=merged,
             first=ms_to_iso(rows[0][0]),
             last=ms_to_iso(rows[-1][0]),
             detection=self._detection.on_stored(plugin_id, rows),
@@ -114,8 +115,9 @@ class Ingest:
             "(PATCH /plugins/{id}) to keep them"
         ]
 
-    def _reject(self, plugin_id: str, exc: Exception, samples: int | None) -> None:
-        field = getattr(exc, "field", None)
+    def reject(self, plugin_id: str, exc: Exception, samples: int | None) -> None:
+        """Log a refused request and count it for data quality (system-status)."""
+        field = getattr(exc, "field", None) or getattr(exc, "details", {}).get("field")
         message = getattr(exc, "message", str(exc))
         log_event(logging.WARNING, "collect_metrics", f"rejected batch: {message}", plugin=plugin_id)
         try:
@@ -163,7 +165,8 @@ class Ingest:
             if not samples:
                 continue
             try:
-                stored += self.samples(plugin_id, samples).stored
+                result = self.samples(plugin_id, samples)
+                stored += result.stored + result.merged
             except ValidationError as exc:
                 raise ValidationError(
                     f"rows {begin}-{begin + len(part) - 1}: {exc.message} ({stored} earlier rows were stored)",

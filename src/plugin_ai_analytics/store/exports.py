@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Engine, Float, Integer
 
 from . import tables as t
 from ._shared import keyset_chunks
+from .metrics import INTEGER_METRICS
 
 __all__ = ["EXPORT_KINDS", "ColumnKind", "RecordExports"]
 
@@ -41,6 +42,8 @@ class RecordExports:
             kind_of: ColumnKind
             if column.name in _TIME_COLUMNS:
                 kind_of = "time"
+            elif kind == "metrics" and column.name in INTEGER_METRICS:
+                kind_of = "int"  # counts: whole numbers, whatever the column type
             elif isinstance(column.type, Boolean):
                 kind_of = "bool"
             elif isinstance(column.type, BigInteger | Integer):
@@ -71,5 +74,17 @@ class RecordExports:
         columns = [table.c[n] for n in names]
         if key.name not in names:
             columns.append(key)
+        counts = [i for i, (name, _) in enumerate(self.columns(kind)) if kind == "metrics" and name in INTEGER_METRICS]
         for rows in keyset_chunks(self._engine, columns, key, where, chunk):
-            yield [r[: len(names)] for r in rows] if len(columns) > len(names) else rows
+            rows = [r[: len(names)] for r in rows] if len(columns) > len(names) else rows
+            if counts:
+                rows = [_whole(r, counts) for r in rows]
+            yield rows
+
+
+def _whole(row: tuple, positions: list[int]) -> tuple:
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = int(round(values[i]))
+    return tuple(values)

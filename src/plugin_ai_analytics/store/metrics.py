@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select
 
-from ..domain import METRIC_NAMES
+from ..domain import METRIC_NAMES, METRICS
 from ..times import now_ms
 from . import tables as t
 from ._shared import keyset_chunks
@@ -22,25 +22,34 @@ from .registry import push_only_row
 __all__ = ["METRIC_COLUMNS", "MetricRecords"]
 
 METRIC_COLUMNS: tuple[str, ...] = ("ts", *METRIC_NAMES)
+INTEGER_METRICS = frozenset(spec.name for spec in METRICS if spec.integer)
 
 
 class MetricRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def insert(self, plugin_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    def insert(self, plugin_id: str, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Store validated samples atomically; a (plugin, ts) already stored is merged, not duplicated.
+        Returns ``(new rows, rows merged into ones already stored)``.
 
-        Each row is ``(ts epoch ms, *values in METRIC_NAMES order)``. The plugin is registered
-        as push-only on first sight. This is the ingestion hot path, so it goes to the driver's
-        ``executemany`` with one prepared statement instead of through SQL expression objects.
+        Each row is ``(ts epoch ms, *values in METRIC_NAMES order)``, timestamps distinct. The
+        plugin is registered as push-only on first sight. This is the ingestion hot path, so it
+        goes to the driver's ``executemany`` with one prepared statement instead of through SQL
+        expression objects.
         """
         if not rows:
-            return 0
+            return 0, 0
+        m = t.metrics.c
+        stamps = [row[0] for row in rows]
+        existing = select(func.count()).where(
+            m.plugin_id == plugin_id, m.ts >= stamps[0], m.ts <= stamps[-1], m.ts.in_(stamps)
+        )
         with self._engine.begin() as conn:
             conn.execute(insert_ignore(conn, t.plugins, ["plugin_id"]), [push_only_row(plugin_id, now_ms())])
+            merged = int(conn.execute(existing).scalar_one())
             conn.exec_driver_sql(metrics_upsert_sql(conn), [(plugin_id, *row) for row in rows])
-        return len(rows)
+        return len(rows) - merged, merged
 
     def history(
         self,
@@ -90,7 +99,13 @@ class MetricRecords:
                 .offset(offset)
             )
         with self._engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        counts = [name for name in metrics if name in INTEGER_METRICS]
+        for row in rows:  # counts are whole numbers, whatever the column type or the bucket sum
+            for name in counts:
+                if row[name] is not None:
+                    row[name] = int(round(row[name]))
+        return rows
 
     def rows(self, plugin_id: str, *, start_ms: int | None = None) -> list[tuple]:
         """The plugin's samples from ``start_ms`` on as ``METRIC_COLUMNS`` tuples, oldest first.
