@@ -114,7 +114,7 @@ def _seasonal_naive(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _tile_day(y[-ctx.season :], ctx.horizon)
 
 
-def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
+def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7, smooth: bool = True) -> np.ndarray:
     """Median over the last ``days`` days at each time of day, smoothed over an hour.
 
     The median ignores a day with an incident; the circular hourly smoothing removes the
@@ -125,7 +125,7 @@ def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
     block = y[len(y) - k * season :].reshape(k, season)
     profile = np.median(block, axis=0)
     width = ctx.steps(HOUR)
-    if width > 1 and season > width:
+    if smooth and width > 1 and season > width:
         padded = np.concatenate([profile[-width:], profile, profile[:width]])
         kernel = np.ones(width) / width
         smooth = np.convolve(padded, kernel, mode="same")
@@ -135,6 +135,17 @@ def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
 
 def _seasonal_median(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _tile_day(_daily_profile(y, ctx), ctx.horizon)
+
+
+def _seasonal_median_sharp(y: np.ndarray, ctx: Context) -> np.ndarray:
+    # Unsmoothed: keeps steps in the daily shape (a batch job starting on the minute) that the
+    # hourly smoothing blurs, still ignoring a day with an incident as the median does.
+    return _tile_day(_daily_profile(y, ctx, smooth=False), ctx.horizon)
+
+
+def _window_mean_7d(y: np.ndarray, ctx: Context) -> np.ndarray:
+    # A series without a daily shape or trend: the longest mean is the least noisy level.
+    return np.full(ctx.horizon, np.mean(y[-7 * ctx.season :]))
 
 
 def _seasonal_median_level(y: np.ndarray, ctx: Context) -> np.ndarray:
@@ -160,6 +171,14 @@ CANDIDATES: dict[str, Candidate] = {
             _seasonal_median,
             "median of the last 7 days at this time of day",
         ),
+        Candidate(
+            "seasonal_median_sharp",
+            "baseline",
+            1.0,
+            _seasonal_median_sharp,
+            "median of the last 7 days at this time of day, unsmoothed",
+        ),
+        Candidate("window_mean_7d", "baseline", 1.0, _window_mean_7d, "mean of the last 7 days"),
         Candidate(
             "seasonal_median_level",
             "baseline",
