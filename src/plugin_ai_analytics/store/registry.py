@@ -22,6 +22,7 @@ _PLUGIN_TABLES = (
     t.suggestions,
     t.rejections,
     t.detector_states,
+    t.interval_adaptation,
 )
 
 
