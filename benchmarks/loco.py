@@ -76,3 +76,44 @@ def leave_one_out(
         held_in = tuple(g for g in groups if g != held_out)
         out[held_out] = choose(candidates, lambda s, held_in=held_in: objective(s, held_in), defaults)
     return out
+
+
+def choose_staged(
+    candidates: Sequence[Setting],
+    stages: Sequence[tuple[Sequence[str], Callable[[Setting], float]]],
+    defaults: Mapping[str, Any],
+) -> tuple[Setting, float]:
+    """Tunables chosen in stages, each by its own objective: stage i chooses its names among the
+    candidates whose earlier-stage tunables hold the values already chosen and whose later-stage
+    tunables are at their defaults (e.g. a forecaster's point model by MASE, then its intervals by
+    coverage given that model). Only the candidates a stage looks at are scored, so a caller that
+    computes results on demand runs just those. Returns the setting and the last stage's value."""
+    fixed: dict[str, Any] = {}
+    later = [name for names, _ in stages for name in names]
+    value = float("nan")
+    chosen: Setting = dict(candidates[0])
+    for names, objective in stages:
+        later = [n for n in later if n not in names]
+        pool = [
+            c
+            for c in candidates
+            if all(c[k] == v for k, v in fixed.items()) and all(c[k] == defaults[k] for k in later)
+        ]
+        chosen, value = choose(pool, objective, defaults)
+        fixed.update({k: chosen[k] for k in names})
+    return chosen, value
+
+
+def leave_one_out_staged(
+    groups: Sequence[str],
+    candidates: Sequence[Setting],
+    stages: Sequence[tuple[Sequence[str], Callable[[Setting, tuple[str, ...]], float]]],
+    defaults: Mapping[str, Any],
+) -> dict[str, tuple[Setting, float]]:
+    """``leave_one_out`` with ``choose_staged``: for each group, every stage chosen on the others."""
+    out = {}
+    for held_out in groups:
+        held_in = tuple(g for g in groups if g != held_out)
+        per_stage = [(names, lambda s, f=f, held_in=held_in: f(s, held_in)) for names, f in stages]
+        out[held_out] = choose_staged(candidates, per_stage, defaults)
+    return out

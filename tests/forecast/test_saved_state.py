@@ -2,9 +2,12 @@
 
 ``data/forecaster_state_v2.json`` was written by the code before forecast/_engine.py was split
 (commit bc68986): the state ``train`` made of eight days with a daily cycle (MSTL won, with its
-fitted parameters kept), and the forecast that code made with it from six more hours.
-Regenerate only on a deliberate state change (``python tests/forecast/test_saved_state.py``),
-never to make this test pass.
+fitted parameters kept), and the forecast that code made with it from six more hours. Never
+regenerated: it is what an old release left in a database.
+
+``data/forecaster_state_v3.json`` is the same for the current state version (version 3 adds the
+local-volatility scaling of the intervals). Regenerate it only on a deliberate state or training
+change (``python tests/forecast/test_saved_state.py``), never to make this test pass.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from plugin_ai_analytics.forecast import TrainedForecaster, train
 
-FIXTURE = Path(__file__).with_name("data") / "forecaster_state_v2.json"
+FIXTURE_V2 = Path(__file__).with_name("data") / "forecaster_state_v2.json"
+FIXTURE = Path(__file__).with_name("data") / "forecaster_state_v3.json"
 START = pd.Timestamp("2026-03-02 00:00", tz="UTC")
 TRAINED_ON = 8 * 288  # samples given to train; predict sees 72 more
 # A pool whose winner keeps fitted parameters (what a version 2 state adds).
@@ -50,8 +55,8 @@ def make_fixture() -> dict[str, Any]:
     return {"state": state, "model": trained.model, "forecast": frame_values(trained.predict(history).frame)}
 
 
-def load() -> dict[str, Any]:
-    return json.loads(FIXTURE.read_text())
+def load(path: Path = FIXTURE) -> dict[str, Any]:
+    return json.loads(path.read_text())
 
 
 def test_saved_state_round_trips_to_the_same_json() -> None:
@@ -59,8 +64,17 @@ def test_saved_state_round_trips_to_the_same_json() -> None:
     assert json.dumps(TrainedForecaster.from_state(saved).to_state()) == json.dumps(saved)
 
 
-def test_saved_state_predicts_as_the_code_that_saved_it() -> None:
-    saved = load()
+def test_version_2_state_loads_with_its_intervals_unscaled() -> None:
+    saved = load(FIXTURE_V2)["state"]
+    again = TrainedForecaster.from_state(saved).to_state()
+    assert again.pop("volatility") == {"steps": 0, "reference": 0.0}
+    assert again.pop("version") == 3 and saved["version"] == 2
+    assert json.dumps(again) == json.dumps({k: v for k, v in saved.items() if k != "version"})
+
+
+@pytest.mark.parametrize("path", [FIXTURE_V2, FIXTURE], ids=["v2", "v3"])
+def test_saved_state_predicts_as_the_code_that_saved_it(path: Path) -> None:
+    saved = load(path)
     model = TrainedForecaster.from_state(saved["state"])
     assert model.model == saved["model"]
     assert frame_values(model.predict(series()).frame) == saved["forecast"]

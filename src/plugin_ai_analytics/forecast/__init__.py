@@ -2,6 +2,7 @@
 intervals, a JSON-safe trained state. Pure functions of the series they are given.
 """
 
+from ._adaptive import IntervalAdaptation
 from ._candidates import CANDIDATES
 from ._engine import backtest, train
 from ._report import BacktestReport, OriginResult
@@ -14,6 +15,7 @@ __all__ = [
     "CANDIDATES",
     "BacktestReport",
     "Forecast",
+    "IntervalAdaptation",
     "ModelScore",
     "OriginResult",
     "TrainedForecaster",

@@ -114,7 +114,7 @@ def _seasonal_naive(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _tile_day(y[-ctx.season :], ctx.horizon)
 
 
-def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
+def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7, smooth: bool = True) -> np.ndarray:
     """Median over the last ``days`` days at each time of day, smoothed over an hour.
 
     The median ignores a day with an incident; the circular hourly smoothing removes the
@@ -125,7 +125,7 @@ def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
     block = y[len(y) - k * season :].reshape(k, season)
     profile = np.median(block, axis=0)
     width = ctx.steps(HOUR)
-    if width > 1 and season > width:
+    if smooth and width > 1 and season > width:
         padded = np.concatenate([profile[-width:], profile, profile[:width]])
         kernel = np.ones(width) / width
         smooth = np.convolve(padded, kernel, mode="same")
@@ -135,6 +135,30 @@ def _daily_profile(y: np.ndarray, ctx: Context, days: int = 7) -> np.ndarray:
 
 def _seasonal_median(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _tile_day(_daily_profile(y, ctx), ctx.horizon)
+
+
+def _weekly_profile(y: np.ndarray, ctx: Context, weeks: int = 4) -> np.ndarray:
+    """Median over the last ``weeks`` weeks at the same time of week, smoothed over an hour:
+    weekends and weekday peaks that a daily profile averages away."""
+    week = 7 * ctx.season
+    k = max(1, min(weeks, len(y) // week))
+    profile = np.median(y[len(y) - k * week :].reshape(k, week), axis=0)
+    width = ctx.steps(HOUR)
+    if width > 1 and week > width:
+        padded = np.concatenate([profile[-width:], profile, profile[:width]])
+        profile = np.convolve(padded, np.ones(width) / width, mode="same")[width:-width]
+    return _tile_day(profile, ctx.horizon)
+
+
+def _seasonal_median_sharp(y: np.ndarray, ctx: Context) -> np.ndarray:
+    # Unsmoothed: keeps steps in the daily shape (a batch job starting on the minute) that the
+    # hourly smoothing blurs, still ignoring a day with an incident as the median does.
+    return _tile_day(_daily_profile(y, ctx, smooth=False), ctx.horizon)
+
+
+def _window_mean_7d(y: np.ndarray, ctx: Context) -> np.ndarray:
+    # A series without a daily shape or trend: the longest mean is the least noisy level.
+    return np.full(ctx.horizon, np.mean(y[-7 * ctx.season :]))
 
 
 def _seasonal_median_level(y: np.ndarray, ctx: Context) -> np.ndarray:
@@ -160,6 +184,21 @@ CANDIDATES: dict[str, Candidate] = {
             _seasonal_median,
             "median of the last 7 days at this time of day",
         ),
+        Candidate(
+            "seasonal_median_sharp",
+            "baseline",
+            1.0,
+            _seasonal_median_sharp,
+            "median of the last 7 days at this time of day, unsmoothed",
+        ),
+        Candidate(
+            "weekly_median",
+            "baseline",
+            7.0,
+            _weekly_profile,
+            "median of the last 4 weeks at this time of week, smoothed over an hour",
+        ),
+        Candidate("window_mean_7d", "baseline", 1.0, _window_mean_7d, "mean of the last 7 days"),
         Candidate(
             "seasonal_median_level",
             "baseline",

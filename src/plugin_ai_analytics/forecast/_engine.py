@@ -19,7 +19,7 @@ from ._candidates import CANDIDATES
 from ._report import BacktestReport, OriginResult
 from ._results import FORECAST_COLUMNS, Forecast, ModelScore
 from ._scoring import accuracy, coverage, mase, seasonal_scale
-from ._selection import select
+from ._selection import CALIBRATION_ORIGINS, MAX_ORIGINS, select
 from ._series import HOUR, check_horizon, horizon_steps, min_history, prepare, require_history
 from ._trained import TrainedForecaster
 
@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 DEFAULT_HORIZON = pd.Timedelta(hours=24)
+# Local-volatility normalisation of the intervals: the window (hours) of the volatility estimate,
+# 0 for off. Chosen leave-one-group-out (BENCHMARKS.md).
+VOLATILITY_HOURS = 6.0
 
 
 def train(
@@ -45,10 +48,18 @@ def train(
     horizon: pd.Timedelta = DEFAULT_HORIZON,
     metric: str | None = None,
     candidates: Sequence[str] | None = None,
+    selection_origins: int = MAX_ORIGINS,
+    calibration_origins: int = CALIBRATION_ORIGINS,
+    volatility_hours: float = VOLATILITY_HOURS,
+    tail_scale: float = 1.0,
 ) -> TrainedForecaster:
     """Choose and calibrate a forecaster for ``series`` from backtests on its own history.
 
-    ``candidates`` restricts the pool (default: every model in ``CANDIDATES``). Raises
+    ``candidates`` restricts the pool (default: every model in ``CANDIDATES``). The interval
+    and selection tunables (``selection_origins``, ``calibration_origins``, ``volatility_hours``,
+    ``tail_scale``) are those of
+    ``_selection.select``; their defaults are the choices of the leave-one-group-out benchmark
+    (``benchmarks/forecast.py``). Raises
     ``InsufficientData`` (with ``needed_hours``) when the history is too short to check a
     forecast, ``ValidationError`` for a malformed series, horizon, metric or candidate name.
     """
@@ -71,7 +82,15 @@ def train(
             f"insufficient data: need {math.ceil(min_history(horizon) / HOUR)} hours of history on a regular grid",
             needed_hours=math.ceil(min_history(horizon) / HOUR),
         )
-    sel = select(grid, steps, pool)
+    sel = select(
+        grid,
+        steps,
+        pool,
+        selection_origins=selection_origins,
+        calibration_origins=calibration_origins,
+        volatility_hours=volatility_hours,
+        tail_scale=tail_scale,
+    )
     return TrainedForecaster(
         horizon=horizon,
         step=grid.step,
@@ -94,6 +113,7 @@ def backtest(
     origins: int = 3,
     metric: str | None = None,
     candidates: Sequence[str] | None = None,
+    **tunables: float,
 ) -> BacktestReport:
     """Score the engine as it runs in production on the last ``origins`` horizons of ``series``.
 
@@ -121,7 +141,7 @@ def backtest(
         # Samples binned into grid index o - 1 (up to half a step after it) belong to history.
         history = clean[clean.index <= cut + grid.step / 2]
         t0, c0 = time.perf_counter(), time.process_time()
-        trained = train(history, horizon=horizon, metric=metric, candidates=candidates)
+        trained = train(history, horizon=horizon, metric=metric, candidates=candidates, **tunables)  # type: ignore[arg-type]
         fc = trained.predict(history)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         actual = grid.values[o : o + h]

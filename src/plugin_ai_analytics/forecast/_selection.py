@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from plugin_ai_analytics.errors import InsufficientData
 
-from ._calibration import Calibration, calibrate, loo_coverage
+from ._calibration import Calibration, calibrate, local_volatility, loo_coverage, volatility_ratios
 from ._candidates import CANDIDATES, Candidate
 from ._regimes import align_level_shifts
 from ._results import ModelScore
@@ -38,8 +38,9 @@ __all__ = [
 # one-per-horizon origins could, at the same history length.
 MAX_ORIGINS = 6
 # The chosen model alone is also run at older origins, up to this many in all, so its interval
-# tails rest on a week rather than on the last three and a half days.
-CALIBRATION_ORIGINS = 12
+# tails rest on ten days rather than on the last three and a half (20 chosen leave-one-group-out
+# over 12: BENCHMARKS.md).
+CALIBRATION_ORIGINS = 20
 # Combinations tried on top of the single candidates, over the best-ranked k singles.
 COMBINATIONS = (("mean", 2), ("mean", 3), ("median", 3), ("median", 5))
 # Racing: the expensive models are backtested newest origin first; from the third origin on, one
@@ -128,12 +129,29 @@ class _Runs:
         return out
 
 
-def select(grid: Grid, horizon: int, pool: Sequence[str]) -> Selection:
+def select(
+    grid: Grid,
+    horizon: int,
+    pool: Sequence[str],
+    *,
+    selection_origins: int = MAX_ORIGINS,
+    calibration_origins: int = CALIBRATION_ORIGINS,
+    volatility_hours: float = 0.0,
+    tail_scale: float = 1.0,
+) -> Selection:
+    """Backtest the pool, choose the model (or combination), calibrate its intervals.
+
+    ``selection_origins``: origins the candidates are ranked on; ``calibration_origins``: origins
+    behind the intervals (at least as many); ``volatility_hours`` > 0 normalises the
+    residuals by the local volatility of the history before each origin (0: off);
+    ``tail_scale`` multiplies the tail probabilities the conformal ranks aim at (below 1: wider).
+    """
     y = grid.values
     n = len(y)
     ctx0 = grid.context(n, horizon)
     min_fit = max(ctx0.season, horizon)
-    origins = backtest_origins(n, horizon, min_fit)
+    calibration_origins = max(calibration_origins, selection_origins)
+    origins = backtest_origins(n, horizon, min_fit, selection_origins)
     if not origins:
         raise InsufficientData("insufficient data: no backtest origin fits", needed_hours=None)
     usable = [name for name in pool if CANDIDATES[name].min_steps(ctx0) <= origins[0]]
@@ -168,7 +186,7 @@ def select(grid: Grid, horizon: int, pool: Sequence[str]) -> Selection:
         # Fit where the calibration backtest would start for this model, so its parameters
         # serve every later origin (selection and calibration alike).
         need = max(min_fit, CANDIDATES[name].min_steps(ctx0))
-        runs.forecast(name, backtest_origins(n, horizon, need, CALIBRATION_ORIGINS)[0])
+        runs.forecast(name, backtest_origins(n, horizon, need, calibration_origins)[0])
     run_at: dict[str, int] = {name: len(origins) for name in usable}
     done: list[int] = []
     for i in reversed(range(len(origins))):
@@ -213,13 +231,22 @@ def select(grid: Grid, horizon: int, pool: Sequence[str]) -> Selection:
     _, members, how = best
     combined = combine(np.stack([forecasts[m] for m in members]), how)
     need = max(min_fit, *(CANDIDATES[m].min_steps(ctx0) for m in members))
-    older = [o for o in backtest_origins(n, horizon, need, CALIBRATION_ORIGINS) if o < origins[0]]
+    older = [o for o in backtest_origins(n, horizon, need, calibration_origins) if o < origins[0]]
     cal_actual, cal_forecast = actual, combined
     if older:
         extra = [combine(np.stack([runs.forecast(m, o) for m in members]), how) for o in older]
         cal_actual = np.vstack([np.stack([y[o : o + horizon] for o in older]), actual])
         cal_forecast = np.vstack([np.stack(extra), combined])
-    c80, c95 = loo_coverage(cal_actual - cal_forecast, cal_actual)
+    cal_residuals = cal_actual - cal_forecast
+    vol_steps = ctx0.steps(volatility_hours * HOUR) if volatility_hours > 0 else 0
+    ratios, reference = None, 0.0
+    if vol_steps:
+        vols = np.array([local_volatility(runs.history(o)[0], vol_steps, ctx0.season) for o in [*older, *origins]])
+        ratios, reference = volatility_ratios(vols)
+        if reference <= 0:
+            ratios, vol_steps = None, 0
+    norm = cal_residuals if ratios is None else cal_residuals / ratios[:, None]
+    c80, c95 = loo_coverage(norm, cal_actual, tail_scale=tail_scale)
     chosen = ModelScore(
         mase=score(combined),
         accuracy=float(np.mean(accuracies(actual, combined))),
@@ -238,7 +265,11 @@ def select(grid: Grid, horizon: int, pool: Sequence[str]) -> Selection:
     return Selection(
         members=members,
         combine=how,
-        calibration=calibrate(cal_actual - cal_forecast, cal_actual),
+        calibration=replace(
+            calibrate(cal_residuals, cal_actual, tail_scale=tail_scale, ratios=ratios),
+            volatility_steps=vol_steps,
+            volatility_reference=reference,
+        ),
         scores={name: model_score(name) for name in usable},
         chosen=chosen,
         origins=len(origins) + len(older),

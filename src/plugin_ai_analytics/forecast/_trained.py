@@ -25,9 +25,10 @@ from ._series import horizon_steps as steps_for
 __all__ = ["READABLE_VERSIONS", "STATE_FORMAT", "STATE_VERSION", "TrainedForecaster"]
 
 STATE_FORMAT = "plugin-ai-analytics/forecaster"
-STATE_VERSION = 2
+STATE_VERSION = 3
 # Version 1 states (no fitted parameters) still load: their members are refitted at each predict.
-READABLE_VERSIONS = (1, 2)
+# Version 2 states (no local-volatility scaling of the intervals) load with that scaling off.
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,20 @@ class TrainedForecaster:
     def horizon_steps(self) -> int:
         return steps_for(self.horizon, self.step)
 
-    def predict(self, series: pd.Series) -> Forecast:
-        """Forecast ``horizon`` after the last timestamp of ``series`` (the latest history)."""
+    def predict(
+        self,
+        series: pd.Series,
+        *,
+        interval_scale: tuple[float, float] = (1.0, 1.0),
+        upper_limit: float | None = None,
+    ) -> Forecast:
+        """Forecast ``horizon`` after the last timestamp of ``series`` (the latest history).
+
+        ``interval_scale`` multiplies the calibrated 80 % and 95 % offsets (the service's online
+        coverage correction; the 95 % interval is kept around the 80 % one). ``upper_limit`` caps
+        the point and every bound below the metric's own physical range (a plugin's CPU or memory
+        limit); ``clipped`` marks every step where something was moved.
+        """
         grid = prepare(series, self.horizon, step=self.step)
         y = grid.values
         h = self.horizon_steps
@@ -78,18 +91,27 @@ class TrainedForecaster:
         point = combine(np.stack([self._member_forecast(m, history, ctx) for m in self.members]), self.combine)
         block = block_of(h)
         cal = self.calibration
+        vol = cal.volatility_ratio(history, ctx.season)
+        s80, s95 = (max(0.0, float(v)) for v in interval_scale)
+        lo80, hi80 = vol * s80 * cal.lower_80[block], vol * s80 * cal.upper_80[block]
+        lo95 = np.minimum(vol * s95 * cal.lower_95[block], lo80)
+        hi95 = np.maximum(vol * s95 * cal.upper_95[block], hi80)
         table = {
             "forecast": point,
-            "lower_80": point + cal.lower_80[block],
-            "upper_80": point + cal.upper_80[block],
-            "lower_95": point + cal.lower_95[block],
-            "upper_95": point + cal.upper_95[block],
+            "lower_80": point + lo80,
+            "upper_80": point + hi80,
+            "lower_95": point + lo95,
+            "upper_95": point + hi95,
         }
         clipped = np.zeros(h, dtype=bool)
+        lo, hi = -np.inf, np.inf
         if self.metric is not None:
             spec = metric_spec(self.metric)
             lo = spec.lower
             hi = spec.upper if spec.upper is not None else np.inf
+        if upper_limit is not None and math.isfinite(upper_limit):
+            hi = min(hi, max(float(upper_limit), lo))
+        if math.isfinite(lo) or math.isfinite(hi):
             for name, values in table.items():
                 c = np.clip(values, lo, hi)
                 clipped |= c != values
@@ -138,6 +160,7 @@ class TrainedForecaster:
                 "upper_95": [float(v) for v in cal.upper_95],
             },
             "confidence": [float(v) for v in cal.confidence],
+            "volatility": {"steps": int(cal.volatility_steps), "reference": float(cal.volatility_reference)},
             "backtest": {
                 "origins": self.backtest_origins,
                 "chosen": self.chosen.to_dict(),
@@ -167,6 +190,10 @@ class TrainedForecaster:
             arrays.append(np.asarray(state["confidence"], dtype=float))
             if any(a.shape != (blocks,) or not np.all(np.isfinite(a)) for a in arrays):
                 raise ValueError("interval tables have the wrong length or non-finite values")
+            volatility = state.get("volatility") or {"steps": 0, "reference": 0.0}
+            vol_steps, vol_ref = int(volatility["steps"]), float(volatility["reference"])
+            if vol_steps < 0 or not math.isfinite(vol_ref) or vol_ref < 0:
+                raise ValueError("volatility scaling must be non-negative and finite")
             metric = state["metric"]
             if metric is not None:
                 metric_spec(metric)
@@ -180,7 +207,7 @@ class TrainedForecaster:
                 metric=metric,
                 members=members,
                 combine=combine,
-                calibration=Calibration(*arrays),
+                calibration=Calibration(*arrays, volatility_steps=vol_steps, volatility_reference=vol_ref),
                 scores=scores,
                 chosen=ModelScore(**bt["chosen"]),
                 backtest_origins=int(bt["origins"]),

@@ -54,6 +54,7 @@ class Analysts:
             predictions=store.predictions,
             plugins=store.plugins,
             jobs=None,
+            adaptation=store.interval_adaptation,
         )
         detection = Detection(
             metrics=store.metrics,

@@ -102,6 +102,7 @@ class AnalyticsService:
             predictions=store.predictions,
             plugins=store.plugins,
             jobs=self.jobs,
+            adaptation=store.interval_adaptation,
         )
         self.advice = Advice(history=self.history, suggestions=store.suggestions, plugins=store.plugins)
         self.summary = Summary(

@@ -1,5 +1,6 @@
 """Forecasting for the service: training (as jobs), the trained-model cache, 24 h predictions,
-scoring stored predictions against the actuals that arrive, and the retraining rule.
+scoring stored predictions against the actuals that arrive, the online correction of interval
+widths from that scoring, and the retraining rule.
 
 The engine in ``forecast/`` is pure; this part feeds it history and keeps what it returns.
 """
@@ -26,14 +27,21 @@ from ..schemas import (
     TrainedModel,
     TrainingReadiness,
 )
-from ..store import METRIC_COLUMNS, MetricRecords, ModelRecords, PluginRecords, PredictionRecords
+from ..store import (
+    METRIC_COLUMNS,
+    IntervalAdaptations,
+    MetricRecords,
+    ModelRecords,
+    PluginRecords,
+    PredictionRecords,
+)
 from ..times import DAY_MS, HOUR_MS, iso_many, ms_to_iso, now_ms
 from .history import TRAINING_WINDOW_DAYS, History
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..forecast import TrainedForecaster
+    from ..forecast import IntervalAdaptation, TrainedForecaster
 
 __all__ = ["Forecasts", "RETRAIN_BELOW_ACCURACY"]
 
@@ -57,6 +65,7 @@ class Forecasts:
         predictions: PredictionRecords,
         plugins: PluginRecords,
         jobs: JobRunner | None,
+        adaptation: IntervalAdaptations | None = None,
     ) -> None:
         self._settings = settings
         self._history = history
@@ -65,6 +74,7 @@ class Forecasts:
         self._predictions = predictions
         self._plugins = plugins
         self._jobs = jobs
+        self._adaptation = adaptation
         self._cache: dict[tuple[str, str], tuple[int, TrainedForecaster]] = {}
         self._cache_lock = threading.Lock()
         self._training: set[str] = set()
@@ -185,9 +195,16 @@ class Forecasts:
         """24 h forecasts of every trained metric, stored for accuracy tracking."""
         models = {m["metric"]: m for m in self._models.active(plugin_id)}
         extent = self._metrics.extent(plugin_id)
-        # The data (sample count and newest sample) and the models a forecast was made from: while
-        # they are unchanged the stored forecast still stands and is served as is.
-        basis = (extent["samples"], extent["last_ts"], tuple(sorted((m, v["version"]) for m, v in models.items())))
+        # The data (sample count and newest sample), the models, the plugin's limits and the
+        # interval corrections a forecast was made from: while they are unchanged the stored
+        # forecast still stands and is served as is.
+        basis = (
+            extent["samples"],
+            extent["last_ts"],
+            tuple(sorted((m, v["version"]) for m, v in models.items())),
+            tuple(sorted(self._upper_limits(plugin_id).items())),
+            tuple(sorted((m, a.scales) for m, a in self.interval_adaptation(plugin_id).items())),
+        )
         with self._cache_lock:
             cached = self._basis.get(plugin_id)
             if models and cached is not None and cached[0] == basis:
@@ -232,6 +249,8 @@ class Forecasts:
         import pandas as pd  # start-up cost: pandas only once forecasting is used
 
         frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
+        limits = self._upper_limits(plugin_id)
+        adapted = self.interval_adaptation(plugin_id)
         made_at = now_ms()
         computed: dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]] = {}
         rows: list[tuple] = []
@@ -248,7 +267,11 @@ class Forecasts:
                 continue
             model, info = found
             try:
-                forecast = model.predict(frame[metric].dropna()).to_frame()
+                forecast = model.predict(
+                    frame[metric].dropna(),
+                    interval_scale=adapted[metric].scales if metric in adapted else (1.0, 1.0),
+                    upper_limit=limits.get(metric),
+                ).to_frame()
             except InsufficientData as exc:
                 computed[metric] = ForecastFailure(error=exc.message)
                 continue
@@ -266,6 +289,28 @@ class Forecasts:
             raise InsufficientData(f"no trained models for {plugin_id!r}: POST train-models first", plugin_id=plugin_id)
         self._predictions.replace(plugin_id, made_at, rows)
         return made_at, computed
+
+    def _upper_limits(self, plugin_id: str) -> dict[str, float]:
+        """Per metric, the highest value the plugin can physically reach: its CPU limit (else the
+        host's cores: ingestion refuses more), its memory limit when one is set. Forecast points
+        and bounds above it are clipped and flagged (the range below comes with each metric)."""
+        plugin = self._plugins.get(plugin_id) or {}
+        cpu = plugin.get("cpu_limit_percent")
+        limits = {"cpu_percent": float(cpu) if cpu else 100.0 * self._settings.effective_cpu_cores}
+        if plugin.get("memory_limit_mb"):
+            limits["memory_mb"] = float(plugin["memory_limit_mb"])
+        return limits
+
+    def interval_adaptation(self, plugin_id: str) -> dict[str, IntervalAdaptation]:
+        """Per metric, the online factors on the model's 80 % / 95 % interval offsets."""
+        from ..forecast import IntervalAdaptation  # start-up cost: the engines load on first use
+
+        if self._adaptation is None:
+            return {}
+        return {
+            metric: IntervalAdaptation(row["scale_80"], row["scale_95"], row["scored"])
+            for metric, row in self._adaptation.of_plugin(plugin_id).items()
+        }
 
     def latest(self, plugin_id: str) -> PluginForecast:
         """The newest stored forecast, as it was made."""
@@ -370,9 +415,50 @@ class Forecasts:
                             best = (abs(times[j] - p["target_ts"]), value)
                 if best is not None:
                     scored.append((p["id"], float(best[1])))
+                    p["actual"] = float(best[1])
         if scored:
             self._predictions.score(scored)
+            for plugin_id, preds in by_plugin.items():
+                self._adapt(plugin_id, [p for p in preds if "actual" in p])
         return len(scored)
+
+    def _adapt(self, plugin_id: str, scored: list[dict[str, Any]]) -> None:
+        """Move each metric's interval factors by its newly scored predictions (oldest first):
+        wider after misses beyond the nominal rate, narrower after more hits than nominal."""
+        if self._adaptation is None or not scored:
+            return
+        import numpy as np  # start-up cost: numpy only once forecasts are scored
+
+        from ..forecast import IntervalAdaptation  # start-up cost: the engines load on first use
+
+        steps = {
+            m["metric"]: float((m["quality"] or {}).get("step_seconds") or 300) for m in self._models.active(plugin_id)
+        }
+        current = self.interval_adaptation(plugin_id)
+        by_metric: dict[str, list[dict[str, Any]]] = {}
+        for p in sorted(scored, key=lambda p: p["target_ts"]):
+            by_metric.setdefault(p["metric"], []).append(p)
+        rows = []
+        for metric, ps in by_metric.items():
+            actual = np.array([p["actual"] for p in ps])
+            inside = {
+                level: (np.array([p[f"lower_{level}"] for p in ps]) <= actual)
+                & (actual <= np.array([p[f"upper_{level}"] for p in ps]))
+                for level in (80, 95)
+            }
+            new = current.get(metric, IntervalAdaptation()).update(
+                inside[80], inside[95], step_seconds=steps.get(metric, 300.0)
+            )
+            rows.append(
+                {
+                    "metric": metric,
+                    "scale_80": new.scale_80,
+                    "scale_95": new.scale_95,
+                    "scored": new.scored,
+                    "last_target_ts": int(ps[-1]["target_ts"]),
+                }
+            )
+        self._adaptation.save(plugin_id, rows)
 
     def accuracy(self, plugin_id: str, *, days: float = 7) -> dict[str, TrackedAccuracy]:
         """Rolling accuracy, MASE and interval coverage of scored predictions, per metric."""

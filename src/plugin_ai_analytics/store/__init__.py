@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy import Engine, literal, select
 
+from .adaptation import IntervalAdaptations
 from .anomalies import AnomalyRecords, DetectorStates
 from .database import make_engine, migrate
 from .exports import EXPORT_KINDS, RecordExports
@@ -29,6 +30,7 @@ __all__ = [
     "AnomalyRecords",
     "DetectorStates",
     "Expiry",
+    "IntervalAdaptations",
     "JobRecords",
     "MetricRecords",
     "ModelRecords",
@@ -56,6 +58,7 @@ class Store:
         self.predictions = PredictionRecords(self.engine)
         self.anomalies = AnomalyRecords(self.engine)
         self.detector_states = DetectorStates(self.engine)
+        self.interval_adaptation = IntervalAdaptations(self.engine)
         self.suggestions = SuggestionRecords(self.engine)
         self.jobs = JobRecords(self.engine)
         self.exports = RecordExports(self.engine)

@@ -48,10 +48,11 @@ class PredictionRecords:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def unscored(self, before_ms: int, limit: int = 5000) -> list[dict[str, Any]]:
-        """Points whose target time has passed and that no actual has scored yet, oldest first."""
+        """Points whose target time has passed and that no actual has scored yet, oldest first,
+        with the forecast and the bounds they were served with (the interval correction reads them)."""
         p = t.predictions.c
         q = (
-            select(p.id, p.plugin_id, p.metric, p.target_ts)
+            select(p.id, p.plugin_id, p.metric, p.target_ts, p.value, p.lower_80, p.upper_80, p.lower_95, p.upper_95)
             .where(p.actual.is_(None), p.target_ts <= before_ms)
             .order_by(p.target_ts)
             .limit(limit)

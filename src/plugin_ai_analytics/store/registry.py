@@ -23,6 +23,7 @@ _PLUGIN_TABLES = (
     t.rejections,
     t.detector_states,
     t.advice_runs,
+    t.interval_adaptation,
 )
 
 

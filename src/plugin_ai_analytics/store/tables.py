@@ -31,6 +31,7 @@ __all__ = [
     "models",
     "anomalies",
     "detector_states",
+    "interval_adaptation",
     "suggestions",
     "advice_runs",
     "jobs",
@@ -145,6 +146,21 @@ detector_states = Table(
     Column("state", Text, nullable=False),
     Column("checksum", String(64), nullable=False),
     Column("last_ts", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The online correction of each plugin's forecast intervals, per metric: the factors applied to
+# the model's 80 % / 95 % offsets, moved by every scored prediction (adaptive conformal
+# inference), so a plugin's coverage keeps correcting itself across restarts and retrainings.
+interval_adaptation = Table(
+    "interval_adaptation",
+    metadata,
+    Column("plugin_id", String(128), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("scale_80", Float, nullable=False),
+    Column("scale_95", Float, nullable=False),
+    Column("scored", Integer, nullable=False),  # scored predictions that have moved the factors
+    Column("last_target_ts", BigInteger, nullable=True),  # newest target time among them
     Column("updated_at", BigInteger, nullable=False),
 )
 
