@@ -68,15 +68,27 @@ def prepare_demo(
         if metric == "request_count":
             frame[metric] = frame[metric].round()
         service.import_frame(plugin_id, frame)
+        step = frame["timestamp"].diff().median().total_seconds()
         service.register_plugin(
             {
                 "plugin_id": plugin_id,
                 "name": f"replay of {path.name}",
-                "description": f"recorded {metric} from NAB",
-                "interval_seconds": 300,
+                "description": f"recorded {metric} from NAB, played on in real time after its history",
+                "interval_seconds": step,
+                # CloudWatch CPU utilisation is a share of the instance: the plugin owns 100 % of one
+                "cpu_limit_percent": 100.0 if metric == "cpu_percent" else None,
+                "source": {
+                    "type": "replay",
+                    "path": str(path.resolve()),
+                    "metric": metric,
+                    "ends_at": frame["timestamp"].iloc[-1].timestamp(),
+                },
             }
         )
-        lines.append(f"replayed {len(frame)} samples of {path.name} as plugin '{plugin_id}' ({metric})")
+        lines.append(
+            f"replayed {len(frame)} samples of {path.name} as plugin '{plugin_id}' ({metric}), "
+            f"played on live every {step:g} s"
+        )
     # Forecasts, anomalies and advice for the replayed history, so every view has something real.
     for plugin in service.list_plugins():
         plugin_id = plugin.plugin_id

@@ -21,6 +21,7 @@ __all__ = [
     "PrometheusMapping",
     "PrometheusSourceConfig",
     "PromQLSourceConfig",
+    "ReplaySourceConfig",
     "Source",
     "SourceConfig",
     "parse_source_config",
@@ -157,8 +158,28 @@ class PromQLSourceConfig(_Config):
         return value
 
 
+class ReplaySourceConfig(_Config):
+    """A recorded metric series (CSV of ``timestamp`` and a value column) played back in real time,
+    continuing the history imported from it: at any moment it reads the recorded value as far into
+    the recording as ``ends_at`` (where the imported history stopped) lies in the past, the
+    recording starting over when it runs out. For demonstrations and rehearsals on real data."""
+
+    type: Literal["replay"]
+    path: str = Field(min_length=1, description="the recording: a CSV file with timestamp and value columns")
+    column: str = Field(default="value", min_length=1)
+    metric: str = Field(description="the metric the recording measures")
+    ends_at: float = Field(gt=0, description="epoch seconds: the imported history's last sample (the recording's end)")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_is_known(cls, value: str) -> str:
+        if value not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRIC_NAMES)}")
+        return value
+
+
 SourceConfig = Annotated[
-    ProcessSourceConfig | PrometheusSourceConfig | PromQLSourceConfig,
+    ProcessSourceConfig | PrometheusSourceConfig | PromQLSourceConfig | ReplaySourceConfig,
     Field(discriminator="type"),
 ]
 
@@ -180,7 +201,7 @@ def parse_source_config(data: Mapping[str, Any], *, field_prefix: str = "source"
         first = exc.errors()[0]
         loc = [str(part) for part in first["loc"]]
         # In a discriminated union pydantic puts the tag first; the operator never wrote it.
-        if loc and loc[0] in ("process", "prometheus", "promql"):
+        if loc and loc[0] in ("process", "prometheus", "promql", "replay"):
             loc = loc[1:]
         path = ".".join([field_prefix, *loc]) if field_prefix else ".".join(loc)
         if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":

@@ -9,12 +9,14 @@ from .base import (
     ProcessSourceConfig,
     PrometheusSourceConfig,
     PromQLSourceConfig,
+    ReplaySourceConfig,
     Source,
     SourceConfig,
     parse_source_config,
 )
 from .process import ProcessSource
 from .promql import PromQLSource
+from .replay import ReplaySource
 from .scrape import ScrapeSource
 
 __all__ = ["build_source"]
@@ -30,4 +32,6 @@ def build_source(config: SourceConfig | Mapping[str, Any]) -> Source:
         return ScrapeSource(config.url, mapping=config.mapping, labels=config.labels, timeout=config.timeout)
     if isinstance(config, PromQLSourceConfig):
         return PromQLSource(config.url, config.queries, timeout=config.timeout)
+    if isinstance(config, ReplaySourceConfig):
+        return ReplaySource(config.path, config.column, config.metric, config.ends_at)
     raise TypeError(f"not a source configuration: {type(config).__name__}")
