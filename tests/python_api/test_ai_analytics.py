@@ -65,6 +65,11 @@ async def test_train_and_predict_fill_the_debugging_attributes(analytics: Plugin
     assert analytics.models["shop"]["cpu_percent"]["version"] == 1
     assert analytics.last_training["shop"] <= datetime.now(UTC)
     assert analytics.predictions["shop"]["metrics"].keys() == forecast["metrics"].keys()
+    # every method answers plain dicts, as the seed's (issue 10 #15: suggestions were namedtuples)
+    advice = await analytics.generate_optimization_suggestions("shop")
+    assert type(advice) is dict and all(type(s) is dict for s in advice["suggestions"])
+    summary = await analytics.get_analytics_summary("shop")
+    assert type(summary) is dict and type(summary["data_quality"]) is dict
 
 
 async def test_using_the_api_starts_no_collection_or_schedule(tmp_path: Path) -> None:
