@@ -45,6 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     ]
     service.register_plugin({"plugin_id": "pinned", "cpu_limit_percent": 100, "interval_seconds": 300})
     service.ingest_samples("pinned", pinned)
+    counts = [{"timestamp": (end - i * STEP).isoformat(), "request_count": 100 + i % 3} for i in range(576)]
+    service.ingest_samples("counts", counts)
     live = LiveServer(service).start()
     yield live
     live.stop()
@@ -96,3 +98,15 @@ def test_a_state_that_is_bad_now_is_written_at_the_top(server: LiveServer, new_p
     condition = page.locator(".condition").first
     condition.wait_for()
     assert condition.inner_text().startswith("Now: CPU at 99.0 % of one core; its allocation is 100 %")
+
+
+def test_the_trend_table_shows_counts_per_sample_like_latest(server: LiveServer, new_page: Any) -> None:
+    """Issue 10 #13: the 24 h mean of request_count was a mean of hourly totals (~1,200) beside a
+    latest value of ~100 per sample."""
+    page = new_page()
+    view(page, server, "counts")
+    row = page.locator("#trends tr", has_text="request")
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    latest, day = (float(c.replace(",", "")) for c in cells[1:3])
+    assert 99 <= latest <= 103 and 99 <= day <= 103, cells

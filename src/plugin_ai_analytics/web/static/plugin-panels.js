@@ -180,7 +180,10 @@ export function renderTrends(view) {
   if (!view.hourly) return;
   const rows = [];
   for (const m of METRICS) {
-    const pts = view.hourly.filter((s) => s[m] != null).map((s) => [Date.parse(s.timestamp), s[m]]);
+    // Hourly buckets sum request counts: per sample (the unit of "Latest"), a count is the sum
+    // over the bucket's samples, not the hour's total.
+    const perSample = (s) => (m === "request_count" && s.samples ? s[m] / s.samples : s[m]);
+    const pts = view.hourly.filter((s) => s[m] != null).map((s) => [Date.parse(s.timestamp), perSample(s)]);
     if (pts.length < 2) continue;
     const end = pts[pts.length - 1][0];
     const mean = (a) => (a.length ? a.reduce((x, y) => x + y[1], 0) / a.length : null);
