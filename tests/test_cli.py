@@ -145,7 +145,7 @@ def test_demo_prepares_real_plugins_with_forecasts(tmp_path: Path) -> None:
     import json
 
     status = json.loads(run(tmp_path, "status", "--local").stdout)
-    assert status["plugins"] == {"registered": 3, "with_source": 2}  # own process, own /metrics, the replay
+    assert status["plugins"] == {"registered": 3, "with_source": 3}  # own process, own /metrics, the live replay
     assert status["models"]["plugins_with_models"] == 1
     again = run(tmp_path, "demo", "--no-serve", "--backfill", str(folder)).stdout
     assert "already holds its replayed history" in again

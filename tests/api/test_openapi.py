@@ -72,3 +72,16 @@ def test_the_committed_schema_is_current() -> None:
         "docs/openapi.json drifted from the code: run `plugin-ai-analytics openapi > docs/openapi.json` "
         "and review the difference"
     )
+
+
+def test_a_forecast_point_is_spelled_once() -> None:
+    """domain.FORECAST_POINT_FIELDS is the spelling; the served point, the stored row and the
+    engine's table follow it (the engine calls the point forecast 'forecast')."""
+    from plugin_ai_analytics.domain import FORECAST_POINT_FIELDS
+    from plugin_ai_analytics.forecast._results import FORECAST_COLUMNS
+    from plugin_ai_analytics.schemas import ForecastPoint
+    from plugin_ai_analytics.store import PREDICTION_COLUMNS
+
+    assert tuple(ForecastPoint.__annotations__) == ("timestamp", *FORECAST_POINT_FIELDS)
+    assert PREDICTION_COLUMNS == ("metric", "target_ts", *FORECAST_POINT_FIELDS, "model_id")
+    assert FORECAST_COLUMNS == ("timestamp", "forecast", *FORECAST_POINT_FIELDS[1:])

@@ -48,6 +48,14 @@ def _read_frame(path: Path) -> Any:
     return frame
 
 
+def _require_timestamp(frame: Any, column: str, path: Path) -> None:
+    if column not in frame.columns:
+        raise ValidationError(
+            f"{path.name}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})",
+            field="timestamp_column",
+        )
+
+
 def _numbers(frame: Any, column: str, path: Path) -> Any:
     """The column as floats; text that is not a number is an error naming the row, never a silent gap."""
     import pandas as pd  # start-up cost: pandas loads only for an import
@@ -66,11 +74,7 @@ def _numbers(frame: Any, column: str, path: Path) -> Any:
 def read_metric_table(path: Path, timestamp_column: str = "timestamp") -> Any:
     """A timestamp column and one or more numeric columns, checked (``detect`` reads this)."""
     frame = _read_frame(path)
-    if timestamp_column not in frame.columns:
-        raise ValidationError(
-            f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
-            field="timestamp_column",
-        )
+    _require_timestamp(frame, timestamp_column, path)
     others = [c for c in frame.columns if c != timestamp_column]
     if not others:
         raise ValidationError(f"{path.name}: no value column next to {timestamp_column!r}", field="columns")
@@ -91,11 +95,7 @@ def read_history(
     import pandas as pd  # start-up cost: pandas loads only for an import
 
     frame = _read_frame(path)
-    if timestamp_column not in frame.columns:
-        raise ValidationError(
-            f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
-            field="timestamp_column",
-        )
+    _require_timestamp(frame, timestamp_column, path)
     for column in mapping:
         if column not in frame.columns:
             raise ValidationError(f"{path.name}: mapped column {column!r} does not exist", field="map")
@@ -126,11 +126,7 @@ def read_series(path: Path, timestamp_column: str = "timestamp", value_column: s
     import pandas as pd  # start-up cost: pandas loads only for an import
 
     frame = _read_frame(path)
-    if timestamp_column not in frame.columns:
-        raise ValidationError(
-            f"{path.name}: no column {timestamp_column!r} (columns: {', '.join(map(str, frame.columns))})",
-            field="timestamp_column",
-        )
+    _require_timestamp(frame, timestamp_column, path)
     others = [c for c in frame.columns if c != timestamp_column]
     if value_column is None:
         if len(others) != 1:

@@ -1,6 +1,7 @@
 """What the forecasting engine hands back: the forecast table and the backtest figures of a model.
 
-``FORECAST_COLUMNS`` is the one spelling of a forecast point's fields.
+``FORECAST_COLUMNS`` are a point's fields as spelled once in ``domain.FORECAST_POINT_FIELDS``,
+after the time, the point forecast named ``forecast`` (the column the CLI writes).
 """
 
 from __future__ import annotations
@@ -10,18 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..domain import FORECAST_POINT_FIELDS
+
 __all__ = ["FORECAST_COLUMNS", "Forecast", "ModelScore"]
 
-FORECAST_COLUMNS = (
-    "timestamp",
-    "forecast",
-    "lower_80",
-    "upper_80",
-    "lower_95",
-    "upper_95",
-    "confidence",
-    "clipped",
-)
+FORECAST_COLUMNS = ("timestamp", "forecast", *FORECAST_POINT_FIELDS[1:])
 
 
 @dataclass(frozen=True)
