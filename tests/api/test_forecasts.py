@@ -110,7 +110,7 @@ def test_stored_predictions_are_scored_when_actuals_arrive(api: httpx.Client, se
     first = made["metrics"]["request_count"]["forecast"][:12]  # the next hour
     actual = [{"timestamp": p["timestamp"], "request_count": int(round(p["value"])) + 5} for p in first]
     push(api, "tracked", actual)
-    assert service.forecasts.score_due() >= 12
+    assert service.tracking.score_due() >= 12
     acc = api.get("/forecast-accuracy/tracked").json()["metrics"]["request_count"]
     assert acc["scored_predictions"] >= 12
     assert 90 < acc["accuracy_percent"] < 100

@@ -22,6 +22,7 @@ from plugin_ai_analytics.service.health import Health
 from plugin_ai_analytics.service.history import History
 from plugin_ai_analytics.service.ingest import Ingest
 from plugin_ai_analytics.service.sources import Sources
+from plugin_ai_analytics.service.tracking import Tracking
 from plugin_ai_analytics.store import Store
 
 from ..api.test_forecasts import STEP, synthetic_plugin
@@ -36,6 +37,7 @@ __all__ = [
     "rows_of",
     "stored",
     "synthetic_plugin",
+    "tracking_of",
     "with_incident",
 ]
 
@@ -117,6 +119,17 @@ def forecasts_of(store: Store, settings: Settings, *, jobs: Any = None) -> Forec
         predictions=store.predictions,
         plugins=store.plugins,
         jobs=jobs,
+    )
+
+
+def tracking_of(store: Store, settings: Settings, forecasts: Forecasts) -> Tracking:
+    return Tracking(
+        settings=settings,
+        metrics=store.metrics,
+        models=store.models,
+        predictions=store.predictions,
+        adaptation=store.interval_adaptation,
+        forecasts=forecasts,
     )
 
 

@@ -22,7 +22,7 @@ from plugin_ai_analytics.service.forecasts import Forecasts
 from plugin_ai_analytics.store import Store, tables
 
 from ..conftest import make_settings
-from .conftest import STEP, forecasts_of, recent_end, stored, synthetic_plugin
+from .conftest import STEP, forecasts_of, recent_end, stored, synthetic_plugin, tracking_of
 
 DAYS = 2.5  # the forecaster needs 48 h (a day to fit, a day to check a 24 h forecast): a little more
 
@@ -179,12 +179,13 @@ def test_due_forecasts_are_scored_against_the_actuals_that_arrive(store: Store, 
     stored(store, "tracked", samples)
     forecasts = forecasts_of(store, settings)
     forecasts.train_now("tracked")
-    assert forecasts.score_due() == 0  # targets have passed, but no actual has arrived
+    tracking = tracking_of(store, settings, forecasts)
+    assert tracking.score_due() == 0  # targets have passed, but no actual has arrived
 
     made = forecasts.latest("tracked")
     pairs = push_actuals(store, made, "request_count", 12, lambda v: int(round(v)) + 5)
-    assert forecasts.score_due() == 12  # the other metrics' points have no actual yet
-    assert forecasts.score_due() == 0  # scored once
+    assert tracking.score_due() == 12  # the other metrics' points have no actual yet
+    assert tracking.score_due() == 0  # scored once
 
     actual = np.array([a for _, a in pairs], dtype=float)
     value = np.array([p["value"] for p, _ in pairs])
@@ -194,7 +195,7 @@ def test_due_forecasts_are_scored_against_the_actuals_that_arrive(store: Store, 
         level: round(sum(p[f"lower_{level}"] <= a <= p[f"upper_{level}"] for p, a in pairs) / 12, 3)
         for level in (80, 95)
     }
-    assert forecasts.accuracy("tracked") == {
+    assert tracking.accuracy("tracked") == {
         "request_count": TrackedAccuracy(
             scored_predictions=12,
             accuracy_percent=round(float(accuracy_from_sums(error, float(actual.sum()))), 2),
@@ -203,7 +204,7 @@ def test_due_forecasts_are_scored_against_the_actuals_that_arrive(store: Store, 
             mase=round(error / 12 / scale, 3),
         )
     }
-    assert forecasts.accuracy("tracked", days=0.01) == {}  # targets older than the window
+    assert tracking.accuracy("tracked", days=0.01) == {}  # targets older than the window
 
 
 def test_retraining_is_due_by_age_or_after_a_day_of_poor_accuracy(sqlite_store: Store, tmp_path: Path) -> None:
@@ -213,19 +214,20 @@ def test_retraining_is_due_by_age_or_after_a_day_of_poor_accuracy(sqlite_store: 
     good = trained(sqlite_store, settings, "good", end=end, seed=2)
     push_actuals(sqlite_store, poor.latest("poor"), "request_count", 12, lambda v: int(round(3 * v)))
     push_actuals(sqlite_store, good.latest("good"), "request_count", 12, lambda v: int(round(v)))
-    assert poor.score_due() == 24
+    tracking = tracking_of(sqlite_store, settings, poor)
+    assert tracking.score_due() == 24
     assert (
-        poor.accuracy("poor", days=1)["request_count"].accuracy_percent
+        tracking.accuracy("poor", days=1)["request_count"].accuracy_percent
         < 70
-        <= good.accuracy("good")["request_count"].accuracy_percent
+        <= tracking.accuracy("good")["request_count"].accuracy_percent
     )
 
-    assert poor.retrain_due() == []  # fresh models are never retrained in a loop, however poor
+    assert tracking.retrain_due() == []  # fresh models are never retrained in a loop, however poor
     for plugin_id in ("poor", "good"):
         backdate_models(sqlite_store, plugin_id, 30)
-    assert poor.retrain_due() == ["poor"]  # a day old and below 70 % over the last day
+    assert tracking.retrain_due() == ["poor"]  # a day old and below 70 % over the last day
     backdate_models(sqlite_store, "good", 20)
-    assert sorted(poor.retrain_due()) == ["good", "poor"]  # older than the interval, whatever its accuracy
+    assert sorted(tracking.retrain_due()) == ["good", "poor"]  # older than the interval, whatever its accuracy
 
 
 def test_training_runs_as_a_job_that_says_how_it_ended(sqlite_store: Store, settings: Settings) -> None:
@@ -283,11 +285,12 @@ def test_a_forecast_point_in_the_past_is_scored_only_by_a_sample_within_half_a_s
     sqlite_store: Store, settings: Settings
 ) -> None:
     forecasts = trained(sqlite_store, settings, "tracked", end=recent_end(2))
+    tracking = tracking_of(sqlite_store, settings, forecasts)
     first = forecasts.latest("tracked").metrics["memory_mb"].forecast[0]
     target = datetime.fromisoformat(first["timestamp"].replace("Z", "+00:00"))
     stored(sqlite_store, "tracked", [{"timestamp": iso(target + timedelta(seconds=151)), "memory_mb": 1.0}])
-    assert forecasts.score_due() == 1  # the next point (149 s away), not this one (151 s away)
+    assert tracking.score_due() == 1  # the next point (149 s away), not this one (151 s away)
     stored(sqlite_store, "tracked", [{"timestamp": iso(target - timedelta(seconds=150)), "memory_mb": 2.0}])
-    assert forecasts.score_due() == 1
-    assert forecasts.accuracy("tracked")["memory_mb"].scored_predictions == 2
+    assert tracking.score_due() == 1
+    assert tracking.accuracy("tracked")["memory_mb"].scored_predictions == 2
     assert datetime.now(UTC) > target

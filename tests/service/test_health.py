@@ -15,7 +15,16 @@ from plugin_ai_analytics.schemas import PluginHealth, PluginsOverview
 from plugin_ai_analytics.service.health import THRESHOLDS, forecast_risks
 from plugin_ai_analytics.store import Store
 
-from .conftest import detection_of, forecasts_of, health_of, recent_end, stored, synthetic_plugin, with_incident
+from .conftest import (
+    detection_of,
+    forecasts_of,
+    health_of,
+    recent_end,
+    stored,
+    synthetic_plugin,
+    tracking_of,
+    with_incident,
+)
 
 
 def day_of(point: dict) -> str:
@@ -37,7 +46,8 @@ def test_health_accuracy_is_the_forecasting_accuracy_by_one_definition(store: St
             stored(
                 store, plugin_id, [{"timestamp": p["timestamp"], metric: a} for p, a in pairs[f"{plugin_id}/{metric}"]]
             )
-    assert forecasts.score_due() == 48
+    tracking = tracking_of(store, settings, forecasts)
+    assert tracking.score_due() == 48
 
     def exact(key: str, day: str | None = None) -> float:
         chosen = [(p, a) for p, a in pairs[key] if day is None or day_of(p) == day]
@@ -46,7 +56,7 @@ def test_health_accuracy_is_the_forecasting_accuracy_by_one_definition(store: St
     health = health_of(store, settings)
     shop = health.plugin("shop")
     assert isinstance(shop, PluginHealth)
-    tracked = forecasts.accuracy("shop")
+    tracked = tracking.accuracy("shop")
     for metric in ("request_count", "cpu_percent"):
         assert tracked[metric].accuracy_percent == round(exact(f"shop/{metric}"), 2)
         days = sorted({day_of(p) for p, _ in pairs[f"shop/{metric}"]})

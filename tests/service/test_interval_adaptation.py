@@ -22,6 +22,7 @@ from plugin_ai_analytics.config import Settings
 from plugin_ai_analytics.forecast import IntervalAdaptation
 from plugin_ai_analytics.service import AnalyticsService
 from plugin_ai_analytics.service import forecasts as forecasts_part
+from plugin_ai_analytics.service import tracking as tracking_part
 
 STEP = timedelta(minutes=5)
 PER_DAY = 288
@@ -43,6 +44,7 @@ def simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     settings = Settings(data_dir=tmp_path / "data", log_dir=tmp_path / "logs", cpu_cores=4)
     clock = {"now": 0}
     monkeypatch.setattr(forecasts_part, "now_ms", lambda: clock["now"])
+    monkeypatch.setattr(tracking_part, "now_ms", lambda: clock["now"])  # scoring follows the same clock
     yield settings, clock
 
 
@@ -62,7 +64,7 @@ def run_days(settings: Settings, clock: dict, values: np.ndarray) -> AnalyticsSe
     svc.train_models_now(PLUGIN)  # forecasts the next 24 h too
     for lo in range(8 * PER_DAY, DAYS * PER_DAY, 12):
         push(svc, lo, lo + 12)
-        svc.forecasts.score_due()
+        svc.tracking.score_due()
         svc.predict(PLUGIN)
     return svc
 

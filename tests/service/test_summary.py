@@ -29,6 +29,7 @@ from .conftest import (
     rows_of,
     stored,
     synthetic_plugin,
+    tracking_of,
 )
 
 
@@ -43,6 +44,7 @@ def parts_of(store: Store, settings) -> tuple[Summary, Forecasts, Detection, Adv
         rejections=store.rejections,
         history=history,
         forecasts=forecasts,
+        tracking=tracking_of(store, settings, forecasts),
         detection=detection,
         advice=advice,
     )
@@ -60,7 +62,8 @@ def test_the_summary_of_a_trained_and_scored_plugin(store: Store, settings) -> N
         for p in made.metrics["request_count"].forecast[:12]
     ]
     stored(store, "shop", actuals)
-    forecasts.score_due()
+    tracking = tracking_of(store, settings, forecasts)
+    tracking.score_due()
     detection.detect_now("shop")
 
     summary = summary_part.build("shop")
@@ -71,7 +74,7 @@ def test_the_summary_of_a_trained_and_scored_plugin(store: Store, settings) -> N
     assert summary.current["request_count"].value == actuals[-1]["request_count"]
 
     # the page's accuracy is the forecasting part's, to the digit
-    assert summary.model_accuracy.tracked == forecasts.accuracy("shop", days=7)
+    assert summary.model_accuracy.tracked == tracking.accuracy("shop", days=7)
     assert summary.model_accuracy.tracked["request_count"].scored_predictions == 12
     models = {m.metric: m for m in forecasts.trained_models("shop")}
     assert set(summary.model_accuracy.models) == set(FORECAST_METRICS)

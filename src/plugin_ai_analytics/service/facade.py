@@ -54,6 +54,7 @@ from .plugins import Plugins
 from .sources import Sources
 from .status import Status
 from .summary import Summary
+from .tracking import Tracking
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +105,14 @@ class AnalyticsService:
             jobs=self.jobs,
             adaptation=store.interval_adaptation,
         )
+        self.tracking = Tracking(
+            settings=self.settings,
+            metrics=store.metrics,
+            models=store.models,
+            predictions=store.predictions,
+            adaptation=store.interval_adaptation,
+            forecasts=self.forecasts,
+        )
         self.advice = Advice(history=self.history, suggestions=store.suggestions, plugins=store.plugins)
         self.summary = Summary(
             plugins=store.plugins,
@@ -112,6 +121,7 @@ class AnalyticsService:
             rejections=store.rejections,
             history=self.history,
             forecasts=self.forecasts,
+            tracking=self.tracking,
             detection=self.detection,
             advice=self.advice,
         )
@@ -141,8 +151,8 @@ class AnalyticsService:
         # Registrations written by another process (plugins load, another replica) are picked up.
         self.scheduler.every("follow_registry", REGISTRY_FOLLOW_SECONDS, self.sources.follow_registry)
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
-        self.scheduler.every("score_predictions", 60, self.forecasts.score_due, first_in=30)
-        self.scheduler.every("retrain_due", 600, self.forecasts.retrain_tick, first_in=120)
+        self.scheduler.every("score_predictions", 60, self.tracking.score_due, first_in=30)
+        self.scheduler.every("retrain_due", 600, self.tracking.retrain_tick, first_in=120)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
@@ -258,7 +268,7 @@ class AnalyticsService:
     def forecast_accuracy(self, plugin_id: str, days: float = 7) -> ForecastAccuracy:
         check_plugin_id(plugin_id)
         return ForecastAccuracy(
-            plugin_id=plugin_id, window_days=days, metrics=self.forecasts.accuracy(plugin_id, days=days)
+            plugin_id=plugin_id, window_days=days, metrics=self.tracking.accuracy(plugin_id, days=days)
         )
 
     # -- anomaly detection -------------------------------------------------------------------

@@ -1,13 +1,12 @@
-"""Forecasting for the service: training (as jobs), the trained-model cache, 24 h predictions,
-scoring stored predictions against the actuals that arrive, the online correction of interval
-widths from that scoring, and the retraining rule.
+"""Forecasting for the service: training (as jobs), the trained-model cache and 24 h predictions
+(with the interval factors ``tracking.py`` learns and the plugin's limits). Scoring stored
+predictions, their accuracy and the retraining rule live in ``tracking.py``.
 
 The engine in ``forecast/`` is pure; this part feeds it history and keeps what it returns.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 import time
@@ -23,19 +22,17 @@ from ..schemas import (
     ForecastFailure,
     MetricForecast,
     PluginForecast,
-    TrackedAccuracy,
     TrainedModel,
     TrainingReadiness,
 )
 from ..store import (
-    METRIC_COLUMNS,
     IntervalAdaptations,
     MetricRecords,
     ModelRecords,
     PluginRecords,
     PredictionRecords,
 )
-from ..times import DAY_MS, HOUR_MS, iso_many, ms_to_iso, now_ms
+from ..times import DAY_MS, iso_many, ms_to_iso, now_ms
 from .history import TRAINING_WINDOW_DAYS, History
 
 if TYPE_CHECKING:
@@ -43,10 +40,8 @@ if TYPE_CHECKING:
 
     from ..forecast import IntervalAdaptation, TrainedForecaster
 
-__all__ = ["Forecasts", "RETRAIN_BELOW_ACCURACY"]
+__all__ = ["Forecasts"]
 
-# Accuracy below this (the seed's 70%) over the last day of scored predictions forces a retrain.
-RETRAIN_BELOW_ACCURACY = 70.0
 FORECAST_CACHE_PLUGINS = 64
 # The engine calls the point forecast "forecast"; a stored or served point calls it "value".
 _ENGINE_COLUMN = {"value": "forecast"}
@@ -81,6 +76,10 @@ class Forecasts:
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+
+    def is_training(self, plugin_id: str) -> bool:
+        """Whether a training of the plugin is queued or running in this process."""
+        return plugin_id in self._training
 
     @property
     def training_count(self) -> int:
@@ -383,149 +382,3 @@ class Forecasts:
         from ..forecast import hours_needed  # start-up cost: the engines load on first use
 
         return hours_needed(pd.Series(dtype=float), self.horizon)[1]
-
-    # -- accuracy tracking -------------------------------------------------------------------
-
-    def score_due(self) -> int:
-        """Attach actuals to predictions whose target time has passed (nearest sample within half
-        a step); returns how many were scored."""
-        pending = self._predictions.unscored(now_ms())
-        if not pending:
-            return 0
-        by_plugin: dict[str, list[dict[str, Any]]] = {}
-        for p in pending:
-            by_plugin.setdefault(p["plugin_id"], []).append(p)
-        column = {name: i for i, name in enumerate(METRIC_COLUMNS)}
-        scored: list[tuple[int, float]] = []
-        tolerance = 150_000  # half of the common 5-minute step
-        for plugin_id, preds in by_plugin.items():
-            lo = min(p["target_ts"] for p in preds) - HOUR_MS
-            hi = max(p["target_ts"] for p in preds) + HOUR_MS
-            samples = [r for chunk in self._metrics.chunks(plugin_id, start_ms=lo, end_ms=hi) for r in chunk]
-            if not samples:
-                continue
-            times = [s[0] for s in samples]
-            for p in preds:
-                i = bisect.bisect_left(times, p["target_ts"])
-                best = None
-                for j in (i - 1, i):
-                    if 0 <= j < len(samples) and abs(times[j] - p["target_ts"]) <= tolerance:
-                        value = samples[j][column[p["metric"]]]
-                        if value is not None and (best is None or abs(times[j] - p["target_ts"]) < best[0]):
-                            best = (abs(times[j] - p["target_ts"]), value)
-                if best is not None:
-                    scored.append((p["id"], float(best[1])))
-                    p["actual"] = float(best[1])
-        if scored:
-            self._predictions.score(scored)
-            for plugin_id, preds in by_plugin.items():
-                self._adapt(plugin_id, [p for p in preds if "actual" in p])
-        return len(scored)
-
-    def _adapt(self, plugin_id: str, scored: list[dict[str, Any]]) -> None:
-        """Move each metric's interval factors by its newly scored predictions (oldest first):
-        wider after misses beyond the nominal rate, narrower after more hits than nominal."""
-        if self._adaptation is None or not scored:
-            return
-        import numpy as np  # start-up cost: numpy only once forecasts are scored
-
-        from ..forecast import IntervalAdaptation  # start-up cost: the engines load on first use
-
-        steps = {
-            m["metric"]: float((m["quality"] or {}).get("step_seconds") or 300) for m in self._models.active(plugin_id)
-        }
-        current = self.interval_adaptation(plugin_id)
-        by_metric: dict[str, list[dict[str, Any]]] = {}
-        for p in sorted(scored, key=lambda p: p["target_ts"]):
-            by_metric.setdefault(p["metric"], []).append(p)
-        rows = []
-        for metric, ps in by_metric.items():
-            actual = np.array([p["actual"] for p in ps])
-            inside = {
-                level: (np.array([p[f"lower_{level}"] for p in ps]) <= actual)
-                & (actual <= np.array([p[f"upper_{level}"] for p in ps]))
-                for level in (80, 95)
-            }
-            new = current.get(metric, IntervalAdaptation()).update(
-                inside[80], inside[95], step_seconds=steps.get(metric, 300.0)
-            )
-            rows.append(
-                {
-                    "metric": metric,
-                    "scale_80": new.scale_80,
-                    "scale_95": new.scale_95,
-                    "scored": new.scored,
-                    "last_target_ts": int(ps[-1]["target_ts"]),
-                }
-            )
-        self._adaptation.save(plugin_id, rows)
-
-    def accuracy(self, plugin_id: str, *, days: float = 7) -> dict[str, TrackedAccuracy]:
-        """Rolling accuracy, MASE and interval coverage of scored predictions, per metric."""
-        import numpy as np  # start-up cost: numpy only once forecasts are scored
-
-        from ..forecast import accuracy_from_sums  # start-up cost: the engines load on first use
-
-        rows = self._predictions.scored(plugin_id, now_ms() - int(days * DAY_MS))
-        by_metric: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            by_metric.setdefault(r["metric"], []).append(r)
-        scales = self._seasonal_scales(plugin_id)
-        out: dict[str, TrackedAccuracy] = {}
-        for metric, rs in by_metric.items():
-            actual = np.array([r["actual"] for r in rs])
-            value = np.array([r["value"] for r in rs])
-            abs_error = float(np.abs(actual - value).sum())
-            scale = scales.get(metric)
-            out[metric] = TrackedAccuracy(
-                scored_predictions=len(rs),
-                accuracy_percent=round(float(accuracy_from_sums(abs_error, float(np.abs(actual).sum()))), 2),
-                coverage_80=round(float(np.mean([(r["lower_80"] <= r["actual"] <= r["upper_80"]) for r in rs])), 3),
-                coverage_95=round(float(np.mean([(r["lower_95"] <= r["actual"] <= r["upper_95"]) for r in rs])), 3),
-                mase=round(abs_error / len(rs) / scale, 3) if scale else None,
-            )
-        return out
-
-    def _seasonal_scales(self, plugin_id: str) -> dict[str, float]:
-        """Per metric, the in-sample daily seasonal-naive MAE of the model's training history (MASE's scale)."""
-        out = {}
-        for m in self._models.active(plugin_id):
-            scale = (m["quality"] or {}).get("seasonal_scale")
-            if scale:
-                out[m["metric"]] = float(scale)
-        return out
-
-    # -- retraining --------------------------------------------------------------------------
-
-    def retrain_due(self) -> list[str]:
-        """Plugins whose models are older than MODEL_RETRAINING_INTERVAL, or whose tracked accuracy
-        over the last day fell below 70% (and whose model predates that day, so a fresh model is
-        not retrained in a loop)."""
-        now = now_ms()
-        interval = int(self._settings.model_retraining_interval_hours * HOUR_MS)
-        due = []
-        by_plugin: dict[str, list[dict[str, Any]]] = {}
-        for m in self._models.active():
-            by_plugin.setdefault(m["plugin_id"], []).append(m)
-        for plugin_id, models in by_plugin.items():
-            oldest = min(m["trained_at"] for m in models)
-            if now - oldest >= interval:
-                due.append(plugin_id)
-                continue
-            if now - oldest < DAY_MS:
-                continue
-            if any(
-                a.accuracy_percent is not None
-                and a.scored_predictions >= 12
-                and a.accuracy_percent < RETRAIN_BELOW_ACCURACY
-                for a in self.accuracy(plugin_id, days=1).values()
-            ):
-                due.append(plugin_id)
-        return due
-
-    def retrain_tick(self) -> None:
-        for plugin_id in self.retrain_due():
-            if plugin_id in self._training:
-                continue
-            log_event(logging.INFO, "train_models", "retraining (interval or accuracy)", plugin=plugin_id)
-            self.submit_training(plugin_id)

@@ -15,6 +15,7 @@ from .conditions import CONDITION_WINDOW_MS, ongoing_conditions
 from .detection import Detection
 from .forecasts import Forecasts
 from .history import History
+from .tracking import Tracking
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,7 @@ class Summary:
         rejections: RejectionRecords,
         history: History,
         forecasts: Forecasts,
+        tracking: Tracking,
         detection: Detection,
         advice: Advice,
     ) -> None:
@@ -43,6 +45,7 @@ class Summary:
         self._rejections = rejections
         self._history = history
         self._forecasts = forecasts
+        self._tracking = tracking
         self._detection = detection
         self._advice = advice
 
@@ -110,7 +113,7 @@ class Summary:
                 "last_7_days": {sev: sum(1 for a in recent if a.severity == sev) for sev in ("High", "Medium", "Low")},
             },
             suggestions=suggestions[:5],
-            model_accuracy={"models": models, "tracked": self._forecasts.accuracy(plugin_id, days=7)},
+            model_accuracy={"models": models, "tracked": self._tracking.accuracy(plugin_id, days=7)},
             data_quality=data_quality(plugin, frame, self._rejections),
         )
 
