@@ -37,9 +37,33 @@ from plugin_ai_analytics.store import Store  # noqa: E402
 STEP_MS = 300_000
 
 
+# Samples generated beyond the stored history: the hour the warm run sees continues each series
+# from the same random stream, instead of a fresh series that jumps (an incident storm).
+FUTURE = 288
+# Every PLANT_EVERY-th plugin gets an incident in the new hour, and only those should alert.
+PLANT_EVERY = 20
+
+
 def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
-    rng = np.random.default_rng(seed)
+    """``days`` of 5-minute samples ending at ``end_ms``."""
+    return plugin_series(seed, days, end_ms)[: round(days * 288)]
+
+
+def continuation(seed: int, days: float, end_ms: int, k: int, *, incident: bool) -> list[tuple]:
+    """The ``k`` samples after the history ``plugin_rows(seed, days, end_ms)``, the same series going
+    on; with ``incident``, errors and latency jump over them (a planted incident)."""
     n = round(days * 288)
+    rows = plugin_series(seed, days, end_ms)[n : n + k]
+    if not incident:
+        return rows
+    return [(r[0], r[1], r[2], r[3] * 4, r[4] * 4, min(1.0, r[5] + 0.25), r[6], r[7]) for r in rows]
+
+
+def plugin_series(seed: int, days: float, end_ms: int) -> list[tuple]:
+    """``days`` of samples ending at ``end_ms`` and ``FUTURE`` more after it, one random stream."""
+    rng = np.random.default_rng(seed)
+    history = round(days * 288)
+    n = history + FUTURE
     t = np.arange(n)
     phase = rng.uniform(0, 2 * np.pi)
     base = rng.uniform(50, 800)
@@ -54,12 +78,12 @@ def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
     leak = rng.uniform(0.1, 1.0) if rng.random() < 0.2 else 0.0
     memory = rng.uniform(200, 2000) + leak * t / 12 + 20 * np.sin(2 * np.pi * t / 36) + rng.normal(0, 5, n)
     errors = np.clip(0.001 + 0.00002 * np.maximum(0, load - knee) + rng.normal(0, 0.0005, n), 0, 1)
-    if rng.random() < 0.3:  # an incident: errors and latency jump for an hour
-        at = rng.integers(n // 2, n - 20)
+    if rng.random() < 0.3:  # an incident in the history: errors and latency jump for an hour
+        at = rng.integers(history // 2, history - 20)
         errors[at : at + 12] += 0.2
         latency[at : at + 12] *= 4
     users = np.maximum(0, load / 10 + rng.normal(0, 1, n)).round()
-    start = end_ms - (n - 1) * STEP_MS
+    start = end_ms - (history - 1) * STEP_MS
     return [
         (
             start + i * STEP_MS,
@@ -73,6 +97,11 @@ def plugin_rows(seed: int, days: float, end_ms: int) -> list[tuple]:
         )
         for i in range(n)
     ]
+
+
+def opened_since(store: Store, ids: list[str], since_ms: int) -> set[int]:
+    """Indexes of the plugins with an anomaly event that started at or after ``since_ms``."""
+    return {i for i, pid in enumerate(ids) if store.anomalies.find(pid, start_ms=since_ms, limit=1)}
 
 
 def rss_mb() -> float:
@@ -147,9 +176,12 @@ def main() -> None:
             # the warm run then scores, forecasts and advises on samples it has not seen,
             # rather than replaying answers it already has.
             k = args.new_samples
+            new_from = None
             for i, pid in enumerate(ids):
                 last = store.metrics.extent(pid)["last_ts"]
-                store.metrics.insert(pid, plugin_rows(i, args.days + k / 288, last + k * STEP_MS)[-k:])
+                new_from = last + STEP_MS
+                rows = continuation(i, args.days, last, k, incident=i % PLANT_EVERY == 0)
+                store.metrics.insert(pid, rows)
         result = run_batch(settings, ids, analyses, progress, workers=args.workers, retrain=(name == "cold"))
         peak_total = result["peak_worker_rss_mb"] * args.workers + rss_mb()
         figures[name] = {
@@ -162,6 +194,11 @@ def main() -> None:
             "peak_total_rss_mb_upper_bound": round(peak_total, 1),
             "rss_mb_per_plugin": round(peak_total / args.plugins, 3),
         }
+        if name == "warm" and args.new_samples:
+            opened = opened_since(store, ids, new_from)
+            figures[name]["planted_incidents"] = len(range(0, len(ids), PLANT_EVERY))
+            figures[name]["plugins_with_new_events"] = len(opened)
+            figures[name]["plugins_with_new_events_unplanted"] = sum(1 for i in opened if i % PLANT_EVERY)
         print(json.dumps({name: figures[name]}))
     store.close()
 
