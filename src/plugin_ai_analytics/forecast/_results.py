@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..domain import FORECAST_POINT_FIELDS
@@ -28,22 +29,29 @@ class Forecast:
     metric's physical range.
     """
 
-    frame: pd.DataFrame
+    timestamps_ms: np.ndarray  # int64 epoch milliseconds of each step
+    values: dict[str, np.ndarray]  # the other FORECAST_COLUMNS, one array each
     model: str
     metric: str | None = None
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return len(self.timestamps_ms)
 
     def __getitem__(self, key: Any) -> Any:
         return self.frame[key]
 
     @property
     def columns(self) -> pd.Index:
-        return self.frame.columns
+        return pd.Index(FORECAST_COLUMNS)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table (built on demand: the service reads the arrays, the CLI writes the table)."""
+        stamps = pd.DatetimeIndex(pd.to_datetime(self.timestamps_ms, unit="ms", utc=True))
+        return pd.DataFrame({"timestamp": stamps, **self.values}, columns=list(FORECAST_COLUMNS))
 
     def to_frame(self) -> pd.DataFrame:
-        return self.frame.copy()
+        return self.frame
 
 
 @dataclass(frozen=True)

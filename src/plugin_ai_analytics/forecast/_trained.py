@@ -17,7 +17,7 @@ from plugin_ai_analytics.errors import InsufficientData, ModelIntegrityError
 from ._calibration import HORIZON_BLOCKS, Calibration, block_of
 from ._candidates import CANDIDATES
 from ._regimes import align_level_shifts
-from ._results import FORECAST_COLUMNS, Forecast, ModelScore
+from ._results import Forecast, ModelScore
 from ._selection import combine, spec_name
 from ._series import HOUR, Context, prepare
 from ._series import horizon_steps as steps_for
@@ -116,16 +116,10 @@ class TrainedForecaster:
                 c = np.clip(values, lo, hi)
                 clipped |= c != values
                 table[name] = c
-        frame = pd.DataFrame(
-            {
-                "timestamp": pd.DatetimeIndex(grid.last + self.step * np.arange(1, h + 1)),
-                **table,
-                "confidence": cal.confidence[block],
-                "clipped": clipped,
-            },
-            columns=list(FORECAST_COLUMNS),
-        )
-        return Forecast(frame=frame, model=self.model, metric=self.metric)
+        step_ms = int(self.step.value // 10**6)
+        stamps = grid.last.value // 10**6 + step_ms * np.arange(1, h + 1, dtype=np.int64)
+        values = {**table, "confidence": np.asarray(cal.confidence[block], dtype=float), "clipped": clipped}
+        return Forecast(timestamps_ms=stamps, values=values, model=self.model, metric=self.metric)
 
     def _member_forecast(self, name: str, history: np.ndarray, ctx: Context) -> np.ndarray:
         cand = CANDIDATES[name]

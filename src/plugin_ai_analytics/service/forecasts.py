@@ -70,7 +70,8 @@ class Forecasts:
         self._plugins = plugins
         self._jobs = jobs
         self._adaptation = adaptation
-        self._cache: dict[tuple[str, str], tuple[int, TrainedForecaster]] = {}
+        # (plugin, metric) → (checksum of the stored state, the model built from it)
+        self._cache: dict[tuple[str, str], tuple[str, TrainedForecaster]] = {}
         self._cache_lock = threading.Lock()
         self._training: set[str] = set()
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
@@ -130,8 +131,6 @@ class Forecasts:
                 int(series.index[0].value // 10**6),
                 int(series.index[-1].value // 10**6),
             )
-            with self._cache_lock:
-                self._cache[(plugin_id, metric)] = (version, model)
             trained[metric] = {"model": model.model, "version": version, "backtest": state["backtest"]["chosen"]}
             if progress:
                 progress((i + 1) / max(1, len(metrics)))
@@ -172,20 +171,23 @@ class Forecasts:
 
         return self._jobs.submit("train_models", plugin_id, work)
 
-    def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict[str, Any]] | None:
+    def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict] | None:
+        """The active model of a metric. Its stored text is verified against its checksum on every
+        use (a tampered model is refused, not served from memory); it is parsed and rebuilt only
+        when the checksum is not the one of the model already held."""
         from ..forecast import TrainedForecaster  # start-up cost: the engines load on first use
 
-        loaded = self._models.load_state(plugin_id, metric)  # checksum verified here
+        with self._cache_lock:
+            cached = self._cache.get((plugin_id, metric))
+        loaded = self._models.load_state(plugin_id, metric, known_checksum=cached[0] if cached else None)
         if loaded is None:
             return None
         state, info = loaded
-        with self._cache_lock:
-            cached = self._cache.get((plugin_id, metric))
-        if cached and cached[0] == info["version"]:
+        if state is None and cached:
             return cached[1], info
         model = TrainedForecaster.from_state(state)
         with self._cache_lock:
-            self._cache[(plugin_id, metric)] = (info["version"], model)
+            self._cache[(plugin_id, metric)] = (info["checksum"], model)
         return model, info
 
     # -- prediction --------------------------------------------------------------------------
@@ -245,7 +247,6 @@ class Forecasts:
     ) -> tuple[int, dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]]]:
         """Run each metric's model on the newest history and store the points; per metric the
         model, its version, the target times and the ``FORECAST_POINT_FIELDS`` columns."""
-        import pandas as pd  # start-up cost: pandas only once forecasting is used
 
         frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         limits = self._upper_limits(plugin_id)
@@ -270,16 +271,13 @@ class Forecasts:
                     frame[metric].dropna(),
                     interval_scale=adapted[metric].scales if metric in adapted else (1.0, 1.0),
                     upper_limit=limits.get(metric),
-                ).to_frame()
+                )
             except InsufficientData as exc:
                 computed[metric] = ForecastFailure(error=exc.message)
                 continue
             # Column-wise rather than one record at a time: 288 points x 6 metrics per predict.
-            targets = (pd.DatetimeIndex(forecast["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
-            columns = [
-                forecast[_ENGINE_COLUMN.get(f, f)].to_numpy(dtype=bool if f == "clipped" else float).tolist()
-                for f in FORECAST_POINT_FIELDS
-            ]
+            targets = forecast.timestamps_ms.tolist()
+            columns = [forecast.values[_ENGINE_COLUMN.get(f, f)].tolist() for f in FORECAST_POINT_FIELDS]
             model_id = f"{metric}/v{info['version']}:{model.model}"[:128]
             n = len(targets)
             rows.extend(zip([metric] * n, targets, *columns, [model_id] * n, strict=True))

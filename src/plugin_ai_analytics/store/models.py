@@ -64,8 +64,12 @@ class ModelRecords:
         with self._engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def load_state(self, plugin_id: str, metric: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The active model's state and its info, after verifying its checksum; a mismatch is refused."""
+    def load_state(
+        self, plugin_id: str, metric: str, *, known_checksum: str | None = None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
+        """The active model's state and its info (``checksum`` included), after verifying the
+        stored text against its checksum; a mismatch is refused. When the verified checksum is
+        ``known_checksum`` (a model the caller holds already) the state is not parsed: None."""
         m = t.models.c
         q = select(t.models).where(m.plugin_id == plugin_id, m.metric == metric, m.active.is_(True))
         with self._engine.connect() as conn:
@@ -78,9 +82,12 @@ class ModelRecords:
                 plugin_id=plugin_id,
                 metric=metric,
             )
+        info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
+        info["checksum"] = row["checksum"]
+        if known_checksum is not None and known_checksum == row["checksum"]:
+            return None, info
         try:
             state = json.loads(row["state"])
         except ValueError:
             raise ModelIntegrityError(f"stored model {plugin_id}/{metric} is not valid JSON: refused") from None
-        info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
         return state, info
