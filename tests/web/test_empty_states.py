@@ -110,3 +110,13 @@ def test_the_trend_table_shows_counts_per_sample_like_latest(server: LiveServer,
     cells = row.locator("td").all_inner_texts()
     latest, day = (float(c.replace(",", "")) for c in cells[1:3])
     assert 99 <= latest <= 103 and 99 <= day <= 103, cells
+
+
+def test_limits_are_shown_and_an_unknown_one_said_so(server: LiveServer, new_page: Any) -> None:
+    """Issue 10 #5: judged against the host's cores when the plugin has no limit; now the view says
+    which limits the plugin has and that the others are unknown."""
+    page = new_page()
+    view(page, server, "pinned")
+    line = page.locator("#limits")
+    line.wait_for()
+    assert "CPU allocation 100" in line.inner_text() and "memory unknown" in line.inner_text()

@@ -3,7 +3,7 @@
 // the operator's actions are in charts.js, plugin-panels.js and plugin-actions.js.
 import { api, debounce, errorText, markOnce, METRICS, setLive, toast } from "./api.js";
 import { chartMetrics, drawCharts, redrawCharts, resizeCharts, updateCharts } from "./charts.js";
-import { esc, fmtAge, fmtDuration, fmtNum, fmtTime } from "./format.js";
+import { esc, fmtAge, fmtDuration, fmtMetric, fmtNum, fmtTime } from "./format.js";
 import { t } from "./lang.js";
 import { exportData, runDetection, train } from "./plugin-actions.js";
 import { fetchAnomalies, loadAccuracy, loadAnomalies, loadSuggestions, loadTrends, onFeedback, renderTrends, selectAnomaly } from "./plugin-panels.js";
@@ -85,7 +85,7 @@ export class PluginView {
         <span class="muted" id="p-detector"></span>
       </div>
       ${p.description ? `<p class="muted">${esc(p.description)}</p>` : ""}
-      ${sourceNotice(p)}${conditionsNotice(h)}
+      ${limitsLine(p)}${sourceNotice(p)}${conditionsNotice(h)}
       <div class="actions">
         <button type="button" id="btn-train">${esc(t("btn.train"))}</button>
         <button type="button" id="btn-detect" class="secondary">${esc(t("btn.detect"))}</button>
@@ -260,4 +260,11 @@ function conditionsNotice(h) {
   const list = h?.conditions || [];
   if (!list.length) return "";
   return list.map((c) => `<p class="notice warn condition">${esc(t("condition.now", { summary: c.summary }))}</p>`).join("");
+}
+
+// The limits the plugin is judged against, and which are unknown: never the host's cores.
+function limitsLine(p) {
+  const cpu = p.cpu_limit_percent != null ? fmtMetric("cpu_percent", p.cpu_limit_percent) : t("limit.unknown");
+  const mem = p.memory_limit_mb != null ? fmtMetric("memory_mb", p.memory_limit_mb) : t("limit.unknown");
+  return `<p class="mini muted" id="limits">${esc(t("limits.line", { cpu, mem }))}</p>`;
 }
