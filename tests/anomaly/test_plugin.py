@@ -99,10 +99,17 @@ def test_detect_frame_output_shape_and_first_column_as_value() -> None:
 
 
 def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> None:
-    old = {**warmed_state, "version": warmed_state["version"] - 1}
+    old = {**warmed_state, "version": 2}
     with pytest.raises(ValidationError) as err:
         PluginDetector.from_state(old)
     assert err.value.field == "state"
+
+
+def test_a_version_3_state_resumes_with_the_paging_rule_it_had(warmed_state: dict) -> None:
+    """Version 3 knew no in-range confirmation: it resumes paging at once, as it did."""
+    old = {k: v for k, v in warmed_state.items() if k not in ("confirm_in_range", "run", "paged")}
+    det = PluginDetector.from_state({**old, "version": 3})
+    assert det.confirm_in_range == 1
 
 
 def _judge_scores(scores: list[float]) -> list[tuple[bool, float]]:
