@@ -91,7 +91,8 @@ def test_the_in_range_paging_rule_is_the_same_in_blocks() -> None:
     assert got == expected
     assert state(blocks) == state(streamed)
     pages = sum(json.loads(r)["alert"] for r in expected)
-    immediate = sum(json.loads(r)["alert"] for r in one_by_one(PluginDetector(), times, columns, 0, n))
+    at_once = PluginDetector(confirm_in_range=1)  # every event pages when it opens
+    immediate = sum(json.loads(r)["alert"] for r in one_by_one(at_once, times, columns, 0, n))
     assert 0 < pages < immediate, "in-range excursions of this series page later or not at all"
 
 
