@@ -233,7 +233,9 @@ class Verdict:
     incident_score: float
     metric_scores: dict[str, float]
     anomalous: bool  # score above the alert threshold
-    alert: bool  # a new, unsuppressed event opened on this sample: notify the operator
+    # The event pages on this sample (at most once per event: where it opens if a metric is at a
+    # new extreme, else once it has persisted; never when suppressed): notify the operator.
+    alert: bool
     event: Event | None  # the event this sample belongs to (open or just closed), if any
     closed: bool = False  # ``event`` closed on this sample (recovery)
     warming_up: bool = False
