@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     model_retraining_interval_hours: float = Field(default=168.0, alias="MODEL_RETRAINING_INTERVAL", gt=0)
     prediction_horizon_hours: float = Field(default=24.0, alias="PREDICTION_HORIZON", gt=0, le=24 * 14)
     anomaly_detection_sensitivity: float = Field(default=0.1, alias="ANOMALY_DETECTION_SENSITIVITY", gt=0, lt=0.5)
+    # Operational floors (issue 10 #3): an anomaly whose every metric changed less than its floor
+    # is at most Low, however unusual. CPU in points of one core; memory as a share of the
+    # plugin's memory limit, or in MiB when it has none; latency (mean and p95) in ms; error rate
+    # as a fraction (0.01 = one percentage point). See docs/anomaly-detection.md.
+    severity_floor_cpu_percent: float = Field(default=5.0, alias="AI_ANALYTICS_SEVERITY_FLOOR_CPU_PERCENT", ge=0)
+    severity_floor_memory_fraction: float = Field(
+        default=0.01, alias="AI_ANALYTICS_SEVERITY_FLOOR_MEMORY_FRACTION", ge=0, le=1
+    )
+    severity_floor_memory_mb: float = Field(default=20.0, alias="AI_ANALYTICS_SEVERITY_FLOOR_MEMORY_MB", ge=0)
+    severity_floor_response_time_ms: float = Field(
+        default=10.0, alias="AI_ANALYTICS_SEVERITY_FLOOR_RESPONSE_TIME_MS", ge=0
+    )
+    severity_floor_error_rate: float = Field(default=0.01, alias="AI_ANALYTICS_SEVERITY_FLOOR_ERROR_RATE", ge=0, le=1)
 
     max_batch_samples: int = Field(default=10_000, alias="AI_ANALYTICS_MAX_BATCH", gt=0, le=1_000_000)
     max_future_skew_seconds: float = Field(default=300.0, alias="AI_ANALYTICS_MAX_FUTURE_SKEW", ge=0)
@@ -67,6 +80,18 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.data_dir / 'analytics.db').resolve()}"
+
+    @property
+    def severity_floors(self) -> dict[str, float]:
+        """The absolute change per metric below which an anomaly is at most Low (memory without a
+        limit; with one, ``severity_floor_memory_fraction`` of it)."""
+        return {
+            "cpu_percent": self.severity_floor_cpu_percent,
+            "memory_mb": self.severity_floor_memory_mb,
+            "response_time_ms": self.severity_floor_response_time_ms,
+            "response_time_p95_ms": self.severity_floor_response_time_ms,
+            "error_rate": self.severity_floor_error_rate,
+        }
 
     @property
     def effective_cpu_cores(self) -> int:

@@ -64,7 +64,9 @@ def test_rule_order_specific_patterns_win_over_generic_ones() -> None:
     with_load = {**latency_errors, "request_count": ev("request_count", "up")}
     assert diagnose(with_load).pattern == "capacity_limit"
     assert diagnose({"error_rate": ev("error_rate", "up")}).pattern == "error_burst"
-    assert diagnose({"cpu_percent": ev("cpu_percent", "up")}).pattern == "cpu_runaway"
+    # "without more requests" needs a request count to stand on (issue 10 #4)
+    assert diagnose({"cpu_percent": ev("cpu_percent", "up")}, reported=["request_count"]).pattern == "cpu_runaway"
+    assert diagnose({"cpu_percent": ev("cpu_percent", "up")}).pattern == "cpu_rise"
     assert diagnose({"request_count": ev("request_count", "down")}).pattern == "traffic_drop"
     assert diagnose({"value": ev("value", "up")}).pattern == "unusual_behaviour"
 

@@ -93,16 +93,29 @@ def test_detect_frame_output_shape_and_first_column_as_value() -> None:
     assert len(out) == n and (out["value"] == df["throughput"]).all()
     assert out["alert"].sum() >= 1
     assert out.loc[300, "severity"] != "", "the spike belongs to an event"
-    assert (out.loc[out["alert"] == 1, "anomaly_score"] >= 0.4).all()
+    # An alert is raised on the row whose incident evidence opens the event or, for an anomaly
+    # that stays inside the usual range, on a later row of that event once it has persisted.
+    for i in out.index[out["alert"] == 1]:
+        opened = i
+        while opened > 0 and out.loc[opened, "anomaly_score"] < 0.4 and out.loc[opened - 1, "severity"] != "":
+            opened -= 1
+        assert out.loc[opened, "anomaly_score"] >= 0.4 and (out.loc[opened:i, "severity"] != "").all()
     assert out["anomaly_score"].between(0, 1).all() and not out["anomaly_score"].isna().any()
     assert set(out["severity"]) <= {"", "High", "Medium", "Low"}
 
 
 def test_state_of_another_version_is_refused_not_misread(warmed_state: dict) -> None:
-    old = {**warmed_state, "version": warmed_state["version"] - 1}
+    old = {**warmed_state, "version": 2}
     with pytest.raises(ValidationError) as err:
         PluginDetector.from_state(old)
     assert err.value.field == "state"
+
+
+def test_a_version_3_state_resumes_with_the_paging_rule_it_had(warmed_state: dict) -> None:
+    """Version 3 knew no in-range confirmation: it resumes paging at once, as it did."""
+    old = {k: v for k, v in warmed_state.items() if k not in ("confirm_in_range", "run", "paged")}
+    det = PluginDetector.from_state({**old, "version": 3})
+    assert det.confirm_in_range == 1
 
 
 def _judge_scores(scores: list[float]) -> list[tuple[bool, float]]:
@@ -142,3 +155,29 @@ def test_a_confirmation_on_the_last_incidents_metrics_within_its_cool_down_does_
     alerts.append(judge(14, {"cpu_percent": 0.0, "memory_mb": 0.45}))  # marginal, other metric
     alerts.append(judge(15, {"cpu_percent": 0.25, "memory_mb": 0.25}))  # confirmed, cpu involved
     assert alerts[0] and not any(alerts[1:]), "the cpu incident flaring again is not a new alert"
+
+
+def _pages(scores: list[float], novel: list[bool], confirm: int = 3) -> list[bool]:
+    """Feed scores, each with whether its value is a new extreme, to the event rules: the pages."""
+    rules = PluginDetector(confirm_in_range=confirm).incidents
+    out = []
+    for i, (s, new) in enumerate(zip(scores, novel, strict=True)):
+        reading = MetricReading(10.0 * s, "discord1", None, None, None, novel=new)
+        v = rules.judge(
+            START + i * STEP, s, {"cpu_percent": s}, {"cpu_percent": reading}, {"cpu_percent": 1.0}, None, {}
+        )
+        out.append(v.alert)
+    return out
+
+
+def test_a_new_extreme_pages_at_once_an_in_range_anomaly_once_it_persists() -> None:
+    quiet = [0.0] * 5
+    # a one-sample excursion that stays inside last week's range: an event, no page
+    assert not any(_pages([*quiet, 0.9, 0.0, *quiet], [False] * 12))
+    # the same sample as a new extreme pages on its own sample
+    assert _pages([*quiet, 0.9, 0.0], [False] * 5 + [True, False]) == [False] * 5 + [True, False]
+    # an in-range anomaly that lasts pages on its third sample at the hysteresis level, once
+    pages = _pages([*quiet, 0.9, 0.3, 0.5, 0.5, 0.0], [False] * 10)
+    assert pages == [False] * 7 + [True, False, False]
+    # with confirm_in_range=1 (the rule before issue 11) it pages where it opens
+    assert _pages([*quiet, 0.9, 0.0], [False] * 7, confirm=1) == [False] * 5 + [True, False]

@@ -9,7 +9,8 @@ import pytest
 
 import plugin_ai_analytics.anomaly as anomaly
 
-MODULES = ["actions", "cadence", "calibration", "channel", "detectors", "events", "feedback", "forest_channel"]
+MODULES = ["actions", "cadence", "calibration", "channel", "context", "detectors", "events", "feedback"]
+MODULES += ["forest_channel"]
 MODULES += ["frame", "incidents", "isolation", "plugin", "samples", "streaming"]
 
 
@@ -17,12 +18,14 @@ def test_exported_names() -> None:
     assert sorted(anomaly.__all__) == sorted(
         [
             "CRITICAL_METRICS",
+            "DEFAULT_FLOORS",
             "Diagnosis",
             "Event",
             "EventShape",
             "FeedbackMemory",
             "MetricEvidence",
             "OUTPUT_COLUMNS",
+            "PluginContext",
             "PluginDetector",
             "Severity",
             "Verdict",

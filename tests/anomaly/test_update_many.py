@@ -77,6 +77,25 @@ def test_a_nab_series_in_blocks_is_scored_exactly_as_streamed(name: str) -> None
         assert any(json.loads(r)["alert"] for r in expected), "the comparison must cover events"
 
 
+def test_the_in_range_paging_rule_is_the_same_in_blocks() -> None:
+    """``confirm_in_range`` reads whether a value is a new extreme: blocks read it off the sorted
+    window, streaming off the history; the pages (and whatever else) must agree."""
+    times, values = nab_series("realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv")
+    columns: Columns = {"value": list(values)}
+    n = len(times)
+    streamed = PluginDetector(confirm_in_range=3)
+    expected = one_by_one(streamed, times, columns, 0, n)
+    blocks = PluginDetector(confirm_in_range=3)
+    cuts = [0, 157, 1900, n]
+    got = [r for lo, hi in zip(cuts, cuts[1:], strict=False) for r in in_block(blocks, times, columns, lo, hi)]
+    assert got == expected
+    assert state(blocks) == state(streamed)
+    pages = sum(json.loads(r)["alert"] for r in expected)
+    at_once = PluginDetector(confirm_in_range=1)  # every event pages when it opens
+    immediate = sum(json.loads(r)["alert"] for r in one_by_one(at_once, times, columns, 0, n))
+    assert 0 < pages < immediate, "in-range excursions of this series page later or not at all"
+
+
 def plugin_history() -> tuple[list[datetime], Columns]:
     """Six real CloudWatch series as one plugin's metrics, plus a memory metric that climbs steadily
     once, with a three-hour outage, scattered lost samples and missing values (None, NaN, inf),

@@ -3,6 +3,7 @@
 Pure: samples in, verdicts and events out; no database, HTTP, clock or global state.
 """
 
+from .context import DEFAULT_FLOORS, PluginContext
 from .events import (
     CRITICAL_METRICS,
     Diagnosis,
@@ -20,12 +21,14 @@ from .plugin import PluginDetector
 
 __all__ = [
     "CRITICAL_METRICS",
+    "DEFAULT_FLOORS",
     "Diagnosis",
     "Event",
     "EventShape",
     "FeedbackMemory",
     "MetricEvidence",
     "OUTPUT_COLUMNS",
+    "PluginContext",
     "PluginDetector",
     "Severity",
     "Verdict",

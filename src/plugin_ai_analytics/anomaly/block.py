@@ -1,13 +1,12 @@
 """Scoring a block of consecutive samples with the very arithmetic of streaming them, for less work.
 
-``PluginDetector.update_many`` runs the per-sample sequence of ``update`` (score, calibrate,
-fuse, judge, learn), but each metric's detectors read their statistics from structures kept
-across the block instead of recomputing them from the whole history at every sample: sorted
-windows give medians, MADs and the nearest past value in O(log n); the nearest past shape of
-the m=8 discord is found for the whole block with matrix products and confirmed with the
-detector's own distance formula; calibrators count past scores in a sorted list. Every number
-is produced by the same floating-point operations on the same values as in streaming, so the
-verdicts and the final state are bit-for-bit those of calling ``update`` once per sample.
+``PluginDetector.update_many`` runs the per-sample sequence of ``update`` (score, calibrate, fuse, judge, learn),
+but each metric's detectors read their statistics from structures kept across the block instead of recomputing them
+from the whole history at every sample: sorted windows give medians, MADs and the nearest past value in O(log n);
+the nearest past shape of the m=8 discord is found for the whole block with matrix products and confirmed with the
+detector's own distance formula; calibrators count past scores in a sorted list. Every number is produced by the
+same floating-point operations on the same values as in streaming, so the verdicts and the final state are bit-for-
+bit those of calling ``update`` once per sample.
 """
 
 from __future__ import annotations
@@ -430,10 +429,11 @@ class ChannelSteps:
                 band = (med, med - 3.0 * scale, med + 3.0 * scale)
 
         n_disc = g - lo
-        disc_scale = 0.0
+        disc_scale, novel = 0.0, True  # novel: outside the remembered range (``MetricChannel._novel``)
         if n_disc >= 3:
             self.disc_window.move(lo, g)
             disc_scale = self.disc_window.robust()[1]
+            novel = x < self.disc_window.values[0] or x > self.disc_window.values[-1]
         surprises = []
         for kind, param, steps in self.plan:
             if kind == _NEAREST:
@@ -496,4 +496,5 @@ class ChannelSteps:
             expected=band[0] if band else None,
             lower=band[1] if band else None,
             upper=band[2] if band else None,
+            novel=novel,
         )

@@ -56,6 +56,9 @@ class MetricReading:
     expected: float | None
     lower: float | None
     upper: float | None
+    # The value lies outside the range of the values remembered (the last week): a new extreme.
+    # An anomaly that stays inside that range pages only once it persists (``IncidentTracker``).
+    novel: bool = True
 
 
 def _calibrator() -> TailCalibrator:
@@ -142,6 +145,7 @@ class MetricChannel:
     def update(self, x: float) -> MetricReading:
         """Score ``x`` with everything learned so far, then learn it (score-then-learn: causal)."""
         band = self.band()  # before learning x: the band x is judged against
+        novel = self._novel(x)
         ready, raws, surprises, base, mean_recent, sustained = self._assess(x)
         # Learn only after every detector has scored: some share one history.
         for det, cal, raw, ok in zip(self.detectors, self.calibrators, raws, ready, strict=True):
@@ -161,7 +165,16 @@ class MetricChannel:
             expected=band.expected if band else None,
             lower=band.lower if band else None,
             upper=band.upper if band else None,
+            novel=novel,
         )
+
+    def _novel(self, x: float) -> bool:
+        """Whether ``x`` lies outside the range of the values remembered (True until 3 are)."""
+        history = self.detectors[0].history
+        if len(history) < 3:
+            return True
+        past = history.unordered()
+        return bool(x < past.min() or x > past.max())
 
     def _assess(self, x: float) -> tuple[list[bool], list[float], list[float], float, float, float]:
         """What ``update(x)`` computes before it learns anything: which detectors are ready, their

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .context import PluginContext
+
 __all__ = [
     "CRITICAL_METRICS",
     "Diagnosis",
@@ -19,8 +21,11 @@ __all__ = [
     "MetricEvidence",
     "Severity",
     "Verdict",
+    "below_floors",
     "severity_of",
 ]
+
+_DEFAULT_CONTEXT = PluginContext()
 
 # Metrics whose anomalies users feel directly (failed or slow requests); a CPU wobble is not.
 CRITICAL_METRICS = frozenset({"error_rate", "response_time_ms", "response_time_p95_ms"})
@@ -159,6 +164,7 @@ class Event:
     is_open: bool = True
     suppressed: bool = False  # matches a shape the operator marked as a false alarm
     moved_together: list[str] = field(default_factory=list)
+    alerted: bool = False  # the event has paged (at its opening, or later once confirmed)
 
     @property
     def duration_seconds(self) -> float:
@@ -189,6 +195,7 @@ class Event:
             "is_open": self.is_open,
             "suppressed": self.suppressed,
             "moved_together": list(self.moved_together),
+            "alerted": self.alerted,
             "explanation": self.explanation,
         }
 
@@ -210,6 +217,7 @@ class Event:
             is_open=bool(d["is_open"]),
             suppressed=bool(d["suppressed"]),
             moved_together=list(d["moved_together"]),
+            alerted=bool(d.get("alerted", not d["suppressed"])),
         )
 
 
@@ -225,7 +233,9 @@ class Verdict:
     incident_score: float
     metric_scores: dict[str, float]
     anomalous: bool  # score above the alert threshold
-    alert: bool  # a new, unsuppressed event opened on this sample: notify the operator
+    # The event pages on this sample (at most once per event: where it opens if a metric is at a
+    # new extreme, else once it has persisted; never when suppressed): notify the operator.
+    alert: bool
     event: Event | None  # the event this sample belongs to (open or just closed), if any
     closed: bool = False  # ``event`` closed on this sample (recovery)
     warming_up: bool = False
@@ -246,17 +256,23 @@ class Verdict:
         }
 
 
-def severity_of(event: Event) -> Severity:
-    """The documented severity rule: points for score, metric, distance and duration.
+def severity_of(event: Event, context: PluginContext | None = None) -> Severity:
+    """The documented severity rule: points for score, metric, distance, duration and limits,
+    capped by the operational floors.
 
     * peak score >= 0.8 (tail probability <= 1e-8): 2 points; >= 0.5 (<= 1e-5): 1 point;
     * a user-facing metric involved (error rate, response time): 1 point;
     * a metric more than 2 band half-widths outside its normal band: 1 point;
-    * lasting 30 minutes or more: 1 point.
+    * lasting 30 minutes or more: 1 point;
+    * a metric at 90 % or more of the plugin's limit (its CPU allocation, its memory limit): 1 point.
 
-    3 points or more is High, 2 is Medium, fewer is Low. So an error-rate spike far outside its
-    band is High even when brief, and a brief CPU wobble is Low.
+    3 points or more is High, 2 is Medium, fewer is Low. Then the floors (``context``, defaults
+    ``DEFAULT_FLOORS``): when every involved metric that has a floor moved less than it (CPU less
+    than 5 points of a core, memory less than 1 % of the plugin's limit or 20 MiB without one,
+    latency less than 10 ms, error rate less than 1 point), and no involved metric lacks a floor,
+    the event is at most Low, however unusual: a 0.13 % -> 0.60 % CPU spike is Low.
     """
+    context = context or _DEFAULT_CONTEXT
     points = 2 if event.peak_score >= 0.8 else (1 if event.peak_score >= 0.5 else 0)
     if CRITICAL_METRICS & set(event.metrics):
         points += 1
@@ -264,6 +280,17 @@ def severity_of(event: Event) -> Severity:
         points += 1
     if event.duration_seconds >= 30 * 60:
         points += 1
+    if any(context.near_limit(m, ev.observed) for m, ev in event.evidence.items()):
+        points += 1
+    # (A steady memory climb is judged by its growth over hours, not one sample's step.)
+    if event.kind != "steady climb" and below_floors(event.evidence, context):
+        return Severity.LOW
     if points >= 3:
         return Severity.HIGH
     return Severity.MEDIUM if points == 2 else Severity.LOW
+
+
+def below_floors(evidence: dict[str, MetricEvidence], context: PluginContext | None = None) -> bool:
+    """Every metric of ``evidence`` has a floor and moved less than it (an empty one is not)."""
+    context = context or _DEFAULT_CONTEXT
+    return bool(evidence) and all(context.change_below_floor(m, ev.observed, ev.expected) for m, ev in evidence.items())

@@ -32,7 +32,7 @@ def detect_frame(df: pd.DataFrame, sensitivity: float = 0.1) -> pd.DataFrame:
 
     Returns ``timestamp, value, anomaly_score, alert, severity``: ``value`` is the first metric
     column, ``anomaly_score`` the verdict's incident score (the sample's score unless an incident
-    is already open or cooling down), ``alert`` 1 on the row where a new event opens, and
+    is already open or cooling down), ``alert`` 1 on the row where an event pages, and
     ``severity`` the open event's severity ("" outside events). Rows come back in time order;
     a row repeating the previous timestamp is treated as a re-send (not learnt, never alerts).
     """

@@ -14,6 +14,7 @@ from ..errors import ValidationError
 from .actions import diagnose, steady_climb
 from .calibration import SURPRISE_DECADES
 from .channel import MetricChannel, MetricReading
+from .context import PluginContext
 from .events import Event, EventShape, MetricEvidence, Severity, Verdict, severity_of
 from .feedback import FeedbackMemory
 
@@ -61,7 +62,9 @@ def fuse(readings: Mapping[str, MetricReading], forest_surprise: float | None) -
     return score, metric_scores
 
 
-def _evidence(name: str, reading: MetricReading, observed: float, score: float) -> MetricEvidence:
+def _evidence(
+    name: str, reading: MetricReading, observed: float, score: float, context: PluginContext
+) -> MetricEvidence:
     direction = "pattern"
     if reading.expected is not None and reading.upper is not None and reading.lower is not None:
         sigma = max((reading.upper - reading.expected) / 3.0, 1e-12)
@@ -69,8 +72,17 @@ def _evidence(name: str, reading: MetricReading, observed: float, score: float) 
             direction = "up"
         elif observed < reading.lower or (reading.expected - observed) > sigma:
             direction = "down"
+    # The band shown (and weighed by severity) stays within physics and the plugin's limit: no
+    # "-1.37 .. 2.17 % CPU". The direction above is judged on the detector's own band.
     return MetricEvidence(
-        name, observed, reading.expected, reading.lower, reading.upper, score, reading.detector, direction
+        name,
+        observed,
+        context.clip(name, reading.expected),
+        context.clip(name, reading.lower),
+        context.clip(name, reading.upper),
+        score,
+        reading.detector,
+        direction,
     )
 
 
@@ -102,9 +114,20 @@ class IncidentTracker:
         "_calm",
         "_events_opened",
         "_prev_score",
+        "confirm_in_range",
+        "_run",
+        "_paged",
+        "context",
     )
 
-    def __init__(self, alert_threshold: float, cooldown: int, recovery: int, feedback: FeedbackMemory) -> None:
+    def __init__(
+        self,
+        alert_threshold: float,
+        cooldown: int,
+        recovery: int,
+        feedback: FeedbackMemory,
+        confirm_in_range: int = 1,
+    ) -> None:
         self.alert_threshold = alert_threshold
         # Hysteresis: an open event keeps absorbing samples at half the opening threshold.
         self.close_threshold = self.alert_threshold / 2.0
@@ -118,6 +141,14 @@ class IncidentTracker:
         self._calm = 0
         self._events_opened = 0
         self._prev_score = 0.0  # the previous sample's score (confirms or not a marginal breach)
+        # An anomaly whose metrics all stay inside the range of their remembered values (the last
+        # week) pages only once ``confirm_in_range`` consecutive samples are at the hysteresis
+        # level; a new extreme pages at once. The event itself opens as before: the rule decides
+        # when it pages, never whether it is recorded (see ``judge``).
+        self.confirm_in_range = max(1, int(confirm_in_range))
+        self._run = 0  # consecutive samples at or above the hysteresis level, this one included
+        self._paged = True  # the current (or last) event has paged, or must not (suppressed)
+        self.context = PluginContext()  # limits and floors, from the service (not learnt state)
 
     def judge(
         self,
@@ -145,6 +176,14 @@ class IncidentTracker:
         involved = [m for m, s in metric_scores.items() if s >= self.close_threshold]
         if not involved and metric_scores:
             involved = [max(metric_scores, key=metric_scores.__getitem__)]
+        # Paging (one page per event, at the first sample that qualifies): the evidence must be
+        # at the alert level and either some involved metric is at a new extreme, or the
+        # anomaly has persisted. On NAB (paging where events open) pages at a new extreme were
+        # 79 % inside labelled windows, in-range ones 38 %: an in-range excursion must last
+        # before it pages (alerts outside windows 51 % -> 41 %, one window of 55 lost).
+        self._run = self._run + 1 if score >= self.close_threshold else 0
+        novel = any(readings[m].novel for m in involved if m in readings) or not readings
+        pageable = (opens or anomalous) and (novel or self._run >= self.confirm_in_range)
         event, alert, closed = self.event, False, False
         # Debounce: within the cool-down of the last alert, an anomaly on a metric of that event
         # is the same incident flaring again; one on other metrics is a new incident.
@@ -161,6 +200,7 @@ class IncidentTracker:
             if score >= self.close_threshold:
                 self._extend(event, ts, score, involved, metric_scores, readings, values, channels)
                 self._calm = 0
+                alert = self._page_later(event, pageable)
             else:
                 self._calm += 1
                 if self._calm >= self.recovery:
@@ -171,15 +211,26 @@ class IncidentTracker:
             event.is_open = True
             self._calm = 0
             self._extend(event, ts, score, involved, metric_scores, readings, values, channels)
+            alert = self._page_later(event, pageable)
         elif opens:
             opening = max(score, evidence)
             event = self._open(ts, opening, involved, metric_scores, readings, values, forest_surprise, channels)
-            alert = not event.suppressed
+            alert = pageable and not event.suppressed
+            event.alerted = alert
+            self._paged = alert or event.suppressed
             if event.suppressed:
                 incident_score = 0.0
         self._since_open += 1
         shown = event if event is not None and (event.is_open or closed) else None
         return Verdict(ts, score, incident_score, metric_scores, anomalous, alert, shown, closed=closed)
+
+    def _page_later(self, event: Event, pageable: bool) -> bool:
+        """An event that opened without paging (inside the usual range) pages once it qualifies."""
+        if self._paged or not pageable:
+            return False
+        self._paged = True
+        event.alerted = True
+        return True
 
     def _open(
         self,
@@ -193,7 +244,7 @@ class IncidentTracker:
         channels: Mapping[str, MetricChannel],
     ) -> Event:
         evidence = {
-            m: _evidence(m, readings[m], float(values[m]), metric_scores[m])  # type: ignore[arg-type]
+            m: _evidence(m, readings[m], float(values[m]), metric_scores[m], self.context)  # type: ignore[arg-type]
             for m in involved
         }
         top = max(involved, key=metric_scores.__getitem__) if involved else None
@@ -226,12 +277,12 @@ class IncidentTracker:
             peak_at=ts,
             severity=Severity.LOW,  # set by the rule below, once the event exists
             evidence=evidence,
-            diagnosis=diagnose(evidence, memory_climbing),
+            diagnosis=diagnose(evidence, memory_climbing, channels, self.context),
             shape=shape,
             suppressed=self.feedback.suppresses(shape),
             moved_together=list(involved),
         )
-        event.severity = severity_of(event)
+        event.severity = severity_of(event, self.context)
         self.event = event
         return event
 
@@ -255,13 +306,13 @@ class IncidentTracker:
             if m not in event.metrics:
                 event.metrics.append(m)
             if m not in event.evidence or metric_scores[m] > event.evidence[m].score:
-                event.evidence[m] = _evidence(m, readings[m], float(values[m]), metric_scores[m])  # type: ignore[arg-type]
+                event.evidence[m] = _evidence(m, readings[m], float(values[m]), metric_scores[m], self.context)  # type: ignore[arg-type]
                 changed = True
         if len(involved) > len(event.moved_together):
             event.moved_together = list(involved)
         if changed:
-            event.diagnosis = diagnose(event.evidence, _memory_climbing(channels))
-        event.severity = severity_of(event)
+            event.diagnosis = diagnose(event.evidence, _memory_climbing(channels), channels, self.context)
+        event.severity = severity_of(event, self.context)
 
     def to_state(self) -> dict[str, Any]:
         """This tracker's keys of the detector's state."""
@@ -271,6 +322,8 @@ class IncidentTracker:
             "calm": self._calm,
             "events_opened": self._events_opened,
             "prev_score": self._prev_score,
+            "run": self._run,
+            "paged": self._paged,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -280,3 +333,5 @@ class IncidentTracker:
         self._calm = int(state["calm"])
         self._events_opened = int(state["events_opened"])
         self._prev_score = float(state["prev_score"])
+        self._run = int(state.get("run", 0))  # (absent from version-3 states)
+        self._paged = bool(state.get("paged", True))

@@ -62,6 +62,8 @@ class Analysts:
             states=store.detector_states,
             plugins=store.plugins,
             sensitivity=settings.anomaly_detection_sensitivity,
+            floors=settings.severity_floors,
+            memory_floor_fraction=settings.severity_floor_memory_fraction,
         )
         advice = Advice(history=history, suggestions=store.suggestions, plugins=store.plugins)
         return cls(store=store, forecasts=forecasts, detection=detection, advice=advice)

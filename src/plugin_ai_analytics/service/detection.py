@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from ..store import AnomalyRecords, DetectorStates, MetricRecords, PluginRecords
 from ..times import ms_to_iso
 
 if TYPE_CHECKING:
-    from ..anomaly import Event, PluginDetector, Verdict
+    from ..anomaly import Event, PluginContext, PluginDetector, Verdict
 
 __all__ = ["Detection", "SYNC_BATCH_LIMIT"]
 
@@ -40,6 +40,9 @@ SCORED_BACKLOG_SECONDS = 24 * 3600
 SYNC_BATCH_LIMIT = 100
 # Persist a plugin's detector state at most this often (and at shutdown).
 STATE_FLUSH_SECONDS = 30.0
+# A plugin's limits are re-read this often at most (a change made through this process is seen
+# at once; one made through another API replica within this time).
+CONTEXT_REFRESH_SECONDS = 60.0
 
 
 class Detection:
@@ -51,12 +54,19 @@ class Detection:
         states: DetectorStates,
         plugins: PluginRecords,
         sensitivity: float,
+        floors: Mapping[str, float] | None = None,
+        memory_floor_fraction: float | None = None,
     ) -> None:
         self._metrics = metrics
         self._anomalies = anomalies
         self._states = states
         self._plugins = plugins
         self._sensitivity = sensitivity
+        # What the detectors are told about each plugin (severity floors from the settings, the
+        # plugin's registered limits): a PluginContext per plugin, rebuilt when they change.
+        self._floors = dict(floors or {})
+        self._memory_floor_fraction = memory_floor_fraction
+        self._contexts: dict[str, tuple[float, PluginContext]] = {}
         self._detectors: dict[str, PluginDetector] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
@@ -218,6 +228,7 @@ class Detection:
                 times.append(ts)
                 fresh.append(row)
                 last = ts
+        detector.use_context(self.context(plugin_id))
 
         def judged(verdict: Verdict) -> None:
             if verdict.event is not None:
@@ -273,6 +284,35 @@ class Detection:
         with self._lock(plugin_id):
             self._detectors.pop(plugin_id, None)
             self._dirty.discard(plugin_id)
+        self.limits_changed(plugin_id)
+
+    # -- what the detector is told about a plugin ---------------------------------------------
+
+    def context(self, plugin_id: str) -> PluginContext:
+        """The plugin's limits (its registration) and the severity floors (the settings), as the
+        engine's immutable ``PluginContext``; re-read after ``limits_changed`` or after
+        ``CONTEXT_REFRESH_SECONDS``."""
+        cached = self._contexts.get(plugin_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < CONTEXT_REFRESH_SECONDS:
+            return cached[1]
+        from ..anomaly import PluginContext  # start-up cost: the engines load on first use
+
+        row = self._plugins.get(plugin_id) or {}
+        extra = {} if self._memory_floor_fraction is None else {"memory_floor_fraction": self._memory_floor_fraction}
+        context = PluginContext(
+            cpu_limit_percent=row.get("cpu_limit_percent") or None,
+            memory_limit_mb=row.get("memory_limit_mb") or None,
+            floors=self._floors,
+            **extra,
+        )
+        self._contexts[plugin_id] = (now, context)
+        return context
+
+    def limits_changed(self, plugin_id: str) -> None:
+        """The plugin's registration changed (or it is gone): its next samples are judged against
+        the limits stored now."""
+        self._contexts.pop(plugin_id, None)
 
     # -- what the faces ask ------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ class AnalyticsService:
             states=store.detector_states,
             plugins=store.plugins,
             sensitivity=self.settings.anomaly_detection_sensitivity,
+            floors=self.settings.severity_floors,
+            memory_floor_fraction=self.settings.severity_floor_memory_fraction,
         )
         self.ingest = Ingest(
             settings=self.settings,

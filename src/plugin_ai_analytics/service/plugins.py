@@ -74,6 +74,7 @@ class Plugins:
         self._plugins.upsert(row)
         stored = self._plugins.require(row["plugin_id"])
         self._sources.schedule(stored)
+        self._detection.limits_changed(row["plugin_id"])  # its detector judges with the new limits
         log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
         return public_plugin(stored, self._metrics.extent(row["plugin_id"]), self._sources.status(row["plugin_id"]))
 
