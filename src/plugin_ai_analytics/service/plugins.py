@@ -14,6 +14,7 @@ from ..errors import Conflict, ValidationError
 from ..logs import log_event
 from ..schemas import Plugin, SourceStatus
 from ..store import MetricRecords, PluginRecords
+from ..store.registry import SECRET_KEYS
 from ..times import ms_to_iso
 from .detection import Detection
 from .sources import Sources
@@ -77,9 +78,10 @@ class Plugins:
         log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
         return public_plugin(stored, self._metrics.extent(row["plugin_id"]), self._sources.status(row["plugin_id"]))
 
-    def get(self, plugin_id: str) -> Plugin:
+    def get(self, plugin_id: str, *, reveal: bool = False) -> Plugin:
+        """A registration; its source's credentials shown only with ``reveal`` (an admin's call)."""
         row = self._plugins.require(plugin_id)
-        return public_plugin(row, self._metrics.extent(plugin_id), self._sources.status(plugin_id))
+        return public_plugin(row, self._metrics.extent(plugin_id), self._sources.status(plugin_id), reveal=reveal)
 
     def all(self) -> list[Plugin]:
         extents = self._metrics.extents()
@@ -118,13 +120,26 @@ def _validated(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"{field}: {first['msg']}", field=field) from None
 
 
-def public_plugin(row: dict[str, Any], extent: dict[str, Any], source_status: SourceStatus | None = None) -> Plugin:
-    """A registration with its data extent, as clients see it."""
+REDACTED = "********"
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (REDACTED if k in SECRET_KEYS and v else _redacted(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def public_plugin(
+    row: dict[str, Any], extent: dict[str, Any], source_status: SourceStatus | None = None, *, reveal: bool = False
+) -> Plugin:
+    """A registration with its data extent, as clients see it: credentials never, unless revealed."""
     return Plugin(
         plugin_id=row["plugin_id"],
         name=row["name"],
         description=row["description"],
-        source=row["source"],
+        source=row["source"] if reveal else _redacted(row["source"]),
         interval_seconds=row["interval_seconds"],
         enabled=row["enabled"],
         memory_limit_mb=row["memory_limit_mb"],
