@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from ..conftest import AUTH
+
 SPEC_PATHS = {
     ("post", "/api/plugin-ai-analytics/collect-metrics/{plugin_id}"),
     ("get", "/api/plugin-ai-analytics/metrics-history/{plugin_id}"),
@@ -36,7 +38,7 @@ def test_system_status_reports_database_and_process(api: httpx.Client) -> None:
 
 def test_prometheus_endpoint_exposes_api_latency(server, api: httpx.Client) -> None:
     api.get("/system-status")
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics", headers=AUTH).text
     assert (
         'http_request_duration_seconds_count{method="GET",route="/api/plugin-ai-analytics/system-status",status="200"}'
         in text
