@@ -65,7 +65,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics/"): Rule(P.PUBLIC),
-    ("GET", "/plugin-ai-analytics/static/{name:path}"): Rule(P.PUBLIC),
+    ("GET", "/plugin-ai-analytics/static/{name}"): Rule(P.PUBLIC),
     ("GET", "/docs"): Rule(P.PUBLIC),
     ("GET", "/openapi.json"): Rule(P.PUBLIC),
 }
