@@ -132,7 +132,7 @@ def _run_server(settings: Any, host: str, port: int) -> None:
     # loaded on use, so --help and the quick commands start fast
     import uvicorn
 
-    from .api.app import create_app
+    from .api.app import create_app  # loaded on use, so --help and the quick commands start fast
 
     if settings.insecure and not _loopback(host):
         typer.echo(f"error: --insecure (authentication off) refuses to listen on {host}: use 127.0.0.1", err=True)

@@ -142,3 +142,17 @@ def test_a_truncated_corrupted_or_foreign_backup_is_refused(tmp_path: Path) -> N
         assert service.get_plugin("x").samples == 1  # nothing was touched
     finally:
         service.close()
+
+
+def test_every_registry_change_writes_a_configuration_backup_with_secrets_still_encrypted(tmp_path: Path) -> None:
+    service = AnalyticsService(make_settings(tmp_path, f"sqlite:///{tmp_path / 'analytics.db'}"))
+    try:
+        service.register_plugin({"plugin_id": "cfg", "description": "owner bob@example.com"})
+        service.delete_plugin("cfg")
+        copies = sorted((tmp_path / "data" / "backups" / "config").glob("*.json"))
+        assert len(copies) == 2
+        first = copies[0].read_text()
+        assert '"cfg"' in first and "bob@example.com" not in first and "enc:v1:" in first
+        assert '"cfg"' not in copies[1].read_text()
+    finally:
+        service.close()

@@ -23,7 +23,7 @@ from ..store import Store
 from ..store.snapshot import DUMP_NAMES, check_dump, dump_database, load_database, schema_revision
 from ..times import now_ms
 
-__all__ = ["BackupError", "create_backup", "verify_backup", "restore_backup", "MANIFEST"]
+__all__ = ["BackupError", "create_backup", "verify_backup", "restore_backup", "write_configuration", "MANIFEST"]
 
 MANIFEST = "manifest.json"
 
@@ -73,6 +73,22 @@ def create_backup(store: Store, root: Path, *, keep: int = 4, kind: str = "full"
     _rotate(root, kind, keep)
     log_event(logging.INFO, "backup", f"backup written to {folder}", took_ms=now_ms() - started)
     return folder
+
+
+def write_configuration(registrations: list[dict[str, Any]], root: Path, *, keep: int = 50) -> Path:
+    """The plugin registry as stored (secrets encrypted), written on every change to
+    ``root/config/<UTC time>.json`` with its SHA-256 beside it; the newest ``keep`` are kept."""
+    folder = root / "config"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    body = json.dumps({"format": 1, "kind": "configuration", "plugins": registrations}, indent=1, default=str)
+    path = folder / f"{stamp}.json"
+    path.write_text(body, encoding="utf-8")
+    (folder / f"{stamp}.json.sha256").write_text(hashlib.sha256(body.encode()).hexdigest() + "\n", encoding="ascii")
+    for old in sorted(folder.glob("*.json"))[:-keep]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".json.sha256").unlink(missing_ok=True)
+    return path
 
 
 def _rotate(root: Path, kind: str, keep: int) -> None:

@@ -20,7 +20,7 @@ from ..errors import NotFound, ValidationError
 from ..jobs.executor import JobRunner
 from ..jobs.scheduler import Scheduler
 from ..logs import configure_logging, log_event
-from ..ops.backup import create_backup, restore_backup
+from ..ops.backup import create_backup, restore_backup, write_configuration
 from ..ops.export import export_stream
 from ..ops.retention import apply_retention
 from ..schemas import (
@@ -108,7 +108,11 @@ class AnalyticsService:
             allow=Allowlist.parse(self.settings.outbound_allow),
         )
         self.plugins = Plugins(
-            plugins=store.plugins, metrics=store.metrics, sources=self.sources, detection=self.detection
+            plugins=store.plugins,
+            metrics=store.metrics,
+            sources=self.sources,
+            detection=self.detection,
+            on_change=self._backup_configuration,
         )
         self.forecasts = Forecasts(
             settings=self.settings,
@@ -184,6 +188,12 @@ class AnalyticsService:
         folder = create_backup(self.store, self.settings.effective_backup_dir, keep=self.settings.backup_keep)
         self.audit.record(actor, "backup", details={"folder": folder.name})
         return folder
+
+    def _backup_configuration(self) -> None:
+        try:
+            write_configuration(self.store.plugins.sealed(), self.settings.effective_backup_dir)
+        except OSError as exc:  # the change itself has happened; a missed copy is logged, not raised
+            log_event(logging.ERROR, "backup", f"configuration backup not written: {exc}")
 
     def restore(self, folder: Path, actor: str = "local") -> dict[str, Any]:
         """Replace the database with a verified backup (the service must not be running)."""

@@ -4,6 +4,7 @@ with a source starts being sampled at once, a deleted plugin stops and is forgot
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,15 @@ _NO_SAMPLES = {"samples": 0, "first_ts": None, "last_ts": None}
 
 class Plugins:
     def __init__(
-        self, *, plugins: PluginRecords, metrics: MetricRecords, sources: Sources, detection: Detection
+        self,
+        *,
+        plugins: PluginRecords,
+        metrics: MetricRecords,
+        sources: Sources,
+        detection: Detection,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change or (lambda: None)  # configuration backups follow every change
         self._plugins = plugins
         self._metrics = metrics
         self._sources = sources
@@ -73,6 +81,7 @@ class Plugins:
 
     def _store(self, row: dict[str, Any], what: str) -> Plugin:
         self._plugins.upsert(row)
+        self._on_change()
         stored = self._plugins.require(row["plugin_id"])
         self._sources.schedule(stored)
         log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
@@ -92,6 +101,7 @@ class Plugins:
 
     def delete(self, plugin_id: str) -> None:
         self._plugins.delete(plugin_id)
+        self._on_change()
         self._sources.forget(plugin_id)
         self._detection.forget(plugin_id)
 

@@ -124,6 +124,12 @@ class PluginRecords:
             rows = conn.execute(select(t.plugins).order_by(t.plugins.c.plugin_id)).mappings().all()
         return [self._opened(r) for r in rows]
 
+    def sealed(self) -> list[dict[str, Any]]:
+        """Every registration as stored (secrets still encrypted), for configuration backups."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.plugins).order_by(t.plugins.c.plugin_id)).mappings().all()
+        return [dict(r) for r in rows]
+
     def reseal(self, transform: Callable[[str], str]) -> int:
         """Apply ``transform`` (re-encryption with a new key) to every stored secret, each plugin
         in its own transaction; returns how many plugins were rewritten."""
