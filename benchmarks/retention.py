@@ -1,7 +1,7 @@
 """Retention deleting millions of expired rows while 4 clients keep pushing: push latency (p50,
 p99) with retention running against the same pushes without it (issue 14: p99 within 2x).
 
-    python benchmarks/retention.py [--rows 5000000] [--plugins 50] [--clients 4] [--seconds 30]
+    python benchmarks/retention.py [--rows 5000000] [--plugins 50] [--clients 4] [--seconds 30] [--batch 1000]
 
 The service runs as its own process (uvicorn, as `serve` runs it) on a fresh SQLite file seeded
 with ``--rows`` samples 40 days old spread over ``--plugins`` plugins. Four client threads push
@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--period", type=float, default=0.02, help="pause between one client's pushes (s)")
+    ap.add_argument("--batch", type=int, default=1000, help="rows per retention transaction (the setting)")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -140,6 +141,7 @@ def main() -> None:
         "AI_ANALYTICS_LOG_LEVEL": "WARNING",
         "AI_ANALYTICS_SCHEDULER": "false",
         "AI_ANALYTICS_ADMIN_TOKEN": TOKEN,
+        "AI_ANALYTICS_RETENTION_BATCH": str(args.batch),
     }
     # the schema, made by the service itself
     subprocess.run(

@@ -199,6 +199,9 @@ def demo(
     settings = settings.model_copy(update={"outbound_allow": allow})
     service = _service_with(settings)
     try:
+        for old in service.tokens.list():  # a demo started again replaces its tokens
+            if old["created_by"] == "demo" and old["revoked_at"] is None:
+                service.tokens.revoke(old["token_id"])
         token, _ = service.tokens.create("demo", "admin", created_by="demo")
         scrape_token, _ = service.tokens.create("demo-self-scrape", "viewer", created_by="demo")
         summary = prepare_demo(
