@@ -123,3 +123,19 @@ def test_keys_rotate_re_encrypts_every_secret_and_the_old_key_is_gone(secure, tm
     from plugin_ai_analytics.security.crypto import SecretBox
 
     assert SecretBox([new_key]).decrypt(after) == EMAIL
+
+
+def test_personal_data_in_a_refused_push_is_masked_in_the_log_and_the_database(secure, tmp_path) -> None:
+    service, live = secure
+    with httpx.Client(base_url=live.url + API, headers=bearer(TEST_ADMIN_TOKEN)) as client:
+        r = client.post(
+            "/collect-metrics/leaky",
+            json={"samples": [{"timestamp": now_ms() / 1000, "carol@example.org": 1, "cpu_percent": "10.1.2.3"}]},
+        )
+    assert r.status_code == 422
+    from plugin_ai_analytics.logs import log_event
+
+    log_event(40, "test", "a message about carol@example.org from 10.1.2.3")
+    log = Path(service.log_path).read_text()
+    assert "carol@example.org" not in log and "10.1.2.3" not in log and "[email]" in log
+    assert b"carol@example.org" not in _raw(tmp_path)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from ..errors import NotFound
+from ..security.masking import mask
 from ..times import now_ms
 from . import tables as t
 from .database import upsert
@@ -161,7 +162,14 @@ class RejectionRecords:
         self._engine = engine
 
     def record(self, plugin_id: str, field: str | None, message: str, samples: int) -> None:
-        row = {"plugin_id": plugin_id, "at": now_ms(), "field": field, "message": message[:2000], "samples": samples}
+        # a refused batch's message may quote what was sent: personal data is masked before it is kept
+        row = {
+            "plugin_id": plugin_id,
+            "at": now_ms(),
+            "field": mask(field) if field else field,
+            "message": mask(message)[:2000],
+            "samples": samples,
+        }
         with self._engine.begin() as conn:
             conn.execute(insert(t.rejections), [row])
 
