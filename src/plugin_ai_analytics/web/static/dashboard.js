@@ -37,6 +37,17 @@ function setLanguage(next) {
 }
 
 window.dashboard = { ready: false, view: null, setLanguage, strings: STRINGS };
+// Sizes computed per value (bar heights, marker positions) arrive as data-h / data-x and are set
+// through the CSSOM here: the page's CSP allows no inline style attribute, and no inline script.
+new MutationObserver((records) => {
+  for (const record of records) for (const node of record.addedNodes) {
+    if (node.nodeType !== 1) continue;
+    for (const el of [node, ...node.querySelectorAll("[data-h], [data-x]")]) {
+      if (el.dataset.h) el.style.height = `${el.dataset.h}px`;
+      if (el.dataset.x) el.style.left = `${el.dataset.x}px`;
+    }
+  }
+}).observe(document.body, { childList: true, subtree: true });
 applyStaticStrings();
 document.querySelector(".lang").addEventListener("click", (e) => { const b = e.target.closest("button[data-lang]"); if (b) setLanguage(b.dataset.lang); });
 window.addEventListener("hashchange", () => { if (!(view instanceof LoginView)) { api("/auth/me").then((r) => { if (r.ok) { showLogout(true); route(false); } else showLogin(); }); document.getElementById("main").focus(); } });
