@@ -68,9 +68,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(tmp_path: Path, database_url: str | None = None, **extra: object) -> Settings:
-    """Settings for a test service: its own data and logs, the test admin token, and outbound
-    requests allowed to loopback (the test servers of sources live there)."""
-    values: dict[str, object] = {"admin_token": TEST_ADMIN_TOKEN, "outbound_allow": "127.0.0.0/8,::1", **extra}
+    """Settings for a test service: its own data and logs, the test admin token (send ``AUTH``),
+    and outbound requests allowed to loopback (the test servers of sources live there)."""
+    values: dict[str, object] = {
+        "admin_token": TEST_ADMIN_TOKEN,
+        "outbound_allow": "127.0.0.0/8,::1",
+        # Starlette's TestClient (and tools built on it) call the app as host "testserver"
+        "allowed_hosts": "localhost,127.0.0.1,[::1],testserver",
+        **extra,
+    }
     return Settings(
         data_dir=tmp_path / "data",
         log_dir=tmp_path / "logs",
