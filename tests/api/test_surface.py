@@ -23,7 +23,8 @@ SPEC_PATHS = {
 
 
 def test_every_spec_endpoint_is_in_the_openapi_schema(server) -> None:
-    schema = httpx.get(server.url + "/openapi.json").json()
+    assert httpx.get(server.url + "/openapi.json").status_code == 401
+    schema = httpx.get(server.url + "/openapi.json", headers=AUTH).json()
     present = {(method, path) for path, ops in schema["paths"].items() for method in ops}
     assert SPEC_PATHS <= present, SPEC_PATHS - present
 

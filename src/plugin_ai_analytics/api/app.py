@@ -24,6 +24,7 @@ from ..web import routes as web_routes
 from .auth import Guard, authorize, route_template
 from .errors import install_error_handlers
 from .hygiene import Hygiene
+from .responses import JSON
 from .routes import (
     access,
     anomalies,
@@ -71,6 +72,9 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         # vendored copy instead (web/routes.py), and ReDoc, one more bundle to vendor, is left out.
         docs_url=None,
         redoc_url=None,
+        # served below behind the token check, like every route but the liveness probe and the
+        # dashboard's page and files (/docs is such a page: it fetches the schema with the login)
+        openapi_url=None,
     )
     if service is not None:
         app.state.service = service
@@ -83,6 +87,11 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded)
     app.include_router(web_routes.router, dependencies=guarded)
     _install_self_metrics(app, guarded)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guarded)
+    def openapi_schema() -> JSON:
+        return JSON(app.openapi())
+
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS is off unless an allow-list is configured
         app.add_middleware(

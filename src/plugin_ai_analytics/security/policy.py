@@ -61,13 +61,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", API + "/auth/login"): Rule(P.PUBLIC, "global", "change"),
     ("POST", API + "/auth/logout"): Rule(P.ANY, "filtered", "change"),
     ("GET", API + "/auth/me"): Rule(P.ANY, "filtered"),
-    # what a browser needs before logging in: the page, its static files, the API's description
+    # what a browser needs before logging in: the page and its static files (/docs is a page too;
+    # the schema it shows comes from /openapi.json, which needs a login like the API)
     ("GET", "/healthz"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics/"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics/static/{name}"): Rule(P.PUBLIC),
     ("GET", "/docs"): Rule(P.PUBLIC),
-    ("GET", "/openapi.json"): Rule(P.PUBLIC),
+    ("GET", "/openapi.json"): Rule(P.ANY, "filtered"),
 }
 
 _FAIL_CLOSED = Rule(P.ADMIN, "global", "change")
