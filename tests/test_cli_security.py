@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import free_port
 
@@ -36,6 +37,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_first_start_prints_an_admin_token_and_tokens_create_prints_one_last(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -86,6 +88,7 @@ def test_insecure_refuses_a_network_bind(tmp_path: Path) -> None:
     assert "--insecure (authentication off) refuses to listen on 0.0.0.0" in result.stderr
 
 
+@pytest.mark.slow
 def test_backup_verify_refuses_a_truncated_backup(tmp_path: Path) -> None:
     made = _cli(tmp_path, "backup")
     assert made.returncode == 0, made.stderr
