@@ -138,6 +138,7 @@ def serve(data: Path) -> tuple[subprocess.Popen, str]:
         "AI_ANALYTICS_DATA_DIR": str(data),
         "AI_ANALYTICS_LOG_DIR": str(data / "logs"),
         "AI_ANALYTICS_SCHEDULER": "false",
+        "AI_ANALYTICS_INSECURE": "true",  # loopback only: the page loads without a login
         "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
     }
     proc = subprocess.Popen(

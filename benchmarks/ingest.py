@@ -113,6 +113,7 @@ def bench_backend(name: str, args: argparse.Namespace, bodies: list[tuple[str, b
         "AI_ANALYTICS_DATA_DIR": f"{tmp}/data",
         "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
         "AI_ANALYTICS_LOG_LEVEL": "WARNING",
+        "AI_ANALYTICS_INSECURE": "true",  # loopback only; benchmarks/retention.py pushes with a token
     }
     dbname = None
     if name == "postgres":

@@ -62,6 +62,7 @@ def main() -> None:
         "AI_ANALYTICS_DATA_DIR": f"{tmp}/data",
         "AI_ANALYTICS_LOG_DIR": f"{tmp}/logs",
         "AI_ANALYTICS_LOG_LEVEL": "WARNING",
+        "AI_ANALYTICS_INSECURE": "true",  # loopback only; benchmarks/retention.py pushes with a token
     }
     proc, url = start_server(env, tmp)
     try:

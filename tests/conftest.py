@@ -20,6 +20,10 @@ from plugin_ai_analytics.service import AnalyticsService
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("AI_ANALYTICS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[1]
+# Every test service accepts this admin token (AI_ANALYTICS_ADMIN_TOKEN); tests of access control
+# make their own tokens of each role.
+TEST_ADMIN_TOKEN = "test-admin-token-" + "0" * 32
+AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 NAB = REPO.parent / "shared" / "data" / "nab"
 
 
@@ -64,12 +68,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(tmp_path: Path, database_url: str | None = None, **extra: object) -> Settings:
+    """Settings for a test service: its own data and logs, the test admin token (send ``AUTH``),
+    and outbound requests allowed to loopback (the test servers of sources live there)."""
+    values: dict[str, object] = {
+        "admin_token": TEST_ADMIN_TOKEN,
+        "outbound_allow": "127.0.0.0/8,::1",
+        # Starlette's TestClient (and tools built on it) call the app as host "testserver"
+        "allowed_hosts": "localhost,127.0.0.1,[::1],testserver",
+        **extra,
+    }
     return Settings(
         data_dir=tmp_path / "data",
         log_dir=tmp_path / "logs",
         database_url=database_url,
         cpu_cores=4,
-        **extra,
+        **values,
     )
 
 
@@ -118,5 +131,5 @@ def server(service: AnalyticsService) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=30) as client:
+    with httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=30, headers=AUTH) as client:
         yield client

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NAB, REPO
+from .conftest import NAB, REPO, TEST_ADMIN_TOKEN
 
 COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest", "detect"]
 
@@ -66,9 +66,7 @@ def test_import_nab_csv_then_history_holds_every_row(tmp_path: Path) -> None:
     assert f"{rows} of {rows} rows are older than the metrics retention of 30 days" in refused.stderr
     assert "--shift-to-now" in refused.stderr and "--keep" in refused.stderr
     assert "ec2-cpu" not in run(tmp_path, "plugins", "list").stdout
-    result = run(
-        tmp_path, "import", str(path), "--plugin", "ec2-cpu", "--map", "value=cpu_percent", "--shift-to-now"
-    )
+    result = run(tmp_path, "import", str(path), "--plugin", "ec2-cpu", "--map", "value=cpu_percent", "--shift-to-now")
     assert f'"stored": {rows}' in result.stdout
     assert "importing" in result.stdout  # the progress bar
     listing = run(tmp_path, "plugins", "list").stdout
@@ -203,7 +201,11 @@ def test_scripts_start_shows_the_install_and_passes_port_to_demo(tmp_path: Path)
     def start(*args: str, **env: str) -> list[str]:
         result = subprocess.run(
             ["bash", str(tmp_path / "scripts" / "start"), *args],
-            capture_output=True, text=True, env={**os.environ, **env}, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=30,
+            check=True,
         )
         return result.stdout.splitlines()
 
@@ -251,13 +253,14 @@ def test_status_asks_the_running_server(tmp_path: Path) -> None:
     assert down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1
     assert f"no service answers at {url}" in down.stderr
     env = {**os.environ, "AI_ANALYTICS_DATA_DIR": str(tmp_path / "data"), "AI_ANALYTICS_LOG_DIR": str(tmp_path)}
+    env["AI_ANALYTICS_ADMIN_TOKEN"] = TEST_ADMIN_TOKEN
     server = subprocess.Popen(
         [sys.executable, "-m", "plugin_ai_analytics", "serve", "--port", str(port)], env=env, cwd=tmp_path
     )
     try:
         deadline = time.monotonic() + 30
         while True:
-            result = run(tmp_path, "status", "--url", url, check=False)
+            result = run(tmp_path, "status", "--url", url, env={"AI_ANALYTICS_TOKEN": TEST_ADMIN_TOKEN}, check=False)
             if result.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.3)

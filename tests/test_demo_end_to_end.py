@@ -41,9 +41,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     )
     url = f"http://127.0.0.1:{port}/api/plugin-ai-analytics"
     deadline = time.monotonic() + 300
+    headers: dict[str, str] = {}
     while True:
+        # the demo prints the admin token it made, alone on a line, before it serves
+        printed = [line for line in (tmp / "demo.out").read_text().splitlines() if line.startswith("paa_")]
+        if printed:
+            headers = {"Authorization": f"Bearer {printed[-1]}"}
         try:
-            if httpx.get(url + "/system-status", timeout=2).status_code == 200:
+            if headers and httpx.get(url + "/system-status", timeout=2, headers=headers).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -52,7 +57,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
             output.close()
             raise AssertionError(f"the demo did not start serving: {(tmp / 'demo.out').read_text()[-2000:]}")
         time.sleep(0.5)
-    client = httpx.Client(base_url=url, timeout=60)
+    client = httpx.Client(base_url=url, timeout=60, headers=headers)
     yield client, started
     client.close()
     proc.terminate()

@@ -107,6 +107,7 @@ IMPORT_NAMES = {
     "scikit-learn": "sklearn",
     "prometheus-client": "prometheus_client",
     "pydantic-settings": "pydantic_settings",
+    "pyjwt": "jwt",
 }
 # Used without an import statement of ours.
 LOADED_BY_OTHERS = {

@@ -1,4 +1,5 @@
-"""The command-line tool: serve, demo, import, collect, plugins, status.
+"""The command-line tool: serve, demo, import, collect, plugins, status; the administration
+commands (tokens, audit, keys, backup, restore) are in ``cli_admin.py``.
 
 Thin: every command calls the service layer; errors print one line naming what is wrong.
 """
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .cli_admin import register as register_admin_commands
 from .errors import AnalyticsError, ValidationError
 
 app = typer.Typer(
@@ -26,13 +28,18 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="The plugin registry.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
+register_admin_commands(app)
 
 
 def _service() -> Any:
+    return _service_with(None)
+
+
+def _service_with(settings: Any) -> Any:
     # loaded on use, so --help and the quick commands start fast
     from .service import AnalyticsService
 
-    return AnalyticsService()
+    return AnalyticsService(settings)
 
 
 def _fail(exc: Exception) -> None:
@@ -78,6 +85,18 @@ def _ensure_port_free(host: str, port: int) -> None:
             raise typer.Exit(2) from None
 
 
+def _loopback(host: str) -> bool:
+    # loaded on use, so --help and the quick commands start fast
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -85,20 +104,69 @@ def serve(
     plugins_file: Annotated[
         Path | None, typer.Option(help="YAML plugin registry to load at start (AI_ANALYTICS_PLUGINS_FILE)")
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="authentication OFF: every caller is an admin (loopback only; a warning)"),
+    ] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="serve HTTPS with this certificate (AI_ANALYTICS_TLS_CERT)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="its private key (AI_ANALYTICS_TLS_KEY)")] = None,
 ) -> None:
-    """Start the service (REST API, scheduler, workers) in this process."""
+    """Start the service (REST API, scheduler, workers) in this process. Every route but /healthz,
+    the dashboard's page and files and the API description needs a token; on a first start one
+    admin token is made and printed once."""
+    # loaded on use, so --help and the quick commands start fast
+    from .config import get_settings
+
+    settings = get_settings()
+    updates: dict[str, Any] = {"plugins_file": plugins_file} if plugins_file is not None else {}
+    if insecure:
+        updates["insecure"] = True
+    if tls_cert is not None or tls_key is not None:
+        updates.update(tls_cert=tls_cert, tls_key=tls_key)
+    _run_server(settings.model_copy(update=updates), host, port)
+
+
+def _run_server(settings: Any, host: str, port: int) -> None:
     # loaded on use, so --help and the quick commands start fast
     import uvicorn
 
-    # loaded on use, so --help and the quick commands start fast
-    from .api.app import create_app
-    from .config import get_settings
+    from .api.app import create_app  # loaded on use, so --help and the quick commands start fast
 
+    if settings.insecure and not _loopback(host):
+        typer.echo(f"error: --insecure (authentication off) refuses to listen on {host}: use 127.0.0.1", err=True)
+        raise typer.Exit(2)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        typer.echo("error: TLS needs both --tls-cert and --tls-key", err=True)
+        raise typer.Exit(2)
     _ensure_port_free(host, port)
-    settings = get_settings()
-    if plugins_file is not None:
-        settings = settings.model_copy(update={"plugins_file": plugins_file})
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning", access_log=False)
+    if settings.insecure:
+        typer.echo("WARNING: authentication is OFF (--insecure): anyone reaching this port is an admin", err=True)
+    else:
+        _first_admin_token(settings)
+    tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning", access_log=False, **tls)
+
+
+def _first_admin_token(settings: Any) -> None:
+    """On a first start (no token yet), make an admin token and print it once."""
+    # loaded on use, so --help and the quick commands start fast
+    from .service import AnalyticsService
+
+    service = AnalyticsService(settings)
+    try:
+        if service.tokens.has_active():
+            return
+        token, info = service.tokens.create("initial-admin", "admin", created_by="first-start")
+        service.audit.record("system", "token_create", details={"token_id": info["token_id"], "role": "admin"})
+    finally:
+        service.close()
+    typer.echo(
+        "No API token existed, so an admin token was made. It is shown only now; send it as\n"
+        "  Authorization: Bearer <token>\n"
+        "and make more with: plugin-ai-analytics tokens create --role viewer|operator|admin|ingest\n" + token
+    )
 
 
 @app.command()
@@ -122,9 +190,23 @@ def demo(
 
     if serve_after:
         _ensure_port_free(host, port)  # before the set-up, which registers this process as a plugin
-    service = _service()
+    # loaded on use, so --help and the quick commands start fast
+    from .config import get_settings
+
+    # The demo scrapes its own /metrics on loopback: allow that one outbound address.
+    settings = get_settings()
+    allow = ",".join(a for a in (settings.outbound_allow, "127.0.0.1/32") if a)
+    settings = settings.model_copy(update={"outbound_allow": allow})
+    service = _service_with(settings)
     try:
-        summary = prepare_demo(service, os.getpid(), plugins_file=plugins_file, backfill=backfill, port=port)
+        for old in service.tokens.list():  # a demo started again replaces its tokens
+            if old["created_by"] == "demo" and old["revoked_at"] is None:
+                service.tokens.revoke(old["token_id"])
+        token, _ = service.tokens.create("demo", "admin", created_by="demo")
+        scrape_token, _ = service.tokens.create("demo-self-scrape", "viewer", created_by="demo")
+        summary = prepare_demo(
+            service, os.getpid(), plugins_file=plugins_file, backfill=backfill, port=port, token=scrape_token
+        )
     except Exception as exc:
         service.close()
         _fail(exc)
@@ -134,7 +216,14 @@ def demo(
         typer.echo(line)
     if serve_after:
         typer.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-        serve(host=host, port=port, plugins_file=plugins_file if plugins_file.exists() else None)
+        typer.echo('the demo\'s admin token (log the dashboard in with it; curl -H "Authorization: Bearer $TOKEN"):')
+        typer.echo(token)
+        if plugins_file.exists():
+            settings = settings.model_copy(update={"plugins_file": plugins_file})
+        _run_server(settings, host, port)
+    else:
+        typer.echo("the demo's admin token:")
+        typer.echo(token)
 
 
 @app.command("import")
@@ -357,6 +446,9 @@ def status(
             "--local", help="read the data directory directly instead (no server needed; this process's view)"
         ),
     ] = False,
+    token: Annotated[
+        str | None, typer.Option(envvar="AI_ANALYTICS_TOKEN", help="API token for the service (AI_ANALYTICS_TOKEN)")
+    ] = None,
 ) -> None:
     """Print the running service's status (database, scheduler, executor, models, data quality) as JSON."""
     if local:
@@ -371,7 +463,8 @@ def status(
 
     endpoint = url.rstrip("/") + "/api/plugin-ai-analytics/system-status"
     try:
-        response = httpx.get(endpoint, timeout=10)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(endpoint, timeout=10, headers=headers)
     except httpx.HTTPError as exc:
         typer.echo(
             f"error: no service answers at {url} ({type(exc).__name__}); start one (scripts/start or "

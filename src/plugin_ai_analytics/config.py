@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ValidationError as AnalyticsValidationError
@@ -54,6 +54,38 @@ class Settings(BaseSettings):
     retention_predictions_days: float = Field(default=7, alias="AI_ANALYTICS_RETENTION_PREDICTIONS_DAYS", gt=0)
     retention_anomalies_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_ANOMALIES_DAYS", gt=0)
     retention_suggestions_days: float = Field(default=90, alias="AI_ANALYTICS_RETENTION_SUGGESTIONS_DAYS", gt=0)
+    retention_audit_days: float = Field(default=400, alias="AI_ANALYTICS_RETENTION_AUDIT_DAYS", gt=0)
+    retention_batch_rows: int = Field(default=1000, alias="AI_ANALYTICS_RETENTION_BATCH", ge=10, le=100_000)
+
+    # Security (docs/security.md). Authentication is on unless ``insecure`` (loopback only).
+    insecure: bool = Field(default=False, alias="AI_ANALYTICS_INSECURE")
+    admin_token: SecretStr | None = Field(default=None, alias="AI_ANALYTICS_ADMIN_TOKEN")
+    secret_key: SecretStr | None = Field(default=None, alias="AI_ANALYTICS_SECRET_KEY")
+    key_file: Path | None = Field(default=None, alias="AI_ANALYTICS_KEY_FILE")
+    allowed_hosts: str = Field(default="localhost,127.0.0.1,[::1]", alias="AI_ANALYTICS_ALLOWED_HOSTS")
+    cors_origins: str = Field(default="", alias="AI_ANALYTICS_CORS_ORIGINS")
+    outbound_allow: str = Field(default="", alias="AI_ANALYTICS_OUTBOUND_ALLOW")
+    auth_failures_per_minute: int = Field(default=20, alias="AI_ANALYTICS_AUTH_FAILURES_PER_MINUTE", ge=1)
+    oidc_jwks: str | None = Field(default=None, alias="AI_ANALYTICS_OIDC_JWKS")
+    oidc_issuer: str | None = Field(default=None, alias="AI_ANALYTICS_OIDC_ISSUER")
+    oidc_audience: str | None = Field(default=None, alias="AI_ANALYTICS_OIDC_AUDIENCE")
+    oidc_role_claim: str = Field(default="role", alias="AI_ANALYTICS_OIDC_ROLE_CLAIM")
+    tls_cert: Path | None = Field(default=None, alias="AI_ANALYTICS_TLS_CERT")
+    tls_key: Path | None = Field(default=None, alias="AI_ANALYTICS_TLS_KEY")
+
+    # Backups (docs/security.md): snapshots with a manifest of checksums, rotated.
+    backup_dir: Path | None = Field(default=None, alias="AI_ANALYTICS_BACKUP_DIR")
+    backup_interval_hours: float = Field(default=168, alias="AI_ANALYTICS_BACKUP_INTERVAL", ge=0)
+    backup_keep: int = Field(default=4, alias="AI_ANALYTICS_BACKUP_KEEP", ge=1)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "must be at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -92,6 +124,14 @@ class Settings(BaseSettings):
             "response_time_p95_ms": self.severity_floor_response_time_ms,
             "error_rate": self.severity_floor_error_rate,
         }
+
+    @property
+    def effective_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "secret.key"
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def effective_cpu_cores(self) -> int:

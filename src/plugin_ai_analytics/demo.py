@@ -27,8 +27,15 @@ def default_backfill_dir() -> Path | None:
 
 
 def prepare_demo(
-    service: Any, pid: int, *, plugins_file: Path | None, backfill: Path | None, port: int = 8000
+    service: Any,
+    pid: int,
+    *,
+    plugins_file: Path | None,
+    backfill: Path | None,
+    port: int = 8000,
+    token: str | None = None,
 ) -> list[str]:
+    """Register and fill the demo plugins; ``token`` (a viewer's) lets the self-scrape read /metrics."""
     lines = []
     service.register_plugin(
         {
@@ -43,7 +50,7 @@ def prepare_demo(
         {
             "plugin_id": "plugin-ai-analytics-api",
             "name": "this service's API, scraped from its own /metrics",
-            "source": {"type": "prometheus", "url": f"http://127.0.0.1:{port}/metrics"},
+            "source": {"type": "prometheus", "url": f"http://127.0.0.1:{port}/metrics", "bearer_token": token},
             "interval_seconds": 15,
         }
     )

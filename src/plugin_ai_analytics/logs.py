@@ -1,7 +1,8 @@
 """The one logger setup: stderr plus a rotated ``logs/plugin_ai_analytics.log``.
 
 One line per event, ``<time> <LEVEL> op=<operation> plugin=<id> <message>``, so ``grep ERROR``
-and ``grep train_models`` work on the file as the seed shows.
+and ``grep train_models`` work on the file as the seed shows. Personal data and tokens are
+masked in every line (``security.masking``) before any handler writes it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 from typing import Any
+
+from .security.masking import MaskingFilter
 
 __all__ = ["configure_logging", "log_event", "logger"]
 
@@ -46,6 +49,7 @@ def configure_logging(log_dir: Path, level: str = "INFO") -> Path:
     stderr_handler = logging.StreamHandler(sys.stderr)
     for handler in (file_handler, stderr_handler):
         handler.setFormatter(formatter)
+        handler.addFilter(MaskingFilter())
         logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

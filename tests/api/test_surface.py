@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from ..conftest import AUTH
+
 SPEC_PATHS = {
     ("post", "/api/plugin-ai-analytics/collect-metrics/{plugin_id}"),
     ("get", "/api/plugin-ai-analytics/metrics-history/{plugin_id}"),
@@ -21,7 +23,8 @@ SPEC_PATHS = {
 
 
 def test_every_spec_endpoint_is_in_the_openapi_schema(server) -> None:
-    schema = httpx.get(server.url + "/openapi.json").json()
+    assert httpx.get(server.url + "/openapi.json").status_code == 401
+    schema = httpx.get(server.url + "/openapi.json", headers=AUTH).json()
     present = {(method, path) for path, ops in schema["paths"].items() for method in ops}
     assert SPEC_PATHS <= present, SPEC_PATHS - present
 
@@ -36,7 +39,7 @@ def test_system_status_reports_database_and_process(api: httpx.Client) -> None:
 
 def test_prometheus_endpoint_exposes_api_latency(server, api: httpx.Client) -> None:
     api.get("/system-status")
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics", headers=AUTH).text
     assert (
         'http_request_duration_seconds_count{method="GET",route="/api/plugin-ai-analytics/system-status",status="200"}'
         in text

@@ -9,7 +9,7 @@ import pytest
 
 from plugin_ai_analytics.collect import PluginMonitor
 
-from ..conftest import LiveServer
+from ..conftest import TEST_ADMIN_TOKEN, LiveServer
 
 
 def host_call_factory(monitor: PluginMonitor, seen_ms: list[float] | None = None):
@@ -37,7 +37,7 @@ def host_call_factory(monitor: PluginMonitor, seen_ms: list[float] | None = None
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_measured_latency_and_errors_reach_the_store(service, server) -> None:
-    monitor = PluginMonitor("instrumented", endpoint=server.url, flush_interval=0.5)
+    monitor = PluginMonitor("instrumented", endpoint=server.url, flush_interval=0.5, token=TEST_ADMIN_TOKEN)
     seen_ms: list[float] = []
     call = host_call_factory(monitor, seen_ms)
     results = [call() for _ in range(50)]
@@ -62,7 +62,7 @@ def test_measured_latency_and_errors_reach_the_store(service, server) -> None:
 def test_server_outage_buffers_and_delivers_later(service) -> None:
     live = LiveServer(service).start()
     port = live.port
-    monitor = PluginMonitor("outage", endpoint=live.url, flush_interval=0.2, max_backoff=0.5)
+    monitor = PluginMonitor("outage", endpoint=live.url, flush_interval=0.2, max_backoff=0.5, token=TEST_ADMIN_TOKEN)
     call = host_call_factory(monitor)
     call()
     assert monitor.flush(timeout=10)

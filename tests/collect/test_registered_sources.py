@@ -134,9 +134,12 @@ def test_a_failing_source_is_a_502_and_an_error_log_line(api: httpx.Client, serv
     )
     r = api.post("/collect-metrics/gone")
     assert r.status_code == 502 and r.json()["error"] == "source_error"
-    with pytest.raises(Exception, match="Connection refused"):
+    assert "Connection refused" not in r.text  # what the target answered stays in the log (issue 14)
+    with pytest.raises(Exception, match="not a Prometheus exposition"):
         service.sources._collect_scheduled("gone")
-    assert "ERROR op=collect_metrics plugin=gone scheduled collection failed" in Path(service.log_path).read_text()
+    log = Path(service.log_path).read_text()
+    assert "ERROR op=collect_metrics plugin=gone scheduled collection failed" in log
+    assert "Connection refused" in log
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

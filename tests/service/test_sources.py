@@ -19,6 +19,7 @@ from plugin_ai_analytics.errors import NotFound, SourceError, ValidationError
 from plugin_ai_analytics.jobs.executor import JobRunner
 from plugin_ai_analytics.jobs.scheduler import Scheduler
 from plugin_ai_analytics.schemas import IngestResult
+from plugin_ai_analytics.security.outbound import Allowlist
 from plugin_ai_analytics.service.ingest import Ingest
 from plugin_ai_analytics.service.sources import Sources
 from plugin_ai_analytics.store import Store
@@ -46,7 +47,8 @@ def sources(sqlite_store: Store, scheduler: Scheduler, settings) -> Sources:
         plugins=sqlite_store.plugins,
         detection=detection_of(sqlite_store),
     )
-    return Sources(plugins=sqlite_store.plugins, scheduler=scheduler, ingest=ingest)
+    # the test exporters listen on loopback, which the outbound guard refuses unless allowed
+    return Sources(plugins=sqlite_store.plugins, scheduler=scheduler, ingest=ingest, allow=Allowlist.parse("127.0.0.1"))
 
 
 @pytest.fixture

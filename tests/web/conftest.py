@@ -14,7 +14,7 @@ import pytest
 
 from plugin_ai_analytics.service import AnalyticsService
 
-from ..conftest import NAB, LiveServer, make_settings, unavailable
+from ..conftest import NAB, TEST_ADMIN_TOKEN, LiveServer, make_settings, unavailable
 
 CHROMIUM = os.environ.get("AI_ANALYTICS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -91,10 +91,25 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+def log_in(context: Any, token: str = TEST_ADMIN_TOKEN) -> None:
+    """What logging in leaves in a browser: the session cookie (HttpOnly) and the CSRF cookie,
+    for every test server (cookies are per host, not per port)."""
+    common = {"domain": "127.0.0.1", "path": "/", "sameSite": "Strict"}
+    context.add_cookies(
+        [
+            {"name": "paa_session", "value": token, "httpOnly": True, **common},
+            {"name": "paa_csrf", "value": "test-csrf", "httpOnly": False, **common},
+        ]
+    )
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page (own storage) on a laptop-sized screen; page errors fail the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    """A fresh page (own storage, logged in) on a laptop-sized screen; page errors fail the test."""
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's CSP forbids
+    # (no eval); tests/web/test_login.py checks the page under its CSP, without the bypass.
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US", bypass_csp=True)
+    log_in(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -106,12 +121,15 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Pages in a browser set to a locale and time zone; page errors fail the test."""
+    """Pages (logged in) in a browser set to a locale and time zone; page errors fail the test."""
     contexts: list[Any] = []
     errors: list[str] = []
 
     def make(locale: str = "en-US", timezone: str = "UTC", width: int = 1440, height: int = 900) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, timezone_id=timezone)
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale=locale, timezone_id=timezone, bypass_csp=True
+        )
+        log_in(context)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..conftest import REPO, LiveServer
+from ..conftest import AUTH, REPO, LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_docs_lists_the_operations_with_the_network_off(server: LiveServer, page
 
 
 def test_redoc_is_not_offered_since_it_would_need_a_cdn(server: LiveServer) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH) as client:
         assert client.get("/redoc").status_code == 404
         docs = client.get("/docs").text
     assert "cdn" not in docs.lower() and "https://" not in docs

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..conftest import REPO, LiveServer
+from ..conftest import AUTH, REPO, LiveServer
 from .conftest import NAB_PLUGINS
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def open_view(page: Any, server: LiveServer, fragment: str = "") -> None:
 
 def answers(server: LiveServer, path: str) -> int:
     """The status the API gives ``path``: the page must cope with an endpoint not built yet (501)."""
-    with httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=60) as api:
+    with httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=60, headers=AUTH) as api:
         return api.get(path).status_code
 
 
@@ -176,7 +176,7 @@ def test_a_posted_sample_reaches_the_live_chart_within_5_seconds(nab_server: Liv
     points = int(cpu.get_attribute("data-points"))
     new = max(last + timedelta(seconds=1), datetime.now(UTC).replace(microsecond=0))
     expected = new.isoformat().replace("+00:00", ".000Z")
-    with httpx.Client(base_url=nab_server.url + "/api/plugin-ai-analytics") as api:
+    with httpx.Client(base_url=nab_server.url + "/api/plugin-ai-analytics", headers=AUTH) as api:
         r = api.post(
             "/collect-metrics/nab-rds-cpu-cc0c53",
             json={"samples": [{"timestamp": new.isoformat(), "cpu_percent": 97.5}]},
@@ -257,7 +257,7 @@ def test_operator_buttons_train_detect_and_export(nab_server: LiveServer, page: 
         page.wait_for_function("document.querySelector('#action-status a[download]')")
         assert "not available yet" in page.locator("#action-status").inner_text()
         href = page.locator("#action-status a[download]").get_attribute("href")
-        with httpx.Client(base_url=nab_server.url) as client:
+        with httpx.Client(base_url=nab_server.url, headers=AUTH) as client:
             csv = client.get(href)
         assert csv.status_code == 200 and csv.text.startswith("timestamp,")
     else:

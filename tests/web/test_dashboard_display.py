@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..conftest import LiveServer
+from ..conftest import AUTH, LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def open_view(page: Any, server: LiveServer, fragment: str = "") -> None:
 
 
 def api(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=60)
+    return httpx.Client(base_url=server.url + "/api/plugin-ai-analytics", timeout=60, headers=AUTH)
 
 
 # -- axes --------------------------------------------------------------------------------------
@@ -40,8 +40,12 @@ Y_AXIS = """(metric) => {
 def test_flat_and_all_zero_series_get_an_axis_that_fits_them(nab_server: LiveServer, new_page: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     samples = [
-        {"timestamp": (now - timedelta(minutes=5 * i)).isoformat(), "error_rate": 0.0, "cpu_percent": 12.5,
-         "request_count": 100}
+        {
+            "timestamp": (now - timedelta(minutes=5 * i)).isoformat(),
+            "error_rate": 0.0,
+            "cpu_percent": 12.5,
+            "request_count": 100,
+        }
         for i in range(36)
     ]
     with api(nab_server) as client:
@@ -124,7 +128,9 @@ STAMPED_SUGGESTION = {
             "priority": "Medium",
             "evidence": {
                 "error_rate_before_pct": {
-                    "value": 0.2, "unit": "%", "window": "2026-11-19T00:00:00+00:00 .. 2026-11-20T00:00:00+00:00",
+                    "value": 0.2,
+                    "unit": "%",
+                    "window": "2026-11-19T00:00:00+00:00 .. 2026-11-20T00:00:00+00:00",
                 },
                 "restarts_detected": ["2026-11-20T00:00:00+00:00"],
             },

@@ -40,9 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     with pytest.raises(SourceError):
         service.collect_once("broken")
-    pinned = [
-        {"timestamp": (end - i * STEP).isoformat(), "cpu_percent": 99.0 if i < 120 else 20.0} for i in range(600)
-    ]
+    pinned = [{"timestamp": (end - i * STEP).isoformat(), "cpu_percent": 99.0 if i < 120 else 20.0} for i in range(600)]
     service.register_plugin({"plugin_id": "pinned", "cpu_limit_percent": 100, "interval_seconds": 300})
     service.ingest_samples("pinned", pinned)
     counts = [{"timestamp": (end - i * STEP).isoformat(), "request_count": 100 + i % 3} for i in range(576)]

@@ -17,7 +17,8 @@ from plugin_ai_analytics.web import routes
 from ..conftest import REPO, LiveServer
 
 STATIC = REPO / "src" / "plugin_ai_analytics" / "web" / "static"
-MODULES = sorted(p.name for p in STATIC.glob("*.js"))
+# prefetch.js is a classic script (the page's first requests, started before any module loads)
+MODULES = sorted(p.name for p in STATIC.glob("*.js") if p.name != "prefetch.js")
 ENTRY = "dashboard.js"  # the one module index.html loads, with ?v=<version>
 IMPORT = re.compile(r'^import [^;]* from "([^"]+)";$', re.M)
 

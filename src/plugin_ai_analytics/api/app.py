@@ -3,22 +3,41 @@ and the service's life cycle tied to the app's."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .._version import __version__
-from ..config import Settings
+from ..config import Settings, get_settings
+from ..logs import log_event
 from ..service import AnalyticsService
 from ..web import routes as web_routes
+from .auth import Guard, authorize, route_template
 from .errors import install_error_handlers
-from .routes import anomalies, batch, collect, dashboard, export, forecasts, metrics, suggestions, summary, system
+from .hygiene import Hygiene
+from .responses import JSON
+from .routes import (
+    access,
+    anomalies,
+    batch,
+    collect,
+    dashboard,
+    export,
+    forecasts,
+    metrics,
+    suggestions,
+    summary,
+    system,
+)
 
 __all__ = ["create_app", "API_PREFIX"]
 
@@ -28,12 +47,16 @@ API_PREFIX = "/api/plugin-ai-analytics"
 def create_app(service: AnalyticsService | None = None, settings: Settings | None = None) -> FastAPI:
     """Build the app. With ``service`` given the caller owns its life cycle (tests, embedding)."""
     owned = service is None
+    settings = settings or (service.settings if service is not None else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             app.state.service = AnalyticsService(settings)
             app.state.service.start()
+            app.state.guard = Guard(app.state.service, settings)
+        if settings.insecure:
+            log_event(logging.WARNING, "start", "authentication is OFF (--insecure): every caller is an admin")
         try:
             yield
         finally:
@@ -49,18 +72,68 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         # vendored copy instead (web/routes.py), and ReDoc, one more bundle to vendor, is left out.
         docs_url=None,
         redoc_url=None,
+        # served below behind the token check, like every route but the liveness probe and the
+        # dashboard's page and files (/docs is such a page: it fetches the schema with the login)
+        openapi_url=None,
     )
     if service is not None:
         app.state.service = service
+        app.state.guard = Guard(service, settings)
     install_error_handlers(app)
-    for module in (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system, dashboard):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(web_routes.router)
-    _install_self_metrics(app)
+    # Every route is authorised by one dependency applying the route × role table (security/policy.py).
+    guarded = [Depends(authorize)]
+    routers = (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system, dashboard, access)
+    for module in routers:
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded)
+    app.include_router(web_routes.router, dependencies=guarded)
+    _install_self_metrics(app, guarded)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guarded)
+    def openapi_schema() -> JSON:
+        return JSON(app.openapi())
+
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # CORS is off unless an allow-list is configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+        )
+    app.add_middleware(
+        Hygiene,
+        api_prefix=API_PREFIX,
+        allowed_hosts=settings.allowed_hosts.split(","),
+        hsts=settings.tls_cert is not None,
+        after=lambda scope, status: _audit(app, scope, status),
+    )
     return app
 
 
-def _install_self_metrics(app: FastAPI) -> None:
+async def _audit(app: FastAPI, scope: Any, status: int) -> None:
+    """Write the audit entry of a call its rule audits (state-changing calls, analysis runs)."""
+    state = scope.get("state") or {}
+    rule = state.get("rule")
+    if rule is None or rule.audit is None:
+        return
+    identity = state.get("identity")
+    route = scope.get("route")
+    outcome = "ok" if status < 400 else "denied" if status in (401, 403, 429) else f"failed {status}"
+    details = {"method": scope["method"], "route": route_template(scope), "status": status}
+    query = scope.get("query_string", b"").decode("latin-1")
+    if query:
+        details["query"] = query[:300]
+    await run_in_threadpool(
+        app.state.service.audit.record,
+        identity.actor if identity is not None else "unauthenticated",
+        getattr(route, "name", None) or scope["path"],
+        plugin_id=(scope.get("path_params") or {}).get("plugin_id"),
+        outcome=outcome,
+        details=details,
+    )
+
+
+def _install_self_metrics(app: FastAPI, guarded: list[Any]) -> None:
     # A registry per app keeps several apps in one process (tests) from clashing.
     # Standard names, so any Prometheus tooling (and our own scrape source) understands them.
     registry = CollectorRegistry()
@@ -93,7 +166,7 @@ def _install_self_metrics(app: FastAPI) -> None:
         requests.labels(*labels).inc()
         return response
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=guarded)
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

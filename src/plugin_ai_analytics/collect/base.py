@@ -16,6 +16,7 @@ from plugin_ai_analytics.domain import METRIC_NAMES
 from plugin_ai_analytics.errors import ValidationError
 
 __all__ = [
+    "BasicAuth",
     "MetricValues",
     "ProcessSourceConfig",
     "PrometheusMapping",
@@ -114,7 +115,48 @@ class PrometheusMapping(_Config):
         return _check_regex(value, "error_status")
 
 
-class PrometheusSourceConfig(_Config):
+class BasicAuth(_Config):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(max_length=4096)
+
+
+class _HTTPCredentials(_Config):
+    """Credentials for an HTTP source, encrypted at rest and never returned by the API. A
+    ``user:password@`` in the URL is moved here, so the stored URL carries none."""
+
+    bearer_token: str | None = Field(default=None, max_length=4096, description="sent as Authorization: Bearer")
+    basic_auth: BasicAuth | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_url(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("url"), str) or "@" not in data["url"]:
+            return data
+        import httpx  # only configurations with URLs pay for it
+
+        try:
+            url = httpx.URL(data["url"])
+        except (httpx.InvalidURL, TypeError):
+            return data
+        if not url.username:
+            return data
+        out = dict(data)
+        out["url"] = str(url.copy_with(username=None, password=None))
+        out.setdefault("basic_auth", {"username": url.username, "password": url.password or ""})
+        return out
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.bearer_token:
+            return {"Authorization": f"Bearer {self.bearer_token}"}
+        if self.basic_auth is not None:
+            import base64  # only sources with basic auth pay for it
+
+            pair = f"{self.basic_auth.username}:{self.basic_auth.password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {}
+
+
+class PrometheusSourceConfig(_HTTPCredentials):
     """A Prometheus exposition endpoint (``/metrics``) scraped directly.
 
     ``labels`` keeps only series whose labels agree with it; series that do not carry a filtered
@@ -133,7 +175,7 @@ class PrometheusSourceConfig(_Config):
         return _check_http_url(value)
 
 
-class PromQLSourceConfig(_Config):
+class PromQLSourceConfig(_HTTPCredentials):
     """An existing Prometheus server, asked one instant PromQL query per field."""
 
     type: Literal["promql"]

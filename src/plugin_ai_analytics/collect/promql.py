@@ -7,6 +7,7 @@ names its field, so an operator can tell which of the configured queries to fix.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -15,32 +16,59 @@ import httpx
 
 from plugin_ai_analytics.domain import metric_spec
 from plugin_ai_analytics.errors import SourceError
+from plugin_ai_analytics.logs import log_event
+from plugin_ai_analytics.security.outbound import Allowlist, OutboundRefused, guarded_request
 
 __all__ = ["PromQLSource"]
+
+# errorType values of the Prometheus HTTP API
+_PROMETHEUS_ERRORS = {"bad_data", "timeout", "canceled", "execution", "internal", "unavailable", "not_found"}
 
 
 class PromQLSource:
     """Reads the fields named in ``queries`` from the Prometheus server at ``url``."""
 
-    def __init__(self, url: str, queries: Mapping[str, str], *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        queries: Mapping[str, str],
+        *,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        allow: Allowlist | None = None,
+    ) -> None:
         for name in queries:
             metric_spec(name)  # KeyError names an unknown metric before any query runs
         self.url = url.rstrip("/")
         self.queries = dict(queries)
         self.timeout = timeout
+        self._headers = dict(headers or {})
+        self._allow = allow
 
     def _query(self, client: httpx.Client, query: str) -> float | None:
         """The value of one instant query; ``ValueError`` carries Prometheus' own explanation."""
         try:
-            response = client.get(f"{self.url}/api/v1/query", params={"query": query})
+            response = guarded_request(
+                client, "GET", f"{self.url}/api/v1/query", self._allow, params={"query": query}, headers=self._headers
+            )
+        except OutboundRefused:
+            raise
         except httpx.HTTPError as exc:
-            raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+            log_event(logging.WARNING, "collect", f"PromQL {self.url}: {type(exc).__name__}: {exc}")
+            raise ConnectionError("no answer") from None
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
-            raise ValueError(f"HTTP {response.status_code}, not a Prometheus API answer") from None
+            log_event(logging.WARNING, "collect", f"PromQL {self.url}: HTTP {response.status_code}, not JSON")
+            raise ValueError("not a Prometheus API answer") from None
         if body.get("status") != "success":
-            raise ValueError(f"{body.get('errorType', 'error')}: {body.get('error', response.status_code)}")
+            # Prometheus' own explanation of a bad query is passed on (the operator wrote the
+            # query); anything else a server answered stays in the log.
+            kind = body.get("errorType")
+            if kind in _PROMETHEUS_ERRORS and isinstance(body.get("error"), str):
+                raise ValueError(f"{kind}: {body['error'][:300]}")
+            log_event(logging.WARNING, "collect", f"PromQL {self.url}: HTTP {response.status_code}, no API answer")
+            raise ValueError("not a Prometheus API answer")
         data = body.get("data") or {}
         kind, result = data.get("resultType"), data.get("result")
         if kind == "scalar":

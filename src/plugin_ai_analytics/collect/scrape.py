@@ -9,6 +9,7 @@ increase since the reset.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -19,6 +20,8 @@ import httpx
 
 from plugin_ai_analytics.collect.base import PrometheusMapping
 from plugin_ai_analytics.errors import SourceError
+from plugin_ai_analytics.logs import log_event
+from plugin_ai_analytics.security.outbound import Allowlist, OutboundRefused, guarded_request
 
 __all__ = ["Exposition", "ScrapeSource", "histogram_quantile", "read_exposition"]
 
@@ -133,21 +136,35 @@ class ScrapeSource:
         mapping: PrometheusMapping | None = None,
         labels: Mapping[str, str] | None = None,
         timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        allow: Allowlist | None = None,
     ) -> None:
         self.url = url
+        self._headers = {"Accept": "text/plain", **(headers or {})}
+        self._allow = allow
         self.mapping = mapping or PrometheusMapping()
         self.labels = dict(labels or {})
         self.timeout = timeout
         self._previous: Exposition | None = None
         self._previous_at: float | None = None
 
+    def _failed(self, reason: str) -> SourceError:
+        # The caller learns only that no exposition came back: what the target answered (or that
+        # nothing listens there) goes to the server log, so a source URL is no port scanner and
+        # no way to read another local page through the API.
+        log_event(logging.WARNING, "collect", f"scrape {self.url}: {reason}")
+        return SourceError(f"scrape {self.url}: not a Prometheus exposition answer (the reason is in the server log)")
+
     def _fetch(self) -> str:
         try:
-            response = httpx.get(self.url, timeout=self.timeout, headers={"Accept": "text/plain"})
+            with httpx.Client(timeout=self.timeout) as client:
+                response = guarded_request(client, "GET", self.url, self._allow, headers=self._headers)
+        except OutboundRefused:
+            raise
         except httpx.HTTPError as exc:
-            raise SourceError(f"scrape {self.url}: {type(exc).__name__}: {exc}") from None
+            raise self._failed(f"{type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            raise SourceError(f"scrape {self.url}: HTTP {response.status_code}")
+            raise self._failed(f"HTTP {response.status_code}")
         return response.text
 
     def collect(self) -> dict[str, float | int | None]:
@@ -156,7 +173,7 @@ class ScrapeSource:
         try:
             current = read_exposition(text, self.mapping, self.labels)
         except (ValueError, KeyError) as exc:
-            raise SourceError(f"scrape {self.url}: not a Prometheus exposition ({exc})") from None
+            raise self._failed(f"unparsable exposition ({type(exc).__name__})") from None
         values: dict[str, float | int | None] = {}
         if current.resident_bytes is not None:
             values["memory_mb"] = current.resident_bytes / _MIB

@@ -11,7 +11,8 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 
@@ -30,9 +31,19 @@ def _out_name(column: str) -> str:
 
 
 def export_stream(
-    records: RecordExports, plugin_id: str, kinds: list[str], fmt: str, start_ms: int | None, end_ms: int | None
+    records: RecordExports,
+    plugin_id: str,
+    kinds: list[str],
+    fmt: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    *,
+    about: dict[str, Any] | None = None,
+    mask: Callable[[str], str] | None = None,
 ) -> tuple[str, Iterator[bytes]]:
-    """``(media type, byte chunks)`` of the export; JSON may hold several kinds, CSV and Parquet one."""
+    """``(media type, byte chunks)`` of the export; JSON may hold several kinds, CSV and Parquet one.
+    JSON carries the plugin's registration (``about``: name, description) at its head; ``mask``
+    rewrites every text written (personal data out of a default export)."""
     for kind in kinds:
         if kind not in EXPORT_KINDS:
             raise ValidationError(f"unknown record kind {kind!r}; known: {', '.join(EXPORT_KINDS)}", field="kind")
@@ -41,18 +52,25 @@ def export_stream(
     if fmt != "json" and len(kinds) != 1:
         raise ValidationError(f"{fmt} exports one record kind at a time; choose kind=", field="kind")
     if fmt == "json":
-        chunks = _json(records, plugin_id, kinds, start_ms, end_ms)
+        chunks = _json(records, plugin_id, kinds, start_ms, end_ms, about or {})
     elif fmt == "csv":
         chunks = _csv(records, plugin_id, kinds[0], start_ms, end_ms)
     else:
-        chunks = _parquet(records, plugin_id, kinds[0], start_ms, end_ms)
+        chunks = _parquet(records, plugin_id, kinds[0], start_ms, end_ms, mask)
+    if mask is not None and fmt != "parquet":
+        chunks = (mask(chunk.decode("utf-8")).encode("utf-8") for chunk in chunks)
     return MEDIA_TYPES[fmt], chunks
 
 
 def _json(
-    records: RecordExports, plugin_id: str, kinds: list[str], start_ms: int | None, end_ms: int | None
+    records: RecordExports,
+    plugin_id: str,
+    kinds: list[str],
+    start_ms: int | None,
+    end_ms: int | None,
+    about: dict[str, Any],
 ) -> Iterator[bytes]:
-    head = {"plugin_id": plugin_id, "from": ms_to_iso(start_ms), "to": ms_to_iso(end_ms)}
+    head = {"plugin_id": plugin_id, **about, "from": ms_to_iso(start_ms), "to": ms_to_iso(end_ms)}
     yield orjson.dumps(head, option=orjson.OPT_NON_STR_KEYS)[:-1]
     for kind in kinds:
         columns = records.columns(kind)
@@ -98,7 +116,12 @@ def _csv(
 
 
 def _parquet(
-    records: RecordExports, plugin_id: str, kind: str, start_ms: int | None, end_ms: int | None
+    records: RecordExports,
+    plugin_id: str,
+    kind: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    mask: Callable[[str], str] | None,
 ) -> Iterator[bytes]:
     import pyarrow as pa  # start-up cost: only Parquet exports need pyarrow
     import pyarrow.parquet as pq
@@ -124,6 +147,8 @@ def _parquet(
                     for i, (value, (_, what)) in enumerate(zip(row, columns, strict=True)):
                         if what == "json" and value is not None:
                             value = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+                        if mask is not None and isinstance(value, str):
+                            value = mask(value)
                         data[i].append(value)
                 writer.write_table(pa.table(data, schema=schema))
         with open(path, "rb") as handle:

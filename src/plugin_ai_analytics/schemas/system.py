@@ -62,6 +62,12 @@ class DataQualityStatus(Record):
     plugins_with_rejections_24h: list[str]
 
 
+class RetentionStatus(Record):
+    last_run: str = Field(description="when the newest retention run finished")
+    deleted: dict[str, int] = Field(description="rows deleted per table by that run")
+    took_ms: int
+
+
 class SystemStatus(Record):
     ok: bool
     version: str
@@ -74,3 +80,4 @@ class SystemStatus(Record):
     models: ModelsStatus | None = None
     anomaly_detection: DetectionStatus | None = None
     data_quality: DataQualityStatus | None = None
+    retention: RetentionStatus | None = Field(default=None, description="the newest retention run (from the audit log)")

@@ -20,6 +20,7 @@ from ..errors import NotFound, ValidationError
 from ..jobs.executor import JobRunner
 from ..jobs.scheduler import Scheduler
 from ..logs import configure_logging, log_event
+from ..ops.backup import create_backup, restore_backup, write_configuration
 from ..ops.export import export_stream
 from ..ops.retention import apply_retention
 from ..schemas import (
@@ -41,6 +42,11 @@ from ..schemas import (
     SystemStatus,
     TrainedModel,
 )
+from ..security.audit import Audit
+from ..security.crypto import SecretBox, load_keys
+from ..security.masking import mask
+from ..security.outbound import Allowlist
+from ..security.tokens import Tokens
 from ..store import Store
 from ..times import ms_to_iso, now_ms, to_ms
 from .advice import Advice
@@ -72,7 +78,12 @@ class AnalyticsService:
         self.settings = settings or get_settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = configure_logging(self.settings.log_dir, self.settings.log_level)
-        self.store = store or Store(self.settings.effective_database_url)
+        key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
+        self.secrets = SecretBox(load_keys(key, self.settings.effective_key_file))
+        self.store = store or Store(self.settings.effective_database_url, cipher=self.secrets)
+        admin = self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
+        self.tokens = Tokens(self.store.tokens, admin_token=admin)
+        self.audit = Audit(self.store.audit)
         self.jobs = JobRunner(self.store.jobs, workers=max(2, self.settings.effective_cpu_cores))
         self.scheduler = Scheduler(self.jobs.run_now)
         store = self.store
@@ -93,9 +104,18 @@ class AnalyticsService:
             plugins=store.plugins,
             detection=self.detection,
         )
-        self.sources = Sources(plugins=store.plugins, scheduler=self.scheduler, ingest=self.ingest)
+        self.sources = Sources(
+            plugins=store.plugins,
+            scheduler=self.scheduler,
+            ingest=self.ingest,
+            allow=Allowlist.parse(self.settings.outbound_allow),
+        )
         self.plugins = Plugins(
-            plugins=store.plugins, metrics=store.metrics, sources=self.sources, detection=self.detection
+            plugins=store.plugins,
+            metrics=store.metrics,
+            sources=self.sources,
+            detection=self.detection,
+            on_change=self._backup_configuration,
         )
         self.forecasts = Forecasts(
             settings=self.settings,
@@ -155,6 +175,9 @@ class AnalyticsService:
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         self.scheduler.every("score_predictions", 60, self.tracking.score_due, first_in=30)
         self.scheduler.every("retrain_due", 600, self.tracking.retrain_tick, first_in=120)
+        if self.settings.backup_interval_hours > 0:
+            every = self.settings.backup_interval_hours * 3600
+            self.scheduler.every("backup", every, lambda: self.backup("scheduled"), first_in=every)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
@@ -166,7 +189,35 @@ class AnalyticsService:
         self.store.close()
 
     def apply_retention(self) -> dict[str, int]:
-        return apply_retention(self.store.expiry, self.settings, now_ms())
+        """Delete what is past retention, in bounded batches; audited, and reported in system-status."""
+        started = now_ms()
+        deleted = apply_retention(self.store.expiry, self.settings, started)
+        self.audit.record("system", "retention", details={**deleted, "took_ms": now_ms() - started})
+        return deleted
+
+    def backup(self, actor: str = "local") -> Path:
+        """A consistent snapshot of the database with its manifest, rotated; audited."""
+        folder = create_backup(self.store, self.settings.effective_backup_dir, keep=self.settings.backup_keep)
+        self.audit.record(actor, "backup", details={"folder": folder.name})
+        return folder
+
+    def _backup_configuration(self) -> None:
+        try:
+            write_configuration(self.store.plugins.sealed(), self.settings.effective_backup_dir)
+        except OSError as exc:  # the change itself has happened; a missed copy is logged, not raised
+            log_event(logging.ERROR, "backup", f"configuration backup not written: {exc}")
+
+    def restore(self, folder: Path, actor: str = "local") -> dict[str, Any]:
+        """Replace the database with a verified backup (the service must not be running)."""
+        manifest = restore_backup(self.store, folder)
+        self.audit.record(actor, "restore", details={"folder": folder.name, "created_at": manifest["created_at"]})
+        return manifest
+
+    def reencrypt_secrets(self) -> int:
+        """Re-encrypt every stored secret with the newest key (``keys rotate``); audited."""
+        count = self.store.plugins.reseal(self.secrets.rotate)
+        self.audit.record("local", "keys_rotate", details={"plugins": count})
+        return count
 
     # -- ingestion and the registry ----------------------------------------------------------
 
@@ -218,8 +269,8 @@ class AnalyticsService:
         check_plugin_id(plugin_id)
         return self.plugins.update(plugin_id, changes)
 
-    def get_plugin(self, plugin_id: str) -> Plugin:
-        return self.plugins.get(plugin_id)
+    def get_plugin(self, plugin_id: str, *, reveal: bool = False) -> Plugin:
+        return self.plugins.get(plugin_id, reveal=reveal)
 
     def list_plugins(self) -> list[Plugin]:
         return self.plugins.all()
@@ -338,13 +389,17 @@ class AnalyticsService:
         return self.health.plugin(plugin_id)
 
     def export_data(
-        self, plugin_id: str, *, kinds: list[str], fmt: str, start: Any = None, end: Any = None
+        self, plugin_id: str, *, kinds: list[str], fmt: str, start: Any = None, end: Any = None, raw: bool = False
     ) -> tuple[str, Iterator[bytes]]:
-        """``(media type, byte-chunk iterator)`` of the plugin's records; streamed, never whole in memory."""
+        """``(media type, byte-chunk iterator)`` of the plugin's records; streamed, never whole in memory.
+        Personal data is masked unless ``raw`` (an admin's call, audited by the face)."""
         check_plugin_id(plugin_id)
-        self.store.plugins.require(plugin_id)
-        log_event(logging.INFO, "export_data", f"export {','.join(kinds)} as {fmt}", plugin=plugin_id)
-        return export_stream(self.store.exports, plugin_id, kinds, fmt, to_ms(start), to_ms(end))
+        plugin = self.store.plugins.require(plugin_id)
+        log_event(logging.INFO, "export_data", f"export {','.join(kinds)} as {fmt}", plugin=plugin_id, raw=raw)
+        about = {"name": plugin["name"], "description": plugin["description"]}
+        return export_stream(
+            self.store.exports, plugin_id, kinds, fmt, to_ms(start), to_ms(end), about=about, mask=None if raw else mask
+        )
 
     def batch_analysis(
         self,

@@ -262,6 +262,8 @@ class Forecasts:
             except ModelIntegrityError as exc:
                 log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
                 computed[metric] = ForecastFailure(error=exc.message)
+                if self._jobs is not None and plugin_id not in self._training:  # refused: retrain it (issue 14)
+                    self.submit_training(plugin_id)
                 continue
             if found is None:
                 continue

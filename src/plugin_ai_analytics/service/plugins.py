@@ -4,6 +4,7 @@ with a source starts being sampled at once, a deleted plugin stops and is forgot
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..errors import Conflict, ValidationError
 from ..logs import log_event
 from ..schemas import Plugin, SourceStatus
 from ..store import MetricRecords, PluginRecords
+from ..store.registry import SECRET_KEYS
 from ..times import ms_to_iso
 from .detection import Detection
 from .sources import Sources
@@ -25,8 +27,15 @@ _NO_SAMPLES = {"samples": 0, "first_ts": None, "last_ts": None}
 
 class Plugins:
     def __init__(
-        self, *, plugins: PluginRecords, metrics: MetricRecords, sources: Sources, detection: Detection
+        self,
+        *,
+        plugins: PluginRecords,
+        metrics: MetricRecords,
+        sources: Sources,
+        detection: Detection,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change or (lambda: None)  # configuration backups follow every change
         self._plugins = plugins
         self._metrics = metrics
         self._sources = sources
@@ -72,15 +81,17 @@ class Plugins:
 
     def _store(self, row: dict[str, Any], what: str) -> Plugin:
         self._plugins.upsert(row)
+        self._on_change()
         stored = self._plugins.require(row["plugin_id"])
         self._sources.schedule(stored)
         self._detection.limits_changed(row["plugin_id"])  # its detector judges with the new limits
         log_event(logging.INFO, "register_plugin", f"plugin {what}", plugin=row["plugin_id"])
         return public_plugin(stored, self._metrics.extent(row["plugin_id"]), self._sources.status(row["plugin_id"]))
 
-    def get(self, plugin_id: str) -> Plugin:
+    def get(self, plugin_id: str, *, reveal: bool = False) -> Plugin:
+        """A registration; its source's credentials shown only with ``reveal`` (an admin's call)."""
         row = self._plugins.require(plugin_id)
-        return public_plugin(row, self._metrics.extent(plugin_id), self._sources.status(plugin_id))
+        return public_plugin(row, self._metrics.extent(plugin_id), self._sources.status(plugin_id), reveal=reveal)
 
     def all(self) -> list[Plugin]:
         extents = self._metrics.extents()
@@ -91,6 +102,7 @@ class Plugins:
 
     def delete(self, plugin_id: str) -> None:
         self._plugins.delete(plugin_id)
+        self._on_change()
         self._sources.forget(plugin_id)
         self._detection.forget(plugin_id)
 
@@ -119,13 +131,26 @@ def _validated(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(f"{field}: {first['msg']}", field=field) from None
 
 
-def public_plugin(row: dict[str, Any], extent: dict[str, Any], source_status: SourceStatus | None = None) -> Plugin:
-    """A registration with its data extent, as clients see it."""
+REDACTED = "********"
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (REDACTED if k in SECRET_KEYS and v else _redacted(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def public_plugin(
+    row: dict[str, Any], extent: dict[str, Any], source_status: SourceStatus | None = None, *, reveal: bool = False
+) -> Plugin:
+    """A registration with its data extent, as clients see it: credentials never, unless revealed."""
     return Plugin(
         plugin_id=row["plugin_id"],
         name=row["name"],
         description=row["description"],
-        source=row["source"],
+        source=row["source"] if reveal else _redacted(row["source"]),
         interval_seconds=row["interval_seconds"],
         enabled=row["enabled"],
         memory_limit_mb=row["memory_limit_mb"],

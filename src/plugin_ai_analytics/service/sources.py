@@ -14,6 +14,7 @@ from ..errors import NotFound, SourceError, ValidationError
 from ..jobs.scheduler import Scheduler
 from ..logs import log_event
 from ..schemas import IngestResult, SourceStatus
+from ..security.outbound import Allowlist
 from ..store import PluginRecords
 from ..times import ms_to_iso, now_ms
 from .ingest import Ingest
@@ -22,8 +23,12 @@ __all__ = ["Sources"]
 
 
 class Sources:
-    def __init__(self, *, plugins: PluginRecords, scheduler: Scheduler, ingest: Ingest) -> None:
+    def __init__(
+        self, *, plugins: PluginRecords, scheduler: Scheduler, ingest: Ingest, allow: Allowlist | None = None
+    ) -> None:
         self._plugins = plugins
+        # Outbound requests of HTTP sources are guarded (SSRF): private addresses need allow-listing.
+        self._allow = allow if allow is not None else Allowlist()
         self._scheduler = scheduler
         self._ingest = ingest
         self._sources: dict[str, Any] = {}
@@ -118,7 +123,7 @@ class Sources:
                     "body, or register a source (process, prometheus or promql)",
                     field="body",
                 )
-            source = build_source(plugin["source"])
+            source = build_source(plugin["source"], allow=self._allow)
             self._sources[plugin_id] = source
         return source
 

@@ -81,6 +81,11 @@ class Status:
                 "last_training": ms_to_iso(max((m["trained_at"] for m in models), default=None)),
                 "training_jobs_running": self._forecasts.training_count,
             }
+            runs = store.audit.query(action="retention", limit=1)
+            if runs:
+                details = dict(runs[0]["details"] or {})
+                took = int(details.pop("took_ms", 0))
+                status["retention"] = {"last_run": ms_to_iso(runs[0]["at"]), "deleted": details, "took_ms": took}
             open_counts = store.anomalies.counts("open")
             timings = self._detection.scoring_times_ms()
             status["anomaly_detection"] = {

@@ -13,23 +13,27 @@ from sqlalchemy import Engine, literal, select
 
 from .adaptation import IntervalAdaptations
 from .anomalies import AnomalyRecords, DetectorStates
+from .audit import AuditRecords
 from .database import make_engine, migrate
 from .exports import EXPORT_KINDS, RecordExports
 from .jobs import JobRecords
 from .metrics import METRIC_COLUMNS, MetricRecords
 from .models import ModelRecords
 from .predictions import PREDICTION_COLUMNS, PredictionRecords
-from .registry import PluginRecords, RejectionRecords
+from .registry import FieldCipher, PluginRecords, RejectionRecords
 from .retention import Expiry
 from .suggestions import SuggestionRecords
+from .tokens import TokenRecords
 
 __all__ = [
     "EXPORT_KINDS",
     "METRIC_COLUMNS",
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
+    "AuditRecords",
     "DetectorStates",
     "Expiry",
+    "FieldCipher",
     "IntervalAdaptations",
     "JobRecords",
     "MetricRecords",
@@ -40,18 +44,19 @@ __all__ = [
     "RejectionRecords",
     "Store",
     "SuggestionRecords",
+    "TokenRecords",
 ]
 
 
 class Store:
     """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
 
-    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+    def __init__(self, url: str, *, run_migrations: bool = True, cipher: FieldCipher | None = None) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
         if run_migrations:
             migrate(self.engine)
-        self.plugins = PluginRecords(self.engine)
+        self.plugins = PluginRecords(self.engine, cipher)
         self.rejections = RejectionRecords(self.engine)
         self.metrics = MetricRecords(self.engine)
         self.models = ModelRecords(self.engine)
@@ -63,6 +68,8 @@ class Store:
         self.jobs = JobRecords(self.engine)
         self.exports = RecordExports(self.engine)
         self.expiry = Expiry(self.engine)
+        self.tokens = TokenRecords(self.engine)
+        self.audit = AuditRecords(self.engine)
 
     @property
     def dialect(self) -> str:

@@ -17,7 +17,16 @@ from sqlalchemy.sql.dml import Insert
 
 from ..domain import METRIC_NAMES
 
-__all__ = ["make_engine", "migrate", "upsert", "insert_ignore", "is_sqlite", "placeholder", "metrics_upsert_sql"]
+__all__ = [
+    "make_engine",
+    "migrate",
+    "upsert",
+    "insert_ignore",
+    "is_sqlite",
+    "placeholder",
+    "metrics_upsert_sql",
+    "serialise_appends",
+]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -102,3 +111,14 @@ def metrics_upsert_sql(conn: Connection) -> str:
         f"INSERT INTO metrics ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
         f"ON CONFLICT (plugin_id, ts) DO UPDATE SET {updates}"
     )
+
+
+def serialise_appends(conn: Connection, name: str) -> None:
+    """Make appends to ``name`` (a chained log) one at a time across processes, inside ``conn``'s
+    transaction: PostgreSQL takes a transaction-scoped advisory lock; SQLite takes its one write
+    lock at once (``BEGIN IMMEDIATE`` semantics) by writing first."""
+    if is_sqlite(conn):
+        # An empty write takes SQLite's RESERVED lock now, before the chain's tail is read.
+        conn.exec_driver_sql("UPDATE audit_log SET id = id WHERE 0")
+        return
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))

@@ -36,6 +36,7 @@ __all__ = [
     "advice_runs",
     "jobs",
     "audit_log",
+    "api_tokens",
 ]
 
 metadata = MetaData()
@@ -219,5 +220,24 @@ audit_log = Table(
     Column("plugin_id", String(128), nullable=True),
     Column("outcome", String(32), nullable=False),
     Column("details", JSON, nullable=True),
+    # the chain: each entry's hash covers its own fields and the hash of the entry before it
+    Column("prev_hash", String(64), nullable=True),
+    Column("entry_hash", String(64), nullable=True),
     Index("ix_audit_at", "at"),
+)
+
+# API tokens: only a hash of the secret is kept; the token itself is shown once, when made.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),  # viewer / operator / admin / ingest
+    Column("plugins", JSON, nullable=True),  # None: every plugin; else plugin id patterns (globs)
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
 )

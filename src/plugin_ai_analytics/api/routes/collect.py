@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...collect.registry import PluginChanges, PluginReplacement, PluginSpec
 from ...collect.validate import BATCH_SCHEMA
+from ...errors import Forbidden
 from ...schemas import IngestResult, Plugin, PluginList
+from ..auth import CurrentIdentity
 from ..deps import PluginId, ServiceDep
 from ..responses import JSON
 
@@ -39,8 +43,8 @@ async def collect_metrics(plugin_id: PluginId, request: Request, service: Servic
 
 
 @router.get("/plugins", summary="All registered plugins", response_model=PluginList)
-def list_plugins(service: ServiceDep) -> JSON:
-    return JSON(PluginList(plugins=service.list_plugins()))
+def list_plugins(service: ServiceDep, identity: CurrentIdentity) -> JSON:
+    return JSON(PluginList(plugins=[p for p in service.list_plugins() if identity.sees(p.plugin_id)]))
 
 
 @router.post(
@@ -54,8 +58,17 @@ def register_plugin(spec: PluginSpec, service: ServiceDep) -> JSON:
 
 
 @router.get("/plugins/{plugin_id}", summary="One plugin's registration and data extent", response_model=Plugin)
-def get_plugin(plugin_id: PluginId, service: ServiceDep) -> JSON:
-    return JSON(service.get_plugin(plugin_id))
+def get_plugin(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    identity: CurrentIdentity,
+    reveal: Annotated[bool, Query(description="show the source's credentials decrypted (admins; audited)")] = False,
+) -> JSON:
+    if reveal:
+        if identity.role != "admin":
+            raise Forbidden("only an admin may reveal a source's credentials")
+        service.audit.record(identity.actor, "reveal_source_credentials", plugin_id=plugin_id)
+    return JSON(service.get_plugin(plugin_id, reveal=reveal))
 
 
 @router.put(

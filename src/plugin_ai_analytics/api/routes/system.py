@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from ...errors import Forbidden
 from ...schemas import Job, JobList, SystemStatus
+from ..auth import CurrentIdentity
 from ..deps import ServiceDep
 from ..responses import JSON
 
@@ -22,8 +24,11 @@ async def system_status(service: ServiceDep) -> JSON:
 
 
 @router.get("/jobs/{job_id}", summary="A background job's state, progress and result", response_model=Job)
-def get_job(job_id: str, service: ServiceDep) -> JSON:
-    return JSON(service.get_job(job_id))
+def get_job(job_id: str, service: ServiceDep, identity: CurrentIdentity) -> JSON:
+    job = service.get_job(job_id)
+    if identity.scoped and (job.plugin_id is None or not identity.sees(job.plugin_id)):
+        raise Forbidden("this token is not for the plugin of that job")
+    return JSON(job)
 
 
 @router.get("/jobs", summary="Recent background jobs", response_model=JobList)

@@ -4,10 +4,20 @@
 export const API = "/api/plugin-ai-analytics";
 export const METRICS = ["cpu_percent", "memory_mb", "response_time_ms", "response_time_p95_ms", "error_rate", "request_count", "active_users"];
 
+// The login lives in an HttpOnly session cookie the page never reads; a state-changing call
+// echoes the CSRF cookie in a header, which a cross-site page cannot do.
+export function csrfHeader(method) {
+  if (!method || method === "GET") return {};
+  const m = document.cookie.match(/(?:^|; )paa_csrf=([^;]*)/);
+  return { "X-CSRF-Token": m ? decodeURIComponent(m[1]) : "" };
+}
+
 export async function api(path, options = {}) {
-  const early = !options.method && window.__prefetched?.[path];  // started by index.html
+  const early = !options.method && window.__prefetched?.[path];  // started by prefetch.js
   if (early) delete window.__prefetched[path];
-  const res = await (early || fetch(API + path, { headers: { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}) }, ...options }));
+  const headers = { accept: "application/json", ...(options.body ? { "content-type": "application/json" } : {}), ...csrfHeader(options.method) };
+  const res = await (early || fetch(API + path, { headers, ...options }));
+  if (res.status === 401 && path !== "/auth/login") window.dispatchEvent(new CustomEvent("dashboard:login"));
   let body = null;
   const text = await res.text();
   try { body = text ? JSON.parse(text) : null; } catch { body = text; }

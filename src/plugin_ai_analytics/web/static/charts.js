@@ -133,7 +133,7 @@ function placeMarkers(view, u, m) {
   const [x0, x1] = [u.scales.x.min, u.scales.x.max];
   const shown = anomaliesFor(view, m).filter((a) => a.t1 >= x0 && a.t0 <= x1).sort((a, b) => SEV_ORDER[b.severity] - SEV_ORDER[a.severity]).slice(0, 60);
   layer.innerHTML = shown.map((a) => `<button type="button" class="anomaly-marker sev-${esc(a.severity)}" data-event="${esc(a.event_id)}"
-      style="left:${u.valToPos(Math.max(a.t0, x0), "x")}px" aria-label="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: kindName(a.kind), time: fmtTime(a.start) }))}"
+      data-x="${u.valToPos(Math.max(a.t0, x0), "x")}" aria-label="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: kindName(a.kind), time: fmtTime(a.start) }))}"
       title="${esc(t("anomalies.marker", { severity: t("severity." + a.severity), kind: kindName(a.kind), time: fmtTime(a.start) }))}"></button>`).join("");
   if (!layer.dataset.bound) {
     layer.dataset.bound = "1";

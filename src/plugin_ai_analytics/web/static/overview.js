@@ -23,7 +23,7 @@ export class OverviewView {
     this.root.innerHTML = `
       <h1>${esc(t("overview.title"))}</h1>
       <div class="cards" id="health-cards" role="group" aria-label="${esc(t("filter.health"))}"></div>
-      <form class="filters" id="filters" role="search" onsubmit="return false">
+      <form class="filters" id="filters" role="search">
         <label>${esc(t("filter.search"))}<input id="f-q" type="search" value="${esc(this.state.q)}" autocomplete="off"></label>
         <label>${esc(t("filter.health"))}<select id="f-health">
           <option value="">${esc(t("filter.any"))}</option>
@@ -37,6 +37,7 @@ export class OverviewView {
         <thead><tr>${this.headers()}</tr></thead><tbody></tbody></table></div>
       <p id="ov-more"></p>`;
     const $ = (id) => this.root.querySelector(id);
+    $("#filters").addEventListener("submit", (e) => e.preventDefault());
     $("#f-q").addEventListener("input", (e) => { this.state.q = e.target.value; this.render(); });
     $("#f-health").addEventListener("change", (e) => { this.state.health = e.target.value; this.render(); });
     $("#f-anom").addEventListener("change", (e) => { this.state.onlyAnomalies = e.target.checked; this.render(); });

@@ -119,7 +119,7 @@ function evidenceValue(v, depth = 0) {
     if (v.length > 6 && nums.every((x) => x != null)) {
       const lo = Math.min(...nums), hi = Math.max(...nums), span = hi - lo || 1;
       const label = nums.map((x) => fmtNum(x)).join(", ");
-      return `<span class="bars" role="img" aria-label="${esc(label)}" title="${esc(label)}">${nums.map((x) => `<span style="height:${4 + 24 * (x - lo) / span}px"></span>`).join("")}</span> <span class="faint">${esc(fmtNum(lo))} – ${esc(fmtNum(hi))}</span>`;
+      return `<span class="bars" role="img" aria-label="${esc(label)}" title="${esc(label)}">${nums.map((x) => `<span data-h="${4 + 24 * (x - lo) / span}"></span>`).join("")}</span> <span class="faint">${esc(fmtNum(lo))} – ${esc(fmtNum(hi))}</span>`;
     }
     return v.length ? v.map((x) => evidenceValue(x, depth + 1)).join(", ") : "–";
   }
@@ -157,7 +157,7 @@ export async function loadAccuracy(view) {
     }).join("")}</tbody></table></div>
       ${Object.keys(daily).length ? `<h3>${esc(t("accuracy.daily"))}</h3>${Object.entries(daily).map(([m, days]) => `<div class="mini">${esc(metricName(m))}:
         <span class="bars" role="img" aria-label="${esc(days.map((d) => `${fmtDay(d.day)} ${fmtPct(d.accuracy_percent)}`).join(", "))}">${days.map((d) =>
-        `<span title="${esc(fmtDay(d.day))}: ${fmtPct(d.accuracy_percent)}" style="height:${Math.max(2, Math.min(100, d.accuracy_percent ?? 0)) * 0.28}px"></span>`).join("")}</span></div>`).join("")}` : ""}
+        `<span title="${esc(fmtDay(d.day))}: ${fmtPct(d.accuracy_percent)}" data-h="${Math.max(2, Math.min(100, d.accuracy_percent ?? 0)) * 0.28}"></span>`).join("")}</span></div>`).join("")}` : ""}
       <p class="mini muted">${esc(t("accuracy.explain"))}</p>`;
 }
 

@@ -96,7 +96,7 @@ export class PluginView {
       <div class="layout">
         <section aria-labelledby="charts-h">
           <div class="actions">
-            <h2 id="charts-h" style="margin:0">${esc(t("charts.title"))}</h2>
+            <h2 id="charts-h" class="flush">${esc(t("charts.title"))}</h2>
             <div class="range" role="group" aria-label="${esc(t("range.label"))}">
               ${Object.keys(RANGES).map((k) => `<button type="button" data-range="${k}" aria-pressed="${k === this.range}">${esc(t("range." + k))}</button>`).join("")}
             </div>
@@ -109,7 +109,7 @@ export class PluginView {
           </div>
           <div id="forecast-note" class="notice" hidden></div>
           <div class="charts" id="charts"></div>
-          <section class="panel" aria-labelledby="trend-h" style="margin-top:1rem"><h2 id="trend-h">${esc(t("trend.title"))}</h2><div id="trends" class="table-wrap">${esc(t("loading"))}</div></section>
+          <section class="panel gap-top" aria-labelledby="trend-h"><h2 id="trend-h">${esc(t("trend.title"))}</h2><div id="trends" class="table-wrap">${esc(t("loading"))}</div></section>
         </section>
         <div class="side">
           <section class="panel" aria-labelledby="anom-h"><h2 id="anom-h">${esc(t("anomalies.title"))}</h2><div id="anomalies">${esc(t("loading"))}</div></section>
