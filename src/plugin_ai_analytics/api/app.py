@@ -18,7 +18,9 @@ from ..config import Settings
 from ..service import AnalyticsService
 from ..web import routes as web_routes
 from .errors import install_error_handlers
+from .prometheus import ServiceSeries
 from .routes import anomalies, batch, collect, dashboard, export, forecasts, metrics, suggestions, summary, system
+from .routes.alerts import router as alerts_router
 
 __all__ = ["create_app", "API_PREFIX"]
 
@@ -55,6 +57,7 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
     install_error_handlers(app)
     for module in (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system, dashboard):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(alerts_router, prefix=API_PREFIX)
     app.include_router(web_routes.router)
     _install_self_metrics(app)
     return app
@@ -65,6 +68,7 @@ def _install_self_metrics(app: FastAPI) -> None:
     # Standard names, so any Prometheus tooling (and our own scrape source) understands them.
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
+    registry.register(ServiceSeries(app))  # per-plugin forecasts, anomaly scores, accuracy, alerting
     latency = Histogram(
         "http_request_duration_seconds",
         "API latency by route",

@@ -6,6 +6,17 @@ One module per group of endpoints; every record is spelled once.
 """
 
 from ._base import Record
+from .alerts import (
+    AlertingConfigView,
+    AlertList,
+    AlertRecord,
+    ContactPointView,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryList,
+    Silence,
+    SilenceList,
+)
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
 from .conditions import Condition
 from .export import ExportDocument
@@ -29,12 +40,19 @@ from .system import SystemStatus
 
 __all__ = [
     "AdviceRun",
+    "AlertList",
+    "AlertRecord",
+    "AlertingConfigView",
     "AnalyticsSummary",
     "AnomalyEvent",
     "AnomalyHistory",
     "BatchAccepted",
     "BatchQueued",
     "Condition",
+    "ContactPointView",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryList",
     "DetectionResult",
     "DetectionVerdict",
     "Evidence",
@@ -56,6 +74,8 @@ __all__ = [
     "PluginList",
     "PluginsOverview",
     "Record",
+    "Silence",
+    "SilenceList",
     "SkippedAnalysis",
     "SourceStatus",
     "Suggestion",

@@ -23,10 +23,15 @@ from ..logs import configure_logging, log_event
 from ..ops.export import export_stream
 from ..ops.retention import apply_retention
 from ..schemas import (
+    AlertingConfigView,
+    AlertList,
     AnalyticsSummary,
     AnomalyEvent,
     AnomalyHistory,
     BatchQueued,
+    ContactPointView,
+    Delivery,
+    DeliveryList,
     DetectionResult,
     ForecastAccuracy,
     IngestResult,
@@ -36,6 +41,8 @@ from ..schemas import (
     PluginForecast,
     PluginHealth,
     PluginsOverview,
+    Silence,
+    SilenceList,
     SuggestionHistory,
     SuggestionReport,
     SystemStatus,
@@ -44,8 +51,10 @@ from ..schemas import (
 from ..store import Store
 from ..times import ms_to_iso, now_ms, to_ms
 from .advice import Advice
+from .alerting import Alerting
 from .batch import BATCH_ANALYSES, run_batch
 from .detection import Detection
+from .exposition import Exposition
 from .forecasts import Forecasts
 from .health import Health
 from .history import History
@@ -116,6 +125,12 @@ class AnalyticsService:
             advice=self.advice,
         )
         self.health = Health(store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts)
+        self.alerting = Alerting(
+            store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts, jobs=self.jobs
+        )
+        self.exposition = Exposition(
+            store=store, settings=self.settings, detection=self.detection, alerting=self.alerting
+        )
         self.status = Status(
             store=store,
             jobs=self.jobs,
@@ -143,12 +158,16 @@ class AnalyticsService:
         self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
         self.scheduler.every("score_predictions", 60, self.forecasts.score_due, first_in=30)
         self.scheduler.every("retrain_due", 600, self.forecasts.retrain_tick, first_in=120)
+        self.alerting.start()
+        self.scheduler.every("alert_rules", self.settings.alert_evaluation_seconds, self.alerting.evaluate, first_in=5)
+        self.scheduler.every("alert_retention", 3600, self.alerting.expire, first_in=90)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.alerting.stop()
         self.jobs.shutdown(wait=True)
         self.detection.stop()
         self.store.close()
@@ -371,6 +390,50 @@ class AnalyticsService:
 
     def system_status(self) -> SystemStatus:
         return self.status.report()
+
+    # -- alerting (docs/alerting.md) ---------------------------------------------------------
+
+    def alerts(self, **query: Any) -> AlertList:
+        """Alerts: ``state``, ``plugin_id``, ``severity``, ``rule``, ``limit``, ``offset``."""
+        return self.alerting.alerts(**query)
+
+    def alert_deliveries(self, **query: Any) -> DeliveryList:
+        """The delivery log: ``state``, ``contact_point``, ``limit``, ``before_id``."""
+        return self.alerting.deliveries(**query)
+
+    def retry_alert_delivery(self, outbox_id: int) -> Delivery:
+        return self.alerting.retry_delivery(outbox_id)
+
+    def alert_silences(self, include_expired: bool = True) -> SilenceList:
+        return self.alerting.silences(include_expired=include_expired)
+
+    def create_alert_silence(self, body: dict[str, Any]) -> Silence:
+        return self.alerting.create_silence(body)
+
+    def expire_alert_silence(self, silence_id: str) -> Silence:
+        return self.alerting.expire_silence(silence_id)
+
+    def alerting_config(self) -> AlertingConfigView:
+        return self.alerting.config()
+
+    def replace_alerting_config(self, document: dict[str, Any]) -> AlertingConfigView:
+        return self.alerting.replace_config(document)
+
+    def load_alerting_file(self, path: Path) -> AlertingConfigView:
+        return self.alerting.load_file(path)
+
+    def put_contact_point(self, name: str, body: dict[str, Any]) -> tuple[ContactPointView, bool]:
+        return self.alerting.put_contact_point(name, body)
+
+    def delete_contact_point(self, name: str) -> None:
+        self.alerting.delete_contact_point(name)
+
+    def put_alert_policies(self, policies: Any) -> list[dict[str, Any]]:
+        return self.alerting.put_policies(policies)
+
+    def metric_families(self) -> list[dict[str, Any]]:
+        """Per-plugin series for ``/metrics``: forecasts, anomaly scores, open events, accuracy."""
+        return self.exposition.families()
 
 
 def public_job(row: dict[str, Any]) -> Job:

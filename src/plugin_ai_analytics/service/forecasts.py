@@ -81,6 +81,9 @@ class Forecasts:
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+        # (plugin, metric) -> (when, why) of the newest forecast that could not be made; a forecast
+        # that could clears it (alerting reads it: a prediction that failed)
+        self.failures: dict[tuple[str, str], tuple[int, str]] = {}
 
     @property
     def training_count(self) -> int:
@@ -262,6 +265,7 @@ class Forecasts:
             except ModelIntegrityError as exc:
                 log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
                 computed[metric] = ForecastFailure(error=exc.message)
+                self.failures[(plugin_id, metric)] = (made_at, exc.message)
                 continue
             if found is None:
                 continue
@@ -274,7 +278,9 @@ class Forecasts:
                 ).to_frame()
             except InsufficientData as exc:
                 computed[metric] = ForecastFailure(error=exc.message)
+                self.failures[(plugin_id, metric)] = (made_at, exc.message)
                 continue
+            self.failures.pop((plugin_id, metric), None)
             # Column-wise rather than one record at a time: 288 points x 6 metrics per predict.
             targets = (pd.DatetimeIndex(forecast["timestamp"]).as_unit("ns").asi8 // 10**6).tolist()
             columns = [

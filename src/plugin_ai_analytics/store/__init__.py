@@ -12,6 +12,8 @@ import time
 from sqlalchemy import Engine, literal, select
 
 from .adaptation import IntervalAdaptations
+from .alert_config import AlertConfigRecords, SilenceRecords
+from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .database import make_engine, migrate
 from .exports import EXPORT_KINDS, RecordExports
@@ -25,6 +27,8 @@ from .suggestions import SuggestionRecords
 
 __all__ = [
     "EXPORT_KINDS",
+    "AlertConfigRecords",
+    "AlertRecords",
     "METRIC_COLUMNS",
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
@@ -38,6 +42,7 @@ __all__ = [
     "PredictionRecords",
     "RecordExports",
     "RejectionRecords",
+    "SilenceRecords",
     "Store",
     "SuggestionRecords",
 ]
@@ -63,6 +68,9 @@ class Store:
         self.jobs = JobRecords(self.engine)
         self.exports = RecordExports(self.engine)
         self.expiry = Expiry(self.engine)
+        self.alerts = AlertRecords(self.engine)
+        self.alert_config = AlertConfigRecords(self.engine)
+        self.silences = SilenceRecords(self.engine)
 
     @property
     def dialect(self) -> str:
