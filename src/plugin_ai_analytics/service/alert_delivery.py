@@ -36,11 +36,14 @@ from ..logs import log_event
 from ..store import AlertRecords, SilenceRecords
 from ..times import ms_to_iso, now_ms
 
-__all__ = ["Delivery", "LEASE_MS"]
+__all__ = ["Delivery"]
 
-LEASE_MS = 60_000  # a claimed notification is left alone this long (longer than any send timeout)
+# A worker claims BATCH_PER_WORKER notifications per sender thread, each left alone by the others
+# for as long as sending them all could take (their timeouts) plus a margin: a worker killed
+# mid-send leaves them to be claimed again once the lease runs out.
+LEASE_MARGIN_MS = 5_000
 POLL_SECONDS = 1.0  # the worker looks for due groups and notifications at least this often
-BATCH_PER_WORKER = 8
+BATCH_PER_WORKER = 2
 
 
 class Delivery:
@@ -117,6 +120,10 @@ class Delivery:
         if not due:
             return POLL_SECONDS
         return min(POLL_SECONDS, max(0.02, (min(due) - now_ms()) / 1000))
+
+    def _lease_ms(self) -> int:
+        timeouts = [float(p.get("timeout_seconds") or 10) for p in self._setup().contact_points.values()]
+        return int(1000 * (BATCH_PER_WORKER + 1) * max(timeouts, default=10.0)) + LEASE_MARGIN_MS
 
     def _sender(self) -> Senders:
         if self._senders is None:
@@ -200,7 +207,7 @@ class Delivery:
 
     def deliver_due(self, now: int) -> int:
         """Send every pending notification that is due (in parallel, one group's in order)."""
-        rows = self._records.claim_due(now, LEASE_MS, self._workers * BATCH_PER_WORKER)
+        rows = self._records.claim_due(now, self._lease_ms(), self._workers * BATCH_PER_WORKER)
         if not rows:
             return 0
         if self._pool is None:
@@ -210,7 +217,7 @@ class Delivery:
 
     def deliver(self, outbox_id: int) -> str:
         """Send one notification now if it is pending and nobody else is sending it; returns its state."""
-        row = self._records.claim(outbox_id, now_ms(), LEASE_MS)
+        row = self._records.claim(outbox_id, now_ms(), self._lease_ms())
         if row is None:
             found = self._records.delivery(outbox_id)
             return found["state"] if found else "missing"

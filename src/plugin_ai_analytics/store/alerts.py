@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from . import tables as t
@@ -145,7 +145,7 @@ class AlertRecords:
                 where.append(column == value)
         q = (
             select(t.alerts)
-            .where(and_(*where))
+            .where(and_(true(), *where))
             .order_by(a.updated_at.desc(), a.fingerprint)
             .limit(limit)
             .offset(offset)
@@ -321,7 +321,7 @@ class AlertRecords:
             where.append(o.contact_point == contact_point)
         if before_id is not None:
             where.append(o.id < before_id)
-        q = select(t.alert_outbox).where(and_(*where)).order_by(o.id.desc()).limit(limit)
+        q = select(t.alert_outbox).where(and_(true(), *where)).order_by(o.id.desc()).limit(limit)
         with self._engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
