@@ -241,4 +241,11 @@ def warm_plugin(
 
 
 def deliveries(service: AnalyticsService, **query: Any) -> list[Any]:
-    return service.alert_deliveries(limit=1000, **query).deliveries
+    """Every notification in the outbox matching ``query``, newest first (all pages)."""
+    out, before = [], None
+    while True:
+        page = service.alert_deliveries(limit=1000, before_id=before, **query)
+        out.extend(page.deliveries)
+        if page.next_before_id is None:
+            return out
+        before = page.next_before_id
