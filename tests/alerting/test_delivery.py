@@ -180,3 +180,24 @@ def test_a_groups_notifications_arrive_in_order_after_an_outage(tmp_path: Path) 
     finally:
         service.close()
         receiver.stop()
+
+
+def test_the_outbox_works_the_same_on_sqlite_and_postgresql(tmp_path: Path, database_url: str) -> None:
+    receiver = WebhookReceiver()
+    service = AnalyticsService(alert_settings(tmp_path, database_url))
+    service.start()
+    try:
+        configure(service, [{"name": "hook", "kind": "webhook", "url": receiver.url}], group_by=["rule"])
+        for plugin in ("a", "b", "c"):
+            open_event(service, plugin)
+        wait_for(lambda: {a["plugin_id"] for a in receiver.alerts()} == {"a", "b", "c"}, 10, "three alerts")
+        for plugin in ("a", "b", "c"):
+            open_event(service, plugin, state="closed")
+        wait_for(lambda: any(r.json["status"] == "resolved" for r in receiver.requests), 10, "the resolution")
+        wait_for(lambda: not deliveries(service, state="pending"), 10, "nothing pending")
+        assert all(d.state == "delivered" for d in deliveries(service))
+        assert len(set(receiver.keys())) == len(receiver.requests)
+        assert service.alerts(state="firing").count == 0
+    finally:
+        service.close()
+        receiver.stop()

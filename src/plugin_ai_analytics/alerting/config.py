@@ -50,6 +50,7 @@ SECRET_FIELDS = ("url", "secret", "password")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_NAMED = re.compile(r"^([a-z_]+): (.*)$", re.S)
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -135,7 +136,7 @@ class ContactPointSpec(ContactPointFields):
         need = {"email": ("smtp_host", "from_address", "to")}.get(self.kind, ("url",))
         for name in need:
             if not getattr(self, name):
-                raise ValidationError(f"{name}: required for a contact point of kind {self.kind}", field=name)
+                raise ValueError(f"{name}: required for a contact point of kind {self.kind}")
         return self
 
 
@@ -227,15 +228,12 @@ class MaintenanceWindow(_Spec):
         once = self.starts_at is not None or self.ends_at is not None
         weekly = bool(self.weekdays) or self.start is not None or self.duration is not None
         if once == weekly:
-            raise ValidationError(
-                "starts_at: give starts_at and ends_at (once) or weekdays, start and duration (weekly)",
-                field="starts_at",
-            )
+            raise ValueError("starts_at: give starts_at and ends_at (once) or weekdays, start and duration (weekly)")
         if once and (self.starts_at is None or self.ends_at is None or self.ends_at <= self.starts_at):
-            raise ValidationError("ends_at: must be after starts_at", field="ends_at")
+            raise ValueError("ends_at: must be after starts_at")
         if weekly and not (self.weekdays and self.start and self.duration):
             missing = next(f for f in ("weekdays", "start", "duration") if not getattr(self, f))
-            raise ValidationError(f"{missing}: required for a weekly window", field=missing)
+            raise ValueError(f"{missing}: required for a weekly window")
         return self
 
 
@@ -346,16 +344,19 @@ def checked(model: type[BaseModel], data: Any, where: str = "") -> Any:
         lines, first = [], None
         for error in exc.errors(include_url=False):
             field = prefix + _path(error["loc"])
-            first = first or field
+            message = error["msg"].removeprefix("Value error, ")
+            named = _NAMED.match(message) if error["type"] == "value_error" else None
             if error["type"] == "extra_forbidden":
                 what = "unknown field"
             elif error["type"] == "missing":
                 what = "required"
+            elif named:  # a model's own check names its field first: "url: required for ..."
+                field = f"{field}.{named.group(1)}" if field else named.group(1)
+                what = named.group(2)
             else:
                 got = repr(error.get("input"))
-                what = (
-                    f"{error['msg'].removeprefix('Value error, ')} (got {got if len(got) <= 60 else got[:57] + '...'})"
-                )
+                what = f"{message} (got {got if len(got) <= 60 else got[:57] + '...'})"
+            first = first or field
             lines.append(f"{field}: {what}")
         raise ValidationError("\n".join(lines), field=first) from None
 

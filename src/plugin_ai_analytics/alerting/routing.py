@@ -51,8 +51,8 @@ def policy_matches(policy: PolicySpec, labels: dict[str, str]) -> bool:
     plugin = labels.get("plugin_id", "")
     if m.plugins and not any(glob_match(p, plugin) for p in m.plugins):
         return False
-    if m.metrics and labels.get("metric", "") not in m.metrics:
-        return False
+    if m.metrics and not set(m.metrics) & set((labels.get("metrics") or labels.get("metric", "")).split(",")):
+        return False  # an anomaly names all its metrics in ``metrics``: any of them matches
     if m.severities and labels.get("severity", "") not in m.severities:
         return False
     if m.rules and labels.get("rule", "") not in m.rules:

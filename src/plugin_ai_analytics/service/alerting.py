@@ -168,10 +168,9 @@ class Alerting:
         self._changed()
 
     def contact_points(self) -> list[ContactPointView]:
-        return [
-            ContactPointView(**public_contact_point(_spec(c)) | _has(c))
-            for c in self._store.alert_config.contact_points(with_secrets=False)
-        ]
+        # read with the secrets only to say whether they are set and to show the URL's host
+        points = self._store.alert_config.contact_points(with_secrets=True)
+        return [ContactPointView(**public_contact_point(_spec(c))) for c in points]
 
     def put_contact_point(self, name: str, body: dict[str, Any]) -> tuple[ContactPointView, bool]:
         """Create or replace a contact point; secrets left out are kept. Returns it and whether it is new."""
@@ -366,10 +365,6 @@ def _or(value: Any, default: Any) -> Any:
 def _spec(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored contact point as a spec (without the ``_has_*`` flags the store adds)."""
     return {k: v for k, v in stored.items() if not k.startswith("_has_")}
-
-
-def _has(stored: dict[str, Any]) -> dict[str, Any]:
-    return {"has_secret": stored["_has_secret"], "has_password": stored["_has_password"]}
 
 
 def _with_stored_secrets(point: Any, stored: dict[str, dict[str, Any]]) -> Any:
