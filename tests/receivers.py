@@ -60,8 +60,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+            # HTTP/1.0: one request per connection, so no idle keep-alive socket outlives the test
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)

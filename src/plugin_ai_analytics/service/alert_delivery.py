@@ -44,6 +44,7 @@ __all__ = ["Delivery"]
 LEASE_MARGIN_MS = 5_000
 POLL_SECONDS = 1.0  # the worker looks for due groups and notifications at least this often
 BATCH_PER_WORKER = 2
+MUTED_RECHECK_MS = 30_000  # a group whose alerts are all silenced looks again this often at most
 
 
 class Delivery:
@@ -145,15 +146,18 @@ class Delivery:
         silences = self._silences.find(active_at=now)
         inhibited = inhibitions(alerts, setup.inhibit_rules)
         members: dict[str, list[Alert]] = defaultdict(list)
+        muted: set[str] = set()  # groups with firing alerts that are silenced or inhibited now
         targets: dict[str, Target] = {}
         for alert in alerts:
-            if not alert.firing or alert.fingerprint in inhibited:
+            if not alert.firing:
                 continue
-            if muting(alert.labels, silences, setup.windows, now):
-                continue
+            held = alert.fingerprint in inhibited or bool(muting(alert.labels, silences, setup.windows, now))
             for target in route(alert.labels, setup.policies, alert.fingerprint):
-                members[target.group_id].append(alert)
                 targets[target.group_id] = target
+                if held:
+                    muted.add(target.group_id)
+                else:
+                    members[target.group_id].append(alert)
         written = 0
         for group in groups:
             target = targets.get(group["group_id"]) or _target_of(group, setup)
@@ -170,6 +174,9 @@ class Delivery:
                 last_flush_at=group["last_flush_at"],
                 now=now,
             )
+            if decision.next_flush_at is None and group["group_id"] in muted:
+                # keep looking while its alerts are held back: they are told when the silence ends
+                decision.next_flush_at = now + min(target.group_interval_ms, MUTED_RECHECK_MS)
             row = None
             if decision.send:
                 key = _idempotency_key(group, group["flushes"] + 1)
