@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="The plugin registry.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
+alerting_app = typer.Typer(
+    help="Alerting: contact points, policies, silences (docs/alerting.md).", no_args_is_help=True
+)
+app.add_typer(alerting_app, name="alerting")
 
 
 def _service() -> Any:
@@ -341,6 +345,34 @@ def plugins_load(path: Annotated[Path, typer.Argument(help="YAML registry file",
     finally:
         service.close()
     typer.echo(f"registered {len(ids)} plugins: {', '.join(ids)}")
+
+
+@alerting_app.command("load")
+def alerting_load(path: Annotated[Path, typer.Argument(help="YAML alerting file", exists=True)]) -> None:
+    """Replace the alerting configuration with a YAML file's (contact points, policies, inhibition,
+    maintenance windows); a running service follows within a second."""
+    service = _service()
+    try:
+        config = service.load_alerting_file(path)
+    except Exception as exc:
+        _fail(exc)
+        return
+    finally:
+        service.close()
+    typer.echo(
+        f"loaded {len(config.contact_points)} contact points ({', '.join(c.name for c in config.contact_points)}), "
+        f"{len(config.policies)} policies, {len(config.maintenance_windows)} maintenance windows"
+    )
+
+
+@alerting_app.command("show")
+def alerting_show() -> None:
+    """Print the alerting configuration as JSON (secrets left out: only whether each is set)."""
+    service = _service()
+    try:
+        typer.echo(service.alerting_config().model_dump_json(indent=2))
+    finally:
+        service.close()
 
 
 DEFAULT_URL = "http://127.0.0.1:8000"

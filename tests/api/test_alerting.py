@@ -54,22 +54,28 @@ def test_bad_configuration_is_refused_naming_the_field(api: httpx.Client) -> Non
     r = api.put("/alerting/contact-points/hook", json={"kind": "pager", "url": HOOK_URL})
     assert r.status_code == 422 and r.json()["field"] == "kind"
     assert api.put("/alerting/contact-points/hook", json={"kind": "webhook", "url": HOOK_URL}).status_code == 201
-    r = api.put("/alerting/policies", json=[{"name": "p", "contact_points": ["pager"]}])
+    r = api.put("/alerting/policies", json={"policies": [{"name": "p", "contact_points": ["pager"]}]})
     assert r.status_code == 422 and r.json()["field"] == "policies[0].contact_points[0]"
     assert "no contact point named 'pager' (known: hook)" in r.json()["message"]
-    r = api.put("/alerting/policies", json=[{"name": "p", "contact_points": ["hook"], "group_wait": "5 minutes"}])
-    assert r.status_code == 422 and r.json()["field"] == "0.group_wait" and "not a duration" in r.json()["message"]
+    bad = {"policies": [{"name": "p", "contact_points": ["hook"], "group_wait": "5 minutes"}]}
+    r = api.put("/alerting/policies", json=bad)
+    assert (
+        r.status_code == 422
+        and r.json()["field"] == "policies.0.group_wait"
+        and "not a duration" in r.json()["message"]
+    )
     r = api.put(
         "/alerting/config", json={"contact_points": [], "policies": [{"name": "p", "contact_points": ["hook"]}]}
     )
     assert r.status_code == 422 and r.json()["field"] == "policies[0].contact_points[0]"
-    ok = api.put(
-        "/alerting/policies", json=[{"name": "p", "contact_points": ["hook"], "group_wait": "10s", "continue": True}]
-    )
-    assert ok.status_code == 200 and ok.json()[0]["group_wait"] == 10.0 and ok.json()[0]["continue"] is True
+    good = {"policies": [{"name": "p", "contact_points": ["hook"], "group_wait": "10s", "continue": True}]}
+    ok = api.put("/alerting/policies", json=good)
+    assert ok.status_code == 200
+    assert ok.json()["policies"][0]["group_wait"] == 10.0 and ok.json()["policies"][0]["continue"] is True
+    assert api.get("/alerting/policies").json() == ok.json()
     r = api.delete("/alerting/contact-points/hook")
     assert r.status_code == 409 and r.json()["policies"] == ["p"]
-    assert api.put("/alerting/policies", json=[]).status_code == 200
+    assert api.put("/alerting/policies", json={"policies": []}).status_code == 200
     assert api.delete("/alerting/contact-points/hook").status_code == 204
     assert api.delete("/alerting/contact-points/hook").status_code == 404
 
@@ -94,7 +100,7 @@ def test_the_alert_list_says_what_is_notified_silenced_and_inhibited(
     api: httpx.Client, service: AnalyticsService
 ) -> None:
     api.put("/alerting/contact-points/hook", json={"kind": "webhook", "url": "http://127.0.0.1:9/never"})
-    api.put("/alerting/policies", json=[{"name": "all", "contact_points": ["hook"], "group_wait": "1h"}])
+    api.put("/alerting/policies", json={"policies": [{"name": "all", "contact_points": ["hook"], "group_wait": "1h"}]})
     open_event(service, "shop", event_id="big", severity="High")
     open_event(service, "shop", event_id="small", severity="Low", metrics=("memory_mb",))
     open_event(service, "cart", event_id="c1", severity="Medium")

@@ -34,6 +34,7 @@ __all__ = [
     "InhibitRule",
     "MaintenanceWindow",
     "Match",
+    "PoliciesInput",
     "PolicySpec",
     "SilenceSpec",
     "check_policies",
@@ -287,6 +288,12 @@ class AlertingSetup:
 
     def policy(self, name: str) -> PolicySpec | None:
         return next((p for p in self.policies if p.name == name), None)
+
+
+class PoliciesInput(_Spec):
+    """A body of ``PUT /alerting/policies``: the whole ordered list."""
+
+    policies: list[PolicySpec]
 
 
 class AlertingConfigInput(_Spec):

@@ -14,10 +14,12 @@ __all__ = [
     "AlertList",
     "AlertRecord",
     "AlertingConfigView",
+    "ContactPointList",
     "ContactPointView",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryList",
+    "PolicyList",
     "Silence",
     "SilenceList",
 ]
@@ -119,6 +121,14 @@ class ContactPointView(Record):
     from_address: str | None
     to: list[str]
     timeout_seconds: float
+
+
+class ContactPointList(Record):
+    contact_points: list[ContactPointView]
+
+
+class PolicyList(Record):
+    policies: list[dict[str, Any]] = Field(description="notification policies, in the order they are tried")
 
 
 class AlertingConfigView(Record):

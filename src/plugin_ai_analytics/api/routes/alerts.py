@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ...alerting import AlertingConfigInput, ContactPointFields, PolicySpec, SilenceSpec
+from ...alerting import AlertingConfigInput, ContactPointFields, PoliciesInput, SilenceSpec
 from ...schemas import (
     AlertingConfigView,
     AlertList,
+    ContactPointList,
     ContactPointView,
     Delivery,
     DeliveryList,
+    PolicyList,
     Silence,
     SilenceList,
 )
@@ -109,11 +111,9 @@ def put_config(config: AlertingConfigInput, service: ServiceDep) -> JSON:
     return JSON(service.replace_alerting_config(config.document()))
 
 
-@router.get(
-    "/alerting/contact-points", summary="Contact points (secrets left out)", response_model=list[ContactPointView]
-)
+@router.get("/alerting/contact-points", summary="Contact points (secrets left out)", response_model=ContactPointList)
 def contact_points(service: ServiceDep) -> JSON:
-    return JSON([c.model_dump(mode="json") for c in service.alerting_config().contact_points])
+    return JSON(ContactPointList(contact_points=service.alerting_config().contact_points))
 
 
 @router.put(
@@ -133,12 +133,20 @@ def delete_contact_point(name: Name, service: ServiceDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/alerting/policies", summary="Notification policies, in the order they are tried")
+@router.get(
+    "/alerting/policies", summary="Notification policies, in the order they are tried", response_model=PolicyList
+)
 def policies(service: ServiceDep) -> JSON:
-    return JSON(service.alerting_config().policies)
+    return JSON(PolicyList(policies=service.alerting_config().policies))
 
 
-@router.put("/alerting/policies", summary="Replace the notification policies (the first that matches wins)")
-def put_policies(policies: Annotated[list[PolicySpec], Body()], service: ServiceDep) -> JSON:
-    body: list[dict[str, Any]] = [p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in policies]
-    return JSON(service.put_alert_policies(body))
+@router.put(
+    "/alerting/policies",
+    summary="Replace the notification policies (the first that matches wins)",
+    response_model=PolicyList,
+)
+def put_policies(body: PoliciesInput, service: ServiceDep) -> JSON:
+    policies: list[dict[str, Any]] = [
+        p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in body.policies
+    ]
+    return JSON(PolicyList(policies=service.put_alert_policies(policies)))
