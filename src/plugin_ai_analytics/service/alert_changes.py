@@ -195,7 +195,11 @@ class AlertChanges:
         self._send_direct(resolved, now)
 
     def _send_direct(self, alert: Alert, now: int) -> None:
-        setup = self._setup()
+        try:
+            setup = self._setup()
+        except Exception as exc:  # no configuration was ever read: there is no one to tell
+            log_event(logging.ERROR, "alerting", f"database alarm not sent: no configuration in memory ({exc!r})")
+            return
         for target in route(alert.labels, setup.policies, alert.fingerprint):
             point = setup.contact_points.get(target.contact_point)
             if point is None:

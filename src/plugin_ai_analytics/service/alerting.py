@@ -68,6 +68,7 @@ class Alerting:
         self._settings = settings
         self._setup: tuple[Any, float, AlertingSetup] | None = None
         self._setup_lock = threading.Lock()
+        self._generation = 0  # counts this process's configuration changes (a read older than one is not kept)
         self.delivery = DeliveryWorker(
             records=store.alerts, silences=store.silences, setup=self.setup, settings=settings
         )
@@ -106,8 +107,14 @@ class Alerting:
         held = self._setup
         if held is not None and time.monotonic() - held[1] < CONFIG_FOLLOW_SECONDS:
             return held[2]
+        generation = self._generation
         with self._setup_lock:
-            version = self._store.alert_config.version()
+            try:
+                version = self._store.alert_config.version()
+            except Exception:
+                if held is None:
+                    raise
+                return held[2]  # the database is unreachable: the configuration in memory stands
             if held is not None and held[0] == version:
                 self._setup = (version, time.monotonic(), held[2])
                 return held[2]
@@ -120,10 +127,12 @@ class Alerting:
                 windows=tuple(MaintenanceWindow.model_validate(w) for w in records.part("maintenance_windows") or []),
                 contact_points={c["name"]: _spec(c) for c in records.contact_points(with_secrets=True)},
             )
-            self._setup = (version, time.monotonic(), setup)
+            if generation == self._generation:  # not changed meanwhile by this process (else read again)
+                self._setup = (version, time.monotonic(), setup)
             return setup
 
     def _changed(self) -> None:
+        self._generation += 1
         self._setup = None
         self.delivery.wake()
 
