@@ -70,6 +70,7 @@ class Delivery:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.outcomes: dict[str, int] = defaultdict(int)  # delivered / retried / dead, since start
+        self._counting = threading.Lock()  # sender threads count outcomes at once
         self.latencies_ms: deque[float] = deque(maxlen=2000)  # change -> accepted by the receiver
 
     # -- life cycle --------------------------------------------------------------------------
@@ -268,7 +269,8 @@ class Delivery:
                 f"{answer.answer[:120]}); attempt {attempts + 1} in {delay:.1f} s",
             )
         self._records.record_attempt(row, state=state, next_attempt_at=next_at, entry=entry, now=done)
-        self.outcomes["retried" if state == "pending" else state] += 1
+        with self._counting:
+            self.outcomes["retried" if state == "pending" else state] += 1
         return state
 
     def send_now(self, point: dict[str, Any], document: dict[str, Any]) -> Answer:
