@@ -37,6 +37,7 @@ SOURCE_FAILURES = 3  # consecutive failed reads of a source before it alerts
 QUEUE_BACKLOG_JOBS = 20  # background jobs waiting before the service alerts on itself
 TIME_TO_LIMIT_HIGH_H = 24.0
 TIME_TO_LIMIT_MEDIUM_H = 72.0
+READINESS_PER_EVALUATION = 50  # plugins whose history is read to judge "too little data" per round
 
 EVALUATED_RULES = (
     "ongoing_condition",
@@ -293,16 +294,20 @@ class AlertRules:
         self, now: int, plugins: list[dict[str, Any]], extents: dict[str, Any]
     ) -> Iterator[AlertDraft]:
         trained = {m["plugin_id"] for m in self._store.models.active()}
+        budget = READINESS_PER_EVALUATION
         for plugin in plugins:
             pid = plugin["plugin_id"]
             extent = extents.get(pid)
             if pid in trained or not extent or extent["first_ts"] > now - DAY_MS or extent["last_ts"] < now - DAY_MS:
                 continue
             when, readiness = self._readiness.get(pid, (0, None))
-            if readiness is None or now - when > HOUR_MS:  # reads the plugin's history: at most hourly
+            # it reads the plugin's history: at most hourly, and for a bounded number of plugins per
+            # evaluation (the rest keep their last answer, or wait for the next round)
+            if (readiness is None or now - when > HOUR_MS) and budget > 0:
+                budget -= 1
                 readiness = self._forecasts.readiness(pid)
                 self._readiness[pid] = (now, readiness)
-            if readiness.ready:
+            if readiness is None or readiness.ready:
                 continue
             yield AlertDraft(
                 rule="too_little_data",

@@ -82,6 +82,12 @@ class Alerting:
         """Load the alerting file (AI_ANALYTICS_ALERTING_FILE) and start delivering."""
         if self._settings.alerting_file:
             self.load_file(self._settings.alerting_file)
+        if self._store.dialect == "sqlite":
+            # Embedded: this is the one process that delivers, so a claim found now was left by a
+            # predecessor killed mid-send; sent again at once (same key) rather than after its lease.
+            released = self._store.alerts.release_claims()
+            if released:
+                log_event(logging.WARNING, "alerting", f"{released} notification(s) left claimed by a stopped process")
         self.delivery.start()
 
     def stop(self) -> None:

@@ -284,6 +284,17 @@ class AlertRecords:
         with self._engine.begin() as conn:
             conn.execute(update(t.alert_outbox).where(t.alert_outbox.c.id == row["id"]).values(**values))
 
+    def release_claims(self) -> int:
+        """Forget every claim (at the start of the only process that delivers: embedded SQLite)."""
+        o = t.alert_outbox.c
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(t.alert_outbox)
+                .where(o.state == "pending", o.claimed_until.is_not(None))
+                .values(claimed_until=None)
+            )
+        return done.rowcount
+
     def requeue(self, outbox_id: int, now: int) -> bool:
         """A dead notification back to pending, due now (after its receiver is fixed)."""
         o = t.alert_outbox.c
