@@ -188,3 +188,34 @@ def _wait(predicate, timeout: float = 10) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_events_stored_by_a_batch_worker_raise_their_alerts_in_the_same_transaction(tmp_path: Path) -> None:
+    from plugin_ai_analytics.service.batch import Analysts
+    from plugin_ai_analytics.store import Store
+
+    settings = alert_settings(tmp_path)
+    store = Store(settings.effective_database_url)  # what a batch worker process opens
+    try:
+        analysts = Analysts.open(settings, store)
+        analysts.store.anomalies.upsert(
+            "batch-plugin",
+            [
+                {
+                    "event_id": "e1",
+                    "start_ts": now_ms() - 60_000,
+                    "end_ts": now_ms(),
+                    "metrics": ["cpu_percent"],
+                    "kind": "spike",
+                    "score": 0.9,
+                    "severity": "Medium",
+                    "explanation": {},
+                    "actions": [],
+                    "state": "open",
+                }
+            ],
+        )
+        (alert,) = store.alerts.find(state="firing")
+        assert (alert["plugin_id"], alert["rule"], alert["source_key"]) == ("batch-plugin", "anomaly", "e1")
+    finally:
+        store.close()

@@ -25,32 +25,29 @@ from ..alerting import (
 )
 from ..alerting.routing import Target
 from ..logs import log_event
-from ..store import Store
+from ..store import AlertRecords, Store
 from ..store.alerts import GroupMark
 from ..times import ms_to_iso, now_ms
 from .alert_delivery import Delivery
 from .alert_rules import AlertRules
+from .alert_setup import SetupReader
 
-__all__ = ["AlertChanges"]
+__all__ = ["AlertChanges", "EventAlerts", "listen_for_alerts"]
 
 DATABASE_DOWN_EVALUATIONS = 2  # consecutive failed pings before the database alarm goes out
 
 Change = tuple[dict[str, Any], bool]  # (the alert's row, whether it is news to notify)
 
 
-class AlertChanges:
-    def __init__(
-        self, *, store: Store, rules: AlertRules, setup: Callable[[], AlertingSetup], delivery: Delivery
-    ) -> None:
-        self._store = store
-        self._records = store.alerts
-        self._rules = rules
-        self._setup = setup
-        self._delivery = delivery
-        self._database_failures = 0
-        self._database_alarm: Alert | None = None
+class EventAlerts:
+    """Writes alert changes and the groups they mark due, in the caller's transaction. Attached to
+    the anomaly records of every process that stores events (the service, batch workers), so an
+    event and its alert commit together wherever the event is written."""
 
-    # -- anomaly events, in their own transaction ------------------------------------------------
+    def __init__(self, *, records: AlertRecords, setup: Callable[[], AlertingSetup], wake: Callable[[], None]) -> None:
+        self._records = records
+        self._setup = setup
+        self._wake = wake
 
     def on_events(
         self, conn: Connection, plugin_id: str, before: dict[str, dict[str, Any]], rows: list[dict[str, Any]]
@@ -86,7 +83,46 @@ class AlertChanges:
         if not changes:
             return None
         self.apply(conn, changes, now)
-        return self._delivery.wake
+        return self._wake
+
+    def apply(self, conn: Connection, changes: Sequence[Change], now: int, marks: Sequence[GroupMark] = ()) -> None:
+        """Write changed alerts and mark due the groups of those that are news, in ``conn``'s transaction."""
+        setup = self._setup()
+        all_marks = list(marks)
+        for row, notify in changes:
+            if notify:
+                all_marks.extend(_mark(t, setup) for t in route(row["labels"], setup.policies, row["fingerprint"]))
+        self._records.write_changes(conn, [row for row, _ in changes], all_marks, now)
+
+
+def listen_for_alerts(store: Store) -> EventAlerts:
+    """Attach alerting to a process that stores anomaly events without running the service (a batch
+    worker): its events raise their alerts in their own transactions; the service delivers them."""
+    events = EventAlerts(records=store.alerts, setup=SetupReader(store.alert_config), wake=lambda: None)
+    store.anomalies.listen(events.on_events)
+    return events
+
+
+class AlertChanges:
+    """The scheduled evaluation: rules judged, alerts fired, changed and resolved in one transaction."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        rules: AlertRules,
+        events: EventAlerts,
+        setup: Callable[[], AlertingSetup],
+        delivery: Delivery,
+    ) -> None:
+        self._store = store
+        self._records = store.alerts
+        self._rules = rules
+        self._events = events
+        self._setup = setup
+        self._delivery = delivery
+        self._database_failures = 0
+        self._database_alarm: Alert | None = None
 
     # -- rules, on a schedule --------------------------------------------------------------------
 
@@ -129,7 +165,7 @@ class AlertChanges:
         marks = self._missing_groups(now)
         if changes or marks:
             with self._store.engine.begin() as conn:
-                self.apply(conn, changes, now, marks)
+                self._events.apply(conn, changes, now, marks)
             self._delivery.wake()
         return counts
 
@@ -147,15 +183,6 @@ class AlertChanges:
                     marks.append(_mark(target, setup))
                     have.add(target.group_id)
         return marks
-
-    def apply(self, conn: Connection, changes: Sequence[Change], now: int, marks: Sequence[GroupMark] = ()) -> None:
-        """Write changed alerts and mark due the groups of those that are news, in ``conn``'s transaction."""
-        setup = self._setup()
-        all_marks = list(marks)
-        for row, notify in changes:
-            if notify:
-                all_marks.extend(_mark(t, setup) for t in route(row["labels"], setup.policies, row["fingerprint"]))
-        self._records.write_changes(conn, [row for row, _ in changes], all_marks, now)
 
     # -- the database itself ---------------------------------------------------------------------
 

@@ -7,22 +7,16 @@ and the life of the delivery worker. What fires and when is ``alert_changes`` an
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from ..alerting import (
-    DEFAULT_INHIBIT_RULES,
     SECRET_FIELDS,
     Alert,
     AlertingConfig,
     AlertingSetup,
     ContactPointSpec,
-    InhibitRule,
-    MaintenanceWindow,
-    PolicySpec,
     SilenceSpec,
     check_policies,
     checked,
@@ -48,15 +42,15 @@ from ..schemas import (
 )
 from ..store import Store
 from ..times import DAY_MS, ms_to_iso, now_ms, to_ms
-from .alert_changes import AlertChanges
+from .alert_changes import AlertChanges, EventAlerts
 from .alert_delivery import Delivery as DeliveryWorker
 from .alert_rules import AlertRules
+from .alert_setup import SetupReader, contact_point_spec
 from .forecasts import Forecasts
 from .sources import Sources
 
 __all__ = ["Alerting"]
 
-CONFIG_FOLLOW_SECONDS = 1.0  # a change made through another replica is in force within this time
 DELIVERED_KEPT_DAYS = 7  # finished notifications (and ended silences) stay listed this long
 
 
@@ -66,15 +60,15 @@ class Alerting:
     ) -> None:
         self._store = store
         self._settings = settings
-        self._setup: tuple[Any, float, AlertingSetup] | None = None
-        self._setup_lock = threading.Lock()
-        self._generation = 0  # counts this process's configuration changes (a read older than one is not kept)
+        self._setup = SetupReader(store.alert_config)
         self.delivery = DeliveryWorker(
-            records=store.alerts, silences=store.silences, setup=self.setup, settings=settings
+            records=store.alerts, silences=store.silences, setup=self._setup, settings=settings
         )
+        # anomaly events raise their alerts in the transaction that stores them
+        events = EventAlerts(records=store.alerts, setup=self._setup, wake=self.delivery.wake)
+        store.anomalies.listen(events.on_events)
         rules = AlertRules(store=store, settings=settings, sources=sources, forecasts=forecasts, jobs=jobs)
-        self.changes = AlertChanges(store=store, rules=rules, setup=self.setup, delivery=self.delivery)
-        store.anomalies.listen(self.changes.on_events)
+        self.changes = AlertChanges(store=store, rules=rules, events=events, setup=self._setup, delivery=self.delivery)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -110,36 +104,10 @@ class Alerting:
 
     def setup(self) -> AlertingSetup:
         """The configuration in force (re-read when it changed, looked at most every second)."""
-        held = self._setup
-        if held is not None and time.monotonic() - held[1] < CONFIG_FOLLOW_SECONDS:
-            return held[2]
-        generation = self._generation
-        with self._setup_lock:
-            try:
-                version = self._store.alert_config.version()
-            except Exception:
-                if held is None:
-                    raise
-                return held[2]  # the database is unreachable: the configuration in memory stands
-            if held is not None and held[0] == version:
-                self._setup = (version, time.monotonic(), held[2])
-                return held[2]
-            records = self._store.alert_config
-            setup = AlertingSetup(
-                policies=tuple(PolicySpec.model_validate(p) for p in records.part("policies") or []),
-                inhibit_rules=tuple(
-                    InhibitRule.model_validate(r) for r in _or(records.part("inhibit_rules"), DEFAULT_INHIBIT_RULES)
-                ),
-                windows=tuple(MaintenanceWindow.model_validate(w) for w in records.part("maintenance_windows") or []),
-                contact_points={c["name"]: _spec(c) for c in records.contact_points(with_secrets=True)},
-            )
-            if generation == self._generation:  # not changed meanwhile by this process (else read again)
-                self._setup = (version, time.monotonic(), setup)
-            return setup
+        return self._setup()
 
     def _changed(self) -> None:
-        self._generation += 1
-        self._setup = None
+        self._setup.invalidate()
         self.delivery.wake()
 
     def config(self) -> AlertingConfigView:
@@ -185,7 +153,7 @@ class Alerting:
     def contact_points(self) -> list[ContactPointView]:
         # read with the secrets only to say whether they are set and to show the URL's host
         points = self._store.alert_config.contact_points(with_secrets=True)
-        return [ContactPointView(**public_contact_point(_spec(c))) for c in points]
+        return [ContactPointView(**public_contact_point(contact_point_spec(c))) for c in points]
 
     def put_contact_point(self, name: str, body: dict[str, Any]) -> tuple[ContactPointView, bool]:
         """Create or replace a contact point; secrets left out are kept. Returns it and whether it is new."""
@@ -371,15 +339,6 @@ class Alerting:
             "outbox": {s: self._store.alerts.outbox_counts().get(s, 0) for s in ("pending", "delivered", "dead")},
             "outcomes": dict(self.delivery.outcomes),
         }
-
-
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def _spec(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored contact point as a spec (without the ``_has_*`` flags the store adds)."""
-    return {k: v for k, v in stored.items() if not k.startswith("_has_")}
 
 
 def _with_stored_secrets(point: Any, stored: dict[str, dict[str, Any]]) -> Any:
