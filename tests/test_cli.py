@@ -158,7 +158,7 @@ def test_plugins_load_reports_each_problem_of_a_bad_file_on_its_own_line(tmp_pat
         f"error: {path}:2: plugins[0] (plugin_id 'web-shop'): field interval_seconds: "
         "Input should be greater than or equal to 1 (got 0)",
         f"error: {path}:4: plugins[1] (plugin_id 'api'): field sourse: unknown field; known: id, plugin_id, name, "
-        "description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent, keep_history",
+        "description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent, keep_history, labels",
     ]
     path.write_text("plugins:\n  - id: web-shop\n    interval_seconds: 30\n")
     assert run(tmp_path, "plugins", "load", str(path)).stdout.strip() == "registered 1 plugins: web-shop"

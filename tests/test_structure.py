@@ -172,7 +172,7 @@ def test_no_source_file_is_over_500_lines() -> None:
 
 
 def test_faces_reach_the_store_only_through_the_service() -> None:
-    faces = ("api", "web", "cli", "cli_admin", "python_api", "demo")
+    faces = ("api", "web", "cli", "python_api", "demo")
     bad = [
         f"{MODULES[importer].relative_to(ROOT)}:{line} imports {imported}"
         for importer, imported, line, *_ in EDGES

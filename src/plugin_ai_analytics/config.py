@@ -87,6 +87,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    # Alerting (docs/alerting.md)
+    alerting_file: Path | None = Field(default=None, alias="AI_ANALYTICS_ALERTING_FILE")
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="AI_ANALYTICS_PUBLIC_URL")
+    alert_evaluation_seconds: float = Field(default=30.0, alias="AI_ANALYTICS_ALERT_EVALUATION_SECONDS", gt=0)
+    alert_delivery_attempts: int = Field(default=12, alias="AI_ANALYTICS_ALERT_DELIVERY_ATTEMPTS", ge=1, le=100)
+    alert_retry_base_seconds: float = Field(default=1.0, alias="AI_ANALYTICS_ALERT_RETRY_BASE_SECONDS", gt=0)
+    alert_retry_max_seconds: float = Field(default=300.0, alias="AI_ANALYTICS_ALERT_RETRY_MAX_SECONDS", gt=0)
+    alert_delivery_workers: int = Field(default=4, alias="AI_ANALYTICS_ALERT_DELIVERY_WORKERS", ge=1, le=64)
+    # /metrics exports per-plugin series for at most this many plugins (label cardinality)
+    metrics_max_plugins: int = Field(default=100, alias="AI_ANALYTICS_METRICS_MAX_PLUGINS", ge=0, le=10_000)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -94,6 +105,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be the http:// or https:// address operators reach the dashboard at")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

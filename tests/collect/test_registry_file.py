@@ -62,7 +62,8 @@ def test_a_bad_file_names_file_line_entry_and_field_one_line_per_problem(tmp_pat
         f"{path}:4: plugins[1] (plugin_id 'payments'): field interval_seconds: "
         "Input should be greater than or equal to 1 (got 0)",
         f"{path}:4: plugins[1] (plugin_id 'payments'): field memory_limit: unknown field; known: id, plugin_id, "
-        "name, description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent, keep_history",
+        "name, description, source, interval_seconds, enabled, memory_limit_mb, cpu_limit_percent, keep_history, "
+        "labels",
         f"{path}:4: plugins[1] (plugin_id 'payments'): field source.url: "
         "must be an http:// or https:// URL with a host",
         f"{path}:8: plugins[2]: field plugin_id: required (or id)",

@@ -63,6 +63,7 @@ def test_a_push_only_registration_gets_the_defaults(plugins: Plugins) -> None:
         "memory_limit_mb": None,
         "cpu_limit_percent": None,
         "keep_history": False,
+        "labels": {},
         "source_status": None,
         "samples": 0,
         "first_sample": None,

@@ -24,9 +24,11 @@ from ..web import routes as web_routes
 from .auth import Guard, authorize, route_template
 from .errors import install_error_handlers
 from .hygiene import Hygiene
+from .prometheus import ServiceSeries
 from .responses import JSON
 from .routes import (
     access,
+    alerts,
     anomalies,
     batch,
     collect,
@@ -82,7 +84,20 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
     install_error_handlers(app)
     # Every route is authorised by one dependency applying the route × role table (security/policy.py).
     guarded = [Depends(authorize)]
-    routers = (collect, metrics, forecasts, anomalies, suggestions, summary, export, batch, system, dashboard, access)
+    routers = (
+        collect,
+        metrics,
+        forecasts,
+        anomalies,
+        suggestions,
+        summary,
+        export,
+        batch,
+        system,
+        dashboard,
+        access,
+        alerts,
+    )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX, dependencies=guarded)
     app.include_router(web_routes.router, dependencies=guarded)
@@ -138,6 +153,7 @@ def _install_self_metrics(app: FastAPI, guarded: list[Any]) -> None:
     # Standard names, so any Prometheus tooling (and our own scrape source) understands them.
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
+    registry.register(ServiceSeries(app))  # per-plugin forecasts, anomaly scores, accuracy, alerting
     latency = Histogram(
         "http_request_duration_seconds",
         "API latency by route",

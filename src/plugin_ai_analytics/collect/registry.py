@@ -6,6 +6,7 @@ or no source at all when it pushes its own samples.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from ..errors import ValidationError
 from .base import parse_source_config
 
 __all__ = ["PluginChanges", "PluginReplacement", "PluginSpec", "load_registry_file"]
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _PluginFields(BaseModel):
@@ -41,6 +44,19 @@ class _PluginFields(BaseModel):
         default=False,
         description="retention leaves this plugin's records alone (imported reference history); default false",
     )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="e.g. {team: payments}: alert notification policies and silences match on them",
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _LABEL_NAME.match(name) or len(text) > 256:
+                raise ValueError(f"label {name!r}: names are letters, digits and _ (not first); values up to 256 chars")
+        return value
 
     @field_validator("source")
     @classmethod
@@ -80,12 +96,13 @@ class PluginChanges(BaseModel):
     memory_limit_mb: float | None = Field(default=None, gt=0)
     cpu_limit_percent: float | None = Field(default=None, gt=0)
     keep_history: bool | None = None
+    labels: dict[str, str] | None = None
 
     def apply_to(self, current: dict[str, Any]) -> dict[str, Any]:
         """The registration with these changes applied (to be validated as a whole by ``PluginSpec``)."""
         merged = {k: current.get(k) for k in PluginSpec.model_fields if k in current}
         merged.update(self.model_dump(include=self.model_fields_set))
-        for field in ("description", "interval_seconds", "enabled", "keep_history"):
+        for field in ("description", "interval_seconds", "enabled", "keep_history", "labels"):
             if merged.get(field) is None:
                 merged.pop(field, None)  # null means "as before" for fields that cannot be empty
         return merged

@@ -6,6 +6,19 @@ One module per group of endpoints; every record is spelled once.
 """
 
 from ._base import Record
+from .alerts import (
+    AlertingConfigView,
+    AlertList,
+    AlertRecord,
+    ContactPointList,
+    ContactPointView,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryList,
+    PolicyList,
+    Silence,
+    SilenceList,
+)
 from .anomalies import AnomalyEvent, AnomalyHistory, DetectionResult, DetectionVerdict, Evidence
 from .conditions import Condition
 from .export import ExportDocument
@@ -29,12 +42,20 @@ from .system import SystemStatus
 
 __all__ = [
     "AdviceRun",
+    "AlertList",
+    "AlertRecord",
+    "AlertingConfigView",
     "AnalyticsSummary",
     "AnomalyEvent",
     "AnomalyHistory",
     "BatchAccepted",
     "BatchQueued",
     "Condition",
+    "ContactPointList",
+    "ContactPointView",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryList",
     "DetectionResult",
     "DetectionVerdict",
     "Evidence",
@@ -55,7 +76,10 @@ __all__ = [
     "PluginHealth",
     "PluginList",
     "PluginsOverview",
+    "PolicyList",
     "Record",
+    "Silence",
+    "SilenceList",
     "SkippedAnalysis",
     "SourceStatus",
     "Suggestion",

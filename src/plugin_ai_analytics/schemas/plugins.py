@@ -31,6 +31,7 @@ class Plugin(Record):
     memory_limit_mb: float | None
     cpu_limit_percent: float | None = Field(description="CPU allocation in % of one core (200 = two cores)")
     keep_history: bool = Field(description="retention leaves this plugin's records alone")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels alert routing and silences match on")
     created_at: str | None
     source_status: SourceStatus | None = Field(
         default=None, description="how the source is answering (null without a source, or before it is read)"

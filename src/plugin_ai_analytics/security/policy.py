@@ -57,6 +57,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", API + "/jobs/{job_id}"): Rule(P.READ, "filtered"),
     ("GET", API + "/audit"): Rule(P.ADMIN, "global"),
     ("GET", "/metrics"): Rule(P.READ, "global"),
+    # alerting: what fires and where it went (read), silences (operate), the configuration of
+    # receivers and routes (read by operators, changed by admins; secrets are never answered)
+    ("GET", API + "/alerts"): Rule(P.READ, "global"),
+    ("GET", API + "/alerts/deliveries"): Rule(P.READ, "global"),
+    ("POST", API + "/alerts/deliveries/{delivery_id}/retry"): Rule(P.OPERATE, "global", "change"),
+    ("GET", API + "/alerts/silences"): Rule(P.READ, "global"),
+    ("POST", API + "/alerts/silences"): Rule(P.OPERATE, "global", "change"),
+    ("DELETE", API + "/alerts/silences/{silence_id}"): Rule(P.OPERATE, "global", "change"),
+    ("GET", API + "/alerting/config"): Rule(P.OPERATE, "global"),
+    ("PUT", API + "/alerting/config"): Rule(P.ADMIN, "global", "change"),
+    ("GET", API + "/alerting/contact-points"): Rule(P.OPERATE, "global"),
+    ("PUT", API + "/alerting/contact-points/{name}"): Rule(P.ADMIN, "global", "change"),
+    ("DELETE", API + "/alerting/contact-points/{name}"): Rule(P.ADMIN, "global", "change"),
+    ("GET", API + "/alerting/policies"): Rule(P.OPERATE, "global"),
+    ("PUT", API + "/alerting/policies"): Rule(P.ADMIN, "global", "change"),
     # logging in and out (the dashboard); the login itself is rate-limited on failure
     ("POST", API + "/auth/login"): Rule(P.PUBLIC, "global", "change"),
     ("POST", API + "/auth/logout"): Rule(P.ANY, "filtered", "change"),

@@ -24,6 +24,7 @@ from ..jobs.executor import Progress
 from ..logs import configure_logging, log_event
 from ..store import Store
 from .advice import Advice
+from .alert_changes import listen_for_alerts
 from .detection import Detection
 from .forecasts import Forecasts
 from .history import History
@@ -66,6 +67,7 @@ class Analysts:
             memory_floor_fraction=settings.severity_floor_memory_fraction,
         )
         advice = Advice(history=history, suggestions=store.suggestions, plugins=store.plugins)
+        listen_for_alerts(store)  # the events this worker stores raise their alerts in the same transaction
         return cls(store=store, forecasts=forecasts, detection=detection, advice=advice)
 
 

@@ -76,6 +76,8 @@ class Detection:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.processing_ms: deque[float] = deque(maxlen=1000)
+        # plugin -> (score, per-metric scores) of its newest scored sample in this process (/metrics)
+        self.last_scores: dict[str, tuple[float, dict[str, float]]] = {}
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -247,6 +249,8 @@ class Detection:
 
         values = {m: [row[i] for row in fresh] for i, m in enumerate(METRIC_NAMES, start=1)}
         verdicts = detector.update_many(times, values, on_verdict=judged)
+        if verdicts:
+            self.last_scores[plugin_id] = (float(verdicts[-1].score), dict(verdicts[-1].metric_scores))
         if verdicts or learnt:
             self._dirty.add(plugin_id)
         return verdicts

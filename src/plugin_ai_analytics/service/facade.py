@@ -50,8 +50,11 @@ from ..security.tokens import Tokens
 from ..store import Store
 from ..times import ms_to_iso, now_ms, to_ms
 from .advice import Advice
+from .alerting import Alerting
 from .batch import BATCH_ANALYSES, run_batch
 from .detection import Detection
+from .exposition import Exposition
+from .facade_alerting import AlertingCalls
 from .forecasts import Forecasts
 from .health import Health
 from .history import History
@@ -71,7 +74,7 @@ __all__ = ["AnalyticsService"]
 REGISTRY_FOLLOW_SECONDS = 10.0
 
 
-class AnalyticsService:
+class AnalyticsService(AlertingCalls):
     """Everything the product does, behind one object. Create, ``start()``, use, ``close()``."""
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
@@ -148,6 +151,12 @@ class AnalyticsService:
             advice=self.advice,
         )
         self.health = Health(store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts)
+        self.alerting = Alerting(
+            store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts, jobs=self.jobs
+        )
+        self.exposition = Exposition(
+            store=store, settings=self.settings, detection=self.detection, alerting=self.alerting
+        )
         self.status = Status(
             store=store,
             jobs=self.jobs,
@@ -178,12 +187,16 @@ class AnalyticsService:
         if self.settings.backup_interval_hours > 0:
             every = self.settings.backup_interval_hours * 3600
             self.scheduler.every("backup", every, lambda: self.backup("scheduled"), first_in=every)
+        self.alerting.start()
+        self.scheduler.every("alert_rules", self.settings.alert_evaluation_seconds, self.alerting.evaluate, first_in=5)
+        self.scheduler.every("alert_retention", 3600, self.alerting.expire, first_in=90)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.alerting.stop()
         self.jobs.shutdown(wait=True)
         self.detection.stop()
         self.store.close()
@@ -215,9 +228,10 @@ class AnalyticsService:
 
     def reencrypt_secrets(self) -> int:
         """Re-encrypt every stored secret with the newest key (``keys rotate``); audited."""
-        count = self.store.plugins.reseal(self.secrets.rotate)
-        self.audit.record("local", "keys_rotate", details={"plugins": count})
-        return count
+        plugins = self.store.plugins.reseal(self.secrets.rotate)
+        contact_points = self.store.alert_config.reseal(self.secrets.rotate)
+        self.audit.record("local", "keys_rotate", details={"plugins": plugins, "contact_points": contact_points})
+        return plugins + contact_points
 
     # -- ingestion and the registry ----------------------------------------------------------
 

@@ -77,6 +77,9 @@ class Forecasts:
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+        # (plugin, metric) -> (when, why) of the newest forecast that could not be made; a forecast
+        # that could clears it (alerting reads it: a prediction that failed)
+        self.failures: dict[tuple[str, str], tuple[int, str]] = {}
 
     def is_training(self, plugin_id: str) -> bool:
         """Whether a training of the plugin is queued or running in this process."""
@@ -264,6 +267,7 @@ class Forecasts:
                 computed[metric] = ForecastFailure(error=exc.message)
                 if self._jobs is not None and plugin_id not in self._training:  # refused: retrain it (issue 14)
                     self.submit_training(plugin_id)
+                self.failures[(plugin_id, metric)] = (made_at, exc.message)
                 continue
             if found is None:
                 continue
@@ -276,7 +280,9 @@ class Forecasts:
                 )
             except InsufficientData as exc:
                 computed[metric] = ForecastFailure(error=exc.message)
+                self.failures[(plugin_id, metric)] = (made_at, exc.message)
                 continue
+            self.failures.pop((plugin_id, metric), None)
             # Column-wise rather than one record at a time: 288 points x 6 metrics per predict.
             targets = forecast.timestamps_ms.tolist()
             columns = [forecast.values[_ENGINE_COLUMN.get(f, f)].tolist() for f in FORECAST_POINT_FIELDS]

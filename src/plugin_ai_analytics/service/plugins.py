@@ -156,6 +156,7 @@ def public_plugin(
         memory_limit_mb=row["memory_limit_mb"],
         cpu_limit_percent=row["cpu_limit_percent"],
         keep_history=bool(row.get("keep_history")),
+        labels=row.get("labels") or {},
         source_status=source_status if row.get("source") else None,
         created_at=ms_to_iso(row["created_at"]),
         samples=extent["samples"],

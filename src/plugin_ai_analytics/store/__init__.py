@@ -12,6 +12,8 @@ import time
 from sqlalchemy import Engine, literal, select
 
 from .adaptation import IntervalAdaptations
+from .alert_config import AlertConfigRecords, SilenceRecords
+from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .audit import AuditRecords
 from .database import make_engine, migrate
@@ -27,6 +29,8 @@ from .tokens import TokenRecords
 
 __all__ = [
     "EXPORT_KINDS",
+    "AlertConfigRecords",
+    "AlertRecords",
     "METRIC_COLUMNS",
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
@@ -42,6 +46,7 @@ __all__ = [
     "PredictionRecords",
     "RecordExports",
     "RejectionRecords",
+    "SilenceRecords",
     "Store",
     "SuggestionRecords",
     "TokenRecords",
@@ -70,6 +75,9 @@ class Store:
         self.expiry = Expiry(self.engine)
         self.tokens = TokenRecords(self.engine)
         self.audit = AuditRecords(self.engine)
+        self.alerts = AlertRecords(self.engine)
+        self.alert_config = AlertConfigRecords(self.engine, cipher)
+        self.silences = SilenceRecords(self.engine)
 
     @property
     def dialect(self) -> str:

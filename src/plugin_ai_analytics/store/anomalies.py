@@ -4,10 +4,11 @@ and each plugin's streaming detector state (JSON with its checksum, so it surviv
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy.engine import Connection
 
 from ..errors import ModelIntegrityError, NotFound
 from ..times import now_ms
@@ -18,9 +19,21 @@ from .database import upsert
 __all__ = ["AnomalyRecords", "DetectorStates"]
 
 
+# Called inside the transaction that stores a plugin's events, with the rows as they were before
+# (by event id) and the rows written; may write in that transaction too, and may return a callable
+# to run once it has committed.
+EventListener = Callable[[Connection, str, dict[str, dict[str, Any]], list[dict[str, Any]]], Callable[[], None] | None]
+
+
 class AnomalyRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._listeners: list[EventListener] = []
+
+    def listen(self, listener: EventListener) -> None:
+        """Have ``listener`` see every change of events in the transaction that makes it (alerting
+        writes its alerts there, so an event and its notification commit together or not at all)."""
+        self._listeners.append(listener)
 
     def upsert(self, plugin_id: str, events: Sequence[dict[str, Any]]) -> None:
         """Insert or update anomaly events by (plugin, event_id); operator feedback is kept."""
@@ -29,8 +42,24 @@ class AnomalyRecords:
         now = now_ms()
         rows = [{"plugin_id": plugin_id, "feedback": None, "updated_at": now, **e} for e in events]
         cols = ["end_ts", "metrics", "kind", "score", "severity", "explanation", "actions", "state", "updated_at"]
+        after: list[Callable[[], None]] = []
         with self._engine.begin() as conn:
+            before = self._before(conn, plugin_id, [r["event_id"] for r in rows]) if self._listeners else {}
             conn.execute(upsert(conn, t.anomalies, ["plugin_id", "event_id"], cols, merge=False), rows)
+            for listener in self._listeners:
+                then = listener(conn, plugin_id, before, rows)
+                if then is not None:
+                    after.append(then)
+        for then in after:
+            then()
+
+    @staticmethod
+    def _before(conn: Connection, plugin_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        a = t.anomalies.c
+        q = select(a.event_id, a.severity, a.state, a.metrics).where(
+            a.plugin_id == plugin_id, a.event_id.in_(event_ids)
+        )
+        return {r["event_id"]: dict(r) for r in conn.execute(q).mappings()}
 
     def find(
         self,

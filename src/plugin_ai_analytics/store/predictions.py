@@ -108,6 +108,37 @@ class PredictionRecords:
                 }
         return out
 
+    def coverage_totals(self, since_ms: int) -> dict[str, dict[str, dict[str, int]]]:
+        """Per plugin and metric: how many scored predictions (target at or after ``since_ms``) had
+        the actual inside their 80 % interval, of how many (alerting: intervals that stopped covering)."""
+        p = t.predictions.c
+        inside = func.sum(case((and_(p.lower_80 <= p.actual, p.actual <= p.upper_80), 1), else_=0))
+        q = (
+            select(p.plugin_id, p.metric, inside, func.count())
+            .where(p.actual.is_not(None), p.target_ts >= since_ms)
+            .group_by(p.plugin_id, p.metric)
+        )
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        with self._engine.connect() as conn:
+            for pid, metric, hits, n in conn.execute(q):
+                out.setdefault(pid, {})[metric] = {"inside_80": int(hits or 0), "scored": int(n)}
+        return out
+
+    def points_at(self, at_ms: int, within_ms: int, made_after_ms: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per plugin and metric, the current forecast's first point at or after ``at_ms`` (and
+        before ``at_ms + within_ms``): what each plugin is forecast to be at that time."""
+        p = t.predictions.c
+        q = (
+            select(p.plugin_id, p.metric, p.target_ts, p.value, p.lower_95, p.upper_95)
+            .where(p.target_ts >= at_ms, p.target_ts < at_ms + within_ms, p.made_at > made_after_ms)
+            .order_by(p.plugin_id, p.metric, p.target_ts)
+        )
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with self._engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                out.setdefault((row["plugin_id"], row["metric"]), dict(row))
+        return out
+
     def daily_error_totals(self, plugin_id: str, since_ms: int) -> dict[str, list[dict[str, Any]]]:
         """``error_totals`` of one plugin per metric and UTC day of the target time."""
         p = t.predictions.c

@@ -101,6 +101,7 @@ class PluginRecords:
             "memory_limit_mb": plugin.get("memory_limit_mb"),
             "cpu_limit_percent": plugin.get("cpu_limit_percent"),
             "keep_history": bool(plugin.get("keep_history", False)),
+            "labels": plugin.get("labels") or None,
             "created_at": now,
             "updated_at": now,
         }

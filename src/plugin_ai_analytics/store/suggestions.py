@@ -64,3 +64,11 @@ class SuggestionRecords:
         q = select(t.suggestions).where(and_(*where)).order_by(sg.updated_at.desc()).limit(limit).offset(offset)
         with self._engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def with_evidence(self, key: str, since_ms: int) -> list[dict[str, Any]]:
+        """Suggestions of every plugin updated at or after ``since_ms`` whose evidence has ``key``
+        (alerting: findings that carry a time to impact, ``time_to_limit_h``)."""
+        sg = t.suggestions.c
+        q = select(t.suggestions).where(sg.updated_at >= since_ms).order_by(sg.plugin_id, sg.finding)
+        with self._engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings() if key in (r["evidence"] or {})]

@@ -37,6 +37,12 @@ __all__ = [
     "jobs",
     "audit_log",
     "api_tokens",
+    "alerts",
+    "alert_groups",
+    "alert_outbox",
+    "alert_silences",
+    "alert_contact_points",
+    "alerting_config",
 ]
 
 metadata = MetaData()
@@ -53,6 +59,7 @@ plugins = Table(
     Column("memory_limit_mb", Float, nullable=True),
     Column("cpu_limit_percent", Float, nullable=True),  # the plugin's CPU allocation, 100 = one core
     Column("keep_history", Boolean, nullable=False, default=False),  # exempt from retention
+    Column("labels", JSON, nullable=True),  # {name: value}: alert routing and silences match on them
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -240,4 +247,111 @@ api_tokens = Table(
     Column("expires_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
+)
+
+# -- alerting (docs/alerting.md) --------------------------------------------------------------
+
+# One row per alert (a condition of a plugin or of the service), firing or resolved, by fingerprint.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("rule", String(64), nullable=False),
+    Column("plugin_id", String(128), nullable=True),  # None: the service itself
+    Column("metric", String(64), nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # firing / resolved
+    Column("summary", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("source_key", String(128), nullable=True),  # e.g. the anomaly event that raised it
+    Column("starts_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_alerts_state_updated", "state", "updated_at"),
+    Index("ix_alerts_plugin", "plugin_id"),
+)
+
+# A notification group (policy x contact point x group labels): when it is due to notify and what
+# its receiver was last told. A change to an alert marks its groups due in the same transaction.
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("policy", String(64), nullable=False),
+    Column("contact_point", String(64), nullable=False),
+    Column("group_labels", JSON, nullable=False),
+    Column("next_flush_at", BigInteger, nullable=True),
+    Column("last_flush_at", BigInteger, nullable=True),
+    Column("pending_since", BigInteger, nullable=True),  # the oldest change not notified yet
+    Column("flushes", Integer, nullable=False, default=0),
+    Column("notified", JSON, nullable=False),  # fingerprint -> severity the receiver knows as firing
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_alert_groups_due", "next_flush_at"),
+)
+
+# The outbox: every notification to deliver, with its idempotency key, attempts and the answers.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("group_id", String(32), nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("contact_point", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # firing / resolved: what the notification says
+    Column("document", JSON, nullable=False),
+    Column("alerts", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # pending / delivered / dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("claimed_until", BigInteger, nullable=True),  # a worker is sending it until then
+    Column("caused_at", BigInteger, nullable=False),  # the oldest change it notifies of
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("last_status", String(32), nullable=True),
+    Column("last_answer", Text, nullable=True),
+    Column("attempt_log", JSON, nullable=False),
+    Index("ix_alert_outbox_due", "state", "next_attempt_at"),
+    Index("ix_alert_outbox_created", "created_at"),
+)
+
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("silence_id", String(64), primary_key=True),
+    Column("matchers", JSON, nullable=False),
+    Column("starts_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_alert_silences_ends", "ends_at"),
+)
+
+alert_contact_points = Table(
+    "alert_contact_points",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("settings", JSON, nullable=False),  # everything but the secrets
+    # The secrets, each in a column of its own (to be encrypted at rest); the API never answers them.
+    Column("secret_url", Text, nullable=True),
+    Column("secret_signing_key", Text, nullable=True),
+    Column("secret_smtp_password", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The rest of the alerting configuration, one JSON document per part (policies, inhibit_rules,
+# maintenance_windows).
+alerting_config = Table(
+    "alerting_config",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -1,13 +1,14 @@
-// The dashboard's entry (the only module index.html loads): routes #/ to the overview and
-// #/plugin/<id> to a plugin's live view, wires the language switch and exposes window.dashboard.
+// The dashboard's entry (the only module index.html loads): routes #/ to the overview,
+// #/plugin/<id> to a plugin's live view and #/alerts to the alerts (silences, delivery log),
+// asks for a login when there is none, wires the language switch and exposes window.dashboard.
 // Plain ES modules over the REST API; charts by the vendored uPlot. No build step, no CDN.
 import { STRINGS } from "./i18n.js";
-import { setLive } from "./api.js";
+import { api, setLive } from "./api.js";
 import { applyStaticStrings, switchLanguage, t } from "./lang.js";
 import { OverviewView } from "./overview.js";
 import { PluginView } from "./plugin.js";
-import { api } from "./api.js";
 import { LoginView, logout, showLogout } from "./login.js";
+import { AlertsView } from "./alerts.js";
 
 let view = null;  // the current view object, with stop()
 
@@ -27,6 +28,7 @@ function route(keepState = false) {
   window.dashboard.ready = false;
   const main = document.getElementById("main");
   if (m) view = new PluginView(main, decodeURIComponent(m[1]), keepState && prev instanceof PluginView ? prev.saved() : null);
+  else if (hash.startsWith("#/alerts")) view = new AlertsView(main);
   else view = new OverviewView(main, keepState && prev instanceof OverviewView ? prev.saved() : null);
   window.dashboard.view = view;
   view.start();

@@ -1,5 +1,7 @@
 // Every string the dashboard shows, in English and Korean. A key missing in one language is a
 // bug: tests compare the two key sets.
+import { ALERT_STRINGS } from "./alerts-i18n.js";
+
 export const STRINGS = {
   en: {
     "title": "Plugin AI Analytics",
@@ -380,3 +382,6 @@ export const STRINGS = {
     "unit.active_users": "명",
   },
 };
+
+// The alerts view keeps its strings in a file of its own.
+for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], ALERT_STRINGS[lang]);

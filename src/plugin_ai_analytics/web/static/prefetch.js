@@ -5,6 +5,6 @@
   var api = "/api/plugin-ai-analytics", m = location.hash.match(/^#\/plugin\/([^?]+)/), p = {};
   function get(path) { p[path] = fetch(api + path, { headers: { accept: "application/json" } }); }
   get("/auth/me");
-  if (m) { get("/plugins/" + m[1]); get("/dashboard/plugins/" + m[1]); } else { get("/dashboard/overview"); }
+  if (m) { get("/plugins/" + m[1]); get("/dashboard/plugins/" + m[1]); } else if (!/^#\/alerts/.test(location.hash)) { get("/dashboard/overview"); }
   window.__prefetched = p;
 })();

@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from .errors import AnalyticsError
+from ._app import _fail, _service, app
 
 __all__ = ["register"]
 
@@ -19,20 +19,6 @@ keys_app = typer.Typer(help="The encryption key of secrets at rest.", no_args_is
 backup_app = typer.Typer(
     help="Snapshot the database (with a manifest of checksums), or `backup verify PATH`.", invoke_without_command=True
 )
-
-
-def _service() -> Any:
-    # loaded on use, so --help and the quick commands start fast
-    from .service import AnalyticsService
-
-    return AnalyticsService()
-
-
-def _fail(exc: Exception) -> None:
-    if isinstance(exc, AnalyticsError):
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    raise exc
 
 
 @tokens_app.command("create")
@@ -65,7 +51,7 @@ def tokens_create(
 def tokens_list() -> None:
     """Every token: id, name, role, scope, created, expires, last used, revoked (never the secret)."""
     # loaded on use, so --help and the quick commands start fast
-    from .times import ms_to_iso
+    from ..times import ms_to_iso
 
     service = _service()
     try:
@@ -116,8 +102,8 @@ def keys_rotate() -> None:
     """Make a new key and re-encrypt every stored secret with it (key file); with the keys in
     AI_ANALYTICS_SECRET_KEY, put the new key first (NEW,OLD), run this, then drop OLD."""
     # loaded on use, so --help and the quick commands start fast
-    from .config import get_settings
-    from .security.crypto import load_keys, new_key, write_key_file
+    from ..config import get_settings
+    from ..security.crypto import load_keys, new_key, write_key_file
 
     settings = get_settings()
     key_file = settings.effective_key_file
@@ -159,7 +145,7 @@ def backup(ctx: typer.Context) -> None:
 def backup_verify(folder: Annotated[Path, typer.Argument(help="a backup folder")]) -> None:
     """Check a backup's files against its manifest and read them back; exit 2 saying what is wrong."""
     # loaded on use, so --help and the quick commands start fast
-    from .ops.backup import verify_backup
+    from ..ops.backup import verify_backup
 
     try:
         manifest = verify_backup(folder)
@@ -188,8 +174,8 @@ def restore(
     typer.echo(f"restored the database of {manifest['created_at']} from {folder}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the administration commands to the tool."""
+def register() -> None:
+    """Add the administration commands (after the day-to-day ones in --help)."""
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")

@@ -1,8 +1,5 @@
-"""The command-line tool: serve, demo, import, collect, plugins, status; the administration
-commands (tokens, audit, keys, backup, restore) are in ``cli_admin.py``.
-
-Thin: every command calls the service layer; errors print one line naming what is wrong.
-"""
+"""The day-to-day commands: serve, demo, import, collect, plugins, status, openapi, and the
+engines on the operator's own files (forecast, backtest, detect)."""
 
 from __future__ import annotations
 
@@ -10,57 +7,13 @@ import errno
 import json
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .cli_admin import register as register_admin_commands
-from .errors import AnalyticsError, ValidationError
-
-app = typer.Typer(
-    name="plugin-ai-analytics",
-    help="Watch platform plugins: collect metrics, forecast them, detect anomalies, advise.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-plugins_app = typer.Typer(help="The plugin registry.", no_args_is_help=True)
-app.add_typer(plugins_app, name="plugins")
-register_admin_commands(app)
-
-
-def _service() -> Any:
-    return _service_with(None)
-
-
-def _service_with(settings: Any) -> Any:
-    # loaded on use, so --help and the quick commands start fast
-    from .service import AnalyticsService
-
-    return AnalyticsService(settings)
-
-
-def _fail(exc: Exception) -> None:
-    if isinstance(exc, AnalyticsError):
-        # One line per problem (a registry file may have several), each readable on its own.
-        for line in exc.message.splitlines():
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2) from None
-    raise exc
-
-
-@app.callback()
-def _main() -> None:
-    """Settings come from the environment and .env (see README: Configuration)."""
-    from .config import get_settings  # start-up cost: settings (pydantic-settings) load when a command runs
-
-    try:
-        get_settings()
-    except ValidationError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+from ..errors import ValidationError
+from ._app import _fail, _service, _service_with, app, plugins_app
 
 
 def _ensure_port_free(host: str, port: int) -> None:
@@ -117,7 +70,7 @@ def serve(
     the dashboard's page and files and the API description needs a token; on a first start one
     admin token is made and printed once."""
     # loaded on use, so --help and the quick commands start fast
-    from .config import get_settings
+    from ..config import get_settings
 
     settings = get_settings()
     updates: dict[str, Any] = {"plugins_file": plugins_file} if plugins_file is not None else {}
@@ -132,7 +85,7 @@ def _run_server(settings: Any, host: str, port: int) -> None:
     # loaded on use, so --help and the quick commands start fast
     import uvicorn
 
-    from .api.app import create_app  # loaded on use, so --help and the quick commands start fast
+    from ..api.app import create_app  # loaded on use, so --help and the quick commands start fast
 
     if settings.insecure and not _loopback(host):
         typer.echo(f"error: --insecure (authentication off) refuses to listen on {host}: use 127.0.0.1", err=True)
@@ -152,7 +105,7 @@ def _run_server(settings: Any, host: str, port: int) -> None:
 def _first_admin_token(settings: Any) -> None:
     """On a first start (no token yet), make an admin token and print it once."""
     # loaded on use, so --help and the quick commands start fast
-    from .service import AnalyticsService
+    from ..service import AnalyticsService
 
     service = AnalyticsService(settings)
     try:
@@ -186,12 +139,12 @@ def demo(
     5 s, the processes named in the sample plugins file, and real recorded server metrics
     (the NAB AWS CloudWatch series, when found) replayed as history ending now."""
     # loaded on use, so --help and the quick commands start fast
-    from .demo import prepare_demo
+    from ..demo import prepare_demo
 
     if serve_after:
         _ensure_port_free(host, port)  # before the set-up, which registers this process as a plugin
     # loaded on use, so --help and the quick commands start fast
-    from .config import get_settings
+    from ..config import get_settings
 
     # The demo scrapes its own /metrics on loopback: allow that one outbound address.
     settings = get_settings()
@@ -262,7 +215,7 @@ def import_history(
     from rich.progress import Progress
 
     # loaded on use, so --help and the quick commands start fast
-    from .collect.importer import parse_mapping, read_history
+    from ..collect.importer import parse_mapping, read_history
 
     try:
         frame = read_history(path, timestamp_column, parse_mapping(map_ or []), shift_to_now=shift_to_now)
@@ -308,8 +261,8 @@ def forecast(
     """Forecast the period after the last row with exactly the production engine; writes
     timestamp,forecast,lower_80,upper_80,lower_95,upper_95."""
     # loaded on use, so --help and the quick commands start fast
-    from .collect.importer import read_series
-    from .forecast import train
+    from ..collect.importer import read_series
+    from ..forecast import train
 
     try:
         series = read_series(history, timestamp_column, value_column)
@@ -340,8 +293,8 @@ def backtest(
     """Score the production engine on the last ORIGINS horizons of your own history: per-origin and
     average MASE, accuracy % (100 x (1 - WAPE)) and 80%/95% interval coverage."""
     # loaded on use, so --help and the quick commands start fast
-    from .collect.importer import read_series
-    from .forecast import backtest as run_backtest
+    from ..collect.importer import read_series
+    from ..forecast import backtest as run_backtest
 
     try:
         series = read_series(history, timestamp_column, value_column)
@@ -366,9 +319,9 @@ def detect(
     """Stream a CSV through exactly the production detector, row by row in time order; writes
     timestamp,value,anomaly_score,alert,severity (alert = 1 where a new anomaly event opens)."""
     # loaded on use, so --help and the quick commands start fast
-    from .anomaly import detect_frame
-    from .collect.importer import read_metric_table
-    from .config import get_settings
+    from ..anomaly import detect_frame
+    from ..collect.importer import read_metric_table
+    from ..config import get_settings
 
     try:
         frame = read_metric_table(input_csv, timestamp_column)
@@ -482,10 +435,6 @@ def status(
 def openapi() -> None:
     """Print the REST API's OpenAPI document (as committed in docs/openapi.json), to generate clients."""
     # loaded on use, so --help and the quick commands start fast
-    from .api.openapi import openapi_json
+    from ..api.openapi import openapi_json
 
     typer.echo(openapi_json(), nl=False)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())
