@@ -296,6 +296,11 @@ def group_constructed() -> dict[str, Item]:
         windows = {}
         if c.shifts:
             windows["48 h after a regime shift"] = tuple((t, t + POST_SHIFT - constructed.STEP) for t in c.shifts)
+            # The daily origins are at midnight: the hours up to the next one are forecast before
+            # the shift could be seen (no forecaster can know it there), the rest after it.
+            seen = [(t, t.ceil("D")) for t in c.shifts]
+            windows["  of which forecast before the shift"] = tuple((t, d - constructed.STEP) for t, d in seen)
+            windows["  of which forecast after it"] = tuple((d, t + POST_SHIFT - constructed.STEP) for t, d in seen)
         if c.incident:
             windows["ramp into the incident, to recovery"] = ((c.incident[0], c.incident[2]),)
         if c.kind == "bursty_counts" and c.anomalies:
