@@ -27,8 +27,9 @@ before the origin, averaged over origins, then over series (mean); accuracy = 10
 origin, averaged per series, median over series; coverage = share of (measured) actuals inside the
 80 % / 95 % intervals, pooled; time = seconds per fit + 24 h forecast with intervals.
 
-LOCO: every engine tunable in ``ENGINE_GRID`` is chosen on the other groups (lowest mean over
-groups of the group's mean MASE) and scored on the held-out group. Results are cached per group,
+LOCO: every engine tunable in ``ENGINE_GRID`` is chosen on the other groups (the point tunables by
+the lowest mean over groups of the group's mean MASE, then the interval tunables by the lowest
+largest coverage error over groups) and scored on the held-out group. Results are cached per group,
 model and setting under benchmarks/results/forecast/ (keyed by the data and the engine's source).
 
     nice python benchmarks/forecast.py                        # all groups, ours + default peers
@@ -201,7 +202,8 @@ SLOW_PEERS = ("statsforecast AutoARIMA (P=Q=0)", "Prophet")
 # ---------------------------------------------------------------------------------------------
 # Engine tunables under LOCO. A setting maps to keyword arguments of ``backtest`` (and so of
 # ``train``) in ``engine_kwargs``. Point tunables (the candidate pool) are chosen by mean MASE;
-# interval tunables (they change no point forecast) then by coverage error, given that pool.
+# interval tunables (they change no point forecast) then by coverage error (the largest over the
+# groups: the target holds per group), given that pool.
 POOLS: dict[str, list[str] | None] = {
     "all": None,
     "no_forest": [c for c in CANDIDATES if c != "random_forest"],
@@ -714,7 +716,10 @@ def main() -> None:
             return -float(np.mean([result(g, s)["mase"] for g in groups]))
 
         def by_coverage(s: dict, groups: tuple[str, ...]) -> float:
-            return -float(np.mean([coverage_error(result(g, s)) for g in groups]))
+            # The coverage target holds per group: the worst group's error is what a choice is
+            # judged by. (The mean over groups let a choice that suited three groups send a fourth
+            # far out: traffic held out at 0.736 / 0.922 with the choice the mean made.)
+            return -float(max(coverage_error(result(g, s)) for g in groups))
 
         stages = [(POINT_TUNABLES, by_mase), (INTERVAL_TUNABLES, by_coverage)]
         if len(names) > 1:

@@ -1,6 +1,7 @@
-"""Level shifts are told from the daily swing and from the weekly pattern: a regime change smaller
-than the day's swing is found and the past moved to the new level; a quieter weekend, however
-deep, is left alone once the history holds the week before it."""
+"""Level shifts are told from the daily swing and from the weekly pattern: a regime change that a
+test on the raw hourly levels missed (less than twice the day's swing) is found and the past moved
+to the new level; a quieter weekend, however deep, is left alone once the history holds the week
+before it."""
 
 from __future__ import annotations
 
@@ -49,8 +50,14 @@ def test_a_deep_weekend_is_the_weekly_pattern_not_a_level_shift() -> None:
 
 
 def test_a_level_shift_on_a_weekday_is_still_found_with_weekends_around_it() -> None:
-    series = weekly(17, 60.0)
-    series[series.index >= pd.Timestamp("2026-03-18 10:00", tz="UTC")] += 50.0  # Wednesday
+    series = weekly(17, 80.0)
+    series[series.index >= pd.Timestamp("2026-03-18 10:00", tz="UTC")] += 80.0  # Wednesday
     out = aligned(series)
     before = slice(pd.Timestamp("2026-03-16", tz="UTC"), pd.Timestamp("2026-03-18 08:00", tz="UTC"))
-    assert abs(float((out[before] - series[before]).median()) - 50.0) < 5
+    assert abs(float((out[before] - series[before]).median()) - 80.0) < 5
+
+
+def test_a_step_within_the_daily_swing_is_left_to_the_models_that_follow_the_level() -> None:
+    series = weekly(10, 0.0)
+    series[series.index >= pd.Timestamp("2026-03-09 10:00", tz="UTC")] += 40.0  # swing: 60
+    assert np.array_equal(aligned(series).to_numpy(), prepare(series, H24).values)

@@ -93,11 +93,12 @@ def _last_shift(levels: _Levels, end: int) -> tuple[int, float] | None:
     ``end``.
 
     The test (``_beyond``) runs on the medians with the daily shape taken out, so a shift is judged
-    against the hour-to-hour noise of the regime before it, not against its daily swing. What a
-    deseasonalised test would also call a shift, and the models must not be aligned for, is the
-    weekly pattern (a quieter weekend): where the history holds the week before, a step the level
-    also made at the same time a week earlier is not a shift; where it does not, only a step
-    larger than the daily swing is. Deliberately conservative: a false shift moves the whole past.
+    against the hour-to-hour noise of the regime before it rather than against its daily swing and
+    noise together (which hid a change of less than about twice the swing). What a deseasonalised
+    test would also call a shift, and the models must not be aligned for, is the weekly pattern (a
+    quieter weekend): a step counts only when it is larger than the daily swing, and not when the
+    level made the same step at the same time a week earlier (where the history holds that week).
+    Deliberately conservative: a false shift moves the whole past.
     """
     lo_c = max(MIN_REGIME_HOURS, end - SEARCH_HOURS)
     cs = np.arange(lo_c, end - MIN_REGIME_HOURS + 1)
@@ -105,8 +106,7 @@ def _last_shift(levels: _Levels, end: int) -> tuple[int, float] | None:
         return None
     m = levels.deseasonalised
     shifted, deltas = _beyond(m, cs, end, levels.noise)
-    week_known = cs - levels.week - 1 >= MIN_REGIME_HOURS  # as in _recurring
-    shifted &= week_known | (np.abs(deltas) > levels.swing)
+    shifted &= np.abs(deltas) > levels.swing
     if not shifted.any():
         return None
     # The strongest first. One that turns out to be the weekly pattern gives way to a later one
