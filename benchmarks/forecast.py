@@ -27,8 +27,9 @@ before the origin, averaged over origins, then over series (mean); accuracy = 10
 origin, averaged per series, median over series; coverage = share of (measured) actuals inside the
 80 % / 95 % intervals, pooled; time = seconds per fit + 24 h forecast with intervals.
 
-LOCO: every engine tunable in ``ENGINE_GRID`` is chosen on the other groups (lowest mean over
-groups of the group's mean MASE) and scored on the held-out group. Results are cached per group,
+LOCO: every engine tunable in ``ENGINE_GRID`` is chosen on the other groups (the point tunables by
+the lowest mean over groups of the group's mean MASE, then the interval tunables by the lowest
+largest coverage error over groups) and scored on the held-out group. Results are cached per group,
 model and setting under benchmarks/results/forecast/ (keyed by the data and the engine's source).
 
     nice python benchmarks/forecast.py                        # all groups, ours + default peers
@@ -60,7 +61,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import constructed  # noqa: E402
 import loco  # noqa: E402
 
-from plugin_ai_analytics.forecast import CANDIDATES, accuracy, backtest, mase, seasonal_scale  # noqa: E402
+from plugin_ai_analytics.forecast import (  # noqa: E402
+    CANDIDATES,
+    IntervalAdaptation,
+    accuracy,
+    backtest,
+    mase,
+    seasonal_scale,
+    train,
+)
 from plugin_ai_analytics.forecast._series import prepare  # noqa: E402
 
 NAB = ROOT.parent / "shared" / "data" / "nab" / "data"
@@ -72,6 +81,9 @@ MIN_SPAN = pd.Timedelta(days=5)
 TRAFFIC_STEP = pd.Timedelta(minutes=15)
 ADEXCHANGE_STEP = pd.Timedelta(hours=1)
 POST_SHIFT = pd.Timedelta(hours=48)
+# The replay of the service (``replay_ours``) re-forecasts this often: a stored forecast is
+# superseded by the next one, so its first hour is what gets scored and corrects the intervals.
+REPLAY_EVERY = pd.Timedelta(hours=1)
 
 # A peer gets the history values, their timestamps and the horizon (steps) and returns
 # (point, lower_80, upper_80, lower_95, upper_95), or None for the intervals it cannot make.
@@ -190,7 +202,8 @@ SLOW_PEERS = ("statsforecast AutoARIMA (P=Q=0)", "Prophet")
 # ---------------------------------------------------------------------------------------------
 # Engine tunables under LOCO. A setting maps to keyword arguments of ``backtest`` (and so of
 # ``train``) in ``engine_kwargs``. Point tunables (the candidate pool) are chosen by mean MASE;
-# interval tunables (they change no point forecast) then by coverage error, given that pool.
+# interval tunables (they change no point forecast) then by coverage error (the largest over the
+# groups: the target holds per group), given that pool.
 POOLS: dict[str, list[str] | None] = {
     "all": None,
     "no_forest": [c for c in CANDIDATES if c != "random_forest"],
@@ -285,6 +298,11 @@ def group_constructed() -> dict[str, Item]:
         windows = {}
         if c.shifts:
             windows["48 h after a regime shift"] = tuple((t, t + POST_SHIFT - constructed.STEP) for t in c.shifts)
+            # The daily origins are at midnight: the hours up to the next one are forecast before
+            # the shift could be seen (no forecaster can know it there), the rest after it.
+            seen = [(t, t.ceil("D")) for t in c.shifts]
+            windows["  of which forecast before the shift"] = tuple((t, d - constructed.STEP) for t, d in seen)
+            windows["  of which forecast after it"] = tuple((d, t + POST_SHIFT - constructed.STEP) for t, d in seen)
         if c.incident:
             windows["ramp into the incident, to recovery"] = ((c.incident[0], c.incident[2]),)
         if c.kind == "bursty_counts" and c.anomalies:
@@ -397,6 +415,66 @@ def run_ours(items: dict[str, Item], origins: int, setting: dict) -> list[Origin
                     o.fit_seconds,
                     o.fit_cpu_seconds,
                     o.model,
+                )
+            )
+    return out
+
+
+def replay_ours(items: dict[str, Item], origins: int, setting: dict) -> list[Origin]:
+    """Our engine as the service runs it, replayed over the same days: trained at each daily
+    origin (as ``run_ours``), then re-forecast every ``REPLAY_EVERY`` from the samples that have
+    arrived, with the plugin's online interval correction (``IntervalAdaptation``, carried over
+    the whole replay and across retraining, as the service keeps it). A newer forecast supersedes
+    the future of the older one, so each target is scored against the forecast made last before it
+    (the service's ``predictions.replace`` and ``score_due``), and only measured actuals are scored
+    and move the correction. One row per daily origin, its 24 h stitched from those forecasts."""
+    out = []
+    for name, it in items.items():
+        y, ts, h, season = _grid(it)
+        step = ts[1] - ts[0]
+        every = max(1, round(REPLAY_EVERY / step))
+        clean = it.series.dropna()
+        adaptation = IntervalAdaptation()
+        for k in range(origins, 0, -1):
+            start = len(y) - k * h
+            t0, c0 = time.perf_counter(), time.process_time()
+            model = train(clean[clean.index <= ts[start - 1] + step / 2], horizon=HORIZON, **engine_kwargs(setting))
+            cols = np.full((5, h), np.nan)
+            models = []
+            for j in range(0, h, every):
+                now = start + j
+                fc = model.predict(clean[clean.index <= ts[now - 1] + step / 2], interval_scale=adaptation.scales)
+                f = fc.frame
+                m = min(every, h - j)
+                # The forecast starts one step after the last sample: inside a gap that is before
+                # ``now``, and a jittered sample anchors it up to half a step off the grid. The
+                # service scores a target against the sample nearest to it, within half a step.
+                first = int(np.argmin(abs(pd.DatetimeIndex(f["timestamp"]) - ts[now])))
+                if abs(pd.DatetimeIndex(f["timestamp"][first : first + m]) - ts[now : now + m]).max() > step / 2:
+                    raise ValueError(f"{name}: replayed forecast does not match the grid")
+                for c, col in enumerate(("forecast", "lower_80", "upper_80", "lower_95", "upper_95")):
+                    cols[c, j : j + m] = f[col].to_numpy(float)[first : first + m]
+                models.append(fc.model)
+                seen = _observed(it, ts[now : now + m])
+                actual = y[now : now + m][seen]
+                inside = [
+                    (cols[lo, j : j + m][seen] <= actual) & (actual <= cols[hi, j : j + m][seen])
+                    for lo, hi in ((1, 2), (3, 4))
+                ]
+                adaptation = adaptation.update(*inside, step_seconds=step.total_seconds())
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            out.append(
+                Origin(
+                    name,
+                    ts[start : start + h],
+                    y[start : start + h],
+                    _observed(it, ts[start : start + h]),
+                    cols[0],
+                    tuple(cols[1:]),
+                    seasonal_scale(y[:start], season),
+                    seconds / len(models),
+                    cpu / len(models),
+                    max(set(models), key=models.count),
                 )
             )
     return out
@@ -552,6 +630,11 @@ def main() -> None:
         "--data", type=Path, default=DATA, help="folder of CSV files scored as the aws group (as before issue 11)"
     )
     parser.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
+    parser.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="skip the replay of the service (hourly re-forecasts, online correction)",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE, help="folder of cached results")
     parser.add_argument("--json", type=Path, default=CACHE / "summary.json", help="write the figures here")
     args = parser.parse_args()
@@ -624,6 +707,7 @@ def main() -> None:
             print(f"done: {label}", flush=True)
 
     summary: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "groups": {}}
+    replayed: dict[str, dict[str, dict]] = {}
     loco_choice: dict[str, tuple[dict, float]] = {}
     if args.only != "peers":
 
@@ -632,7 +716,10 @@ def main() -> None:
             return -float(np.mean([result(g, s)["mase"] for g in groups]))
 
         def by_coverage(s: dict, groups: tuple[str, ...]) -> float:
-            return -float(np.mean([coverage_error(result(g, s)) for g in groups]))
+            # The coverage target holds per group: the worst group's error is what a choice is
+            # judged by. (The mean over groups let a choice that suited three groups send a fourth
+            # far out: traffic held out at 0.736 / 0.922 with the choice the mean made.)
+            return -float(max(coverage_error(result(g, s)) for g in groups))
 
         stages = [(POINT_TUNABLES, by_mase), (INTERVAL_TUNABLES, by_coverage)]
         if len(names) > 1:
@@ -647,6 +734,14 @@ def main() -> None:
             result(g, loco_choice[g][0])
             result(g, tuned[0])
         print(f"ran {sum(len(v) for v in ours.values())} (group, setting) pairs of our engine", flush=True)
+        if not args.no_replay:
+            for g in names:
+                for label, s in (("all-in", settings[0]), ("LOCO", loco_choice[g][0])):
+                    dhash, ehash = hashes[g]
+                    path = args.cache / g / f"replay-{_slug(loco.key(s))}-{_fingerprint(dhash, ehash)}.parquet"
+                    rows = cached(path, lambda g=g, s=s: replay_ours(items[g], GROUPS[g].origins, s), args.refresh)
+                    replayed.setdefault(g, {})[label] = score_rows(rows, windows[g])
+            print("done: the service replay (hourly re-forecasts, online interval correction)", flush=True)
 
     for g in names:
         print(f"\n== {g}: {len(items[g])} series, {GROUPS[g].origins} origins")
@@ -672,6 +767,17 @@ def main() -> None:
                         f"   {label[:48]:48s} {k[13:]:38s} cov80 {v['coverage_80']:.3f}  "
                         f"cov95 {v['coverage_95']:.3f}  ({v['points']} points)"
                     )
+        for label, r in replayed.get(g, {}).items():
+            print(
+                f"   service replay, {label:6s} (hourly re-forecasts, online correction; first hour of each scored)"
+                f"  cov80 {r['coverage_80']:.3f}  cov95 {r['coverage_95']:.3f}"
+            )
+            for k, v in r.items():
+                if k.startswith("coverage in: ") and not math.isnan(v["coverage_80"]):
+                    print(
+                        f"      {k[13:]:38s} cov80 {v['coverage_80']:.3f}  "
+                        f"cov95 {v['coverage_95']:.3f}  ({v['points']} points)"
+                    )
         if args.per_series and g in ours_rows:
             for name in items[g]:
                 mine = [r for r in ours_rows[g] if r.series == name]
@@ -688,6 +794,10 @@ def main() -> None:
         }
         if args.only != "peers":
             summary["groups"][g]["loco_choice"] = loco.describe(loco_choice[g][0], ENGINE_DEFAULTS)
+        if g in replayed:
+            summary["groups"][g]["service_replay"] = {
+                label: {k: v for k, v in r.items() if k != "per_series_mase"} for label, r in replayed[g].items()
+            }
 
     if args.only is None:
         print("\n== Summary per group: ours vs the best peer (MASE ratio < 1: ours better); coverage vs 0.80 / 0.95")

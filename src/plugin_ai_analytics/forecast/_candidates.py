@@ -170,6 +170,28 @@ def _seasonal_median_level(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _tile_day(profile, ctx.horizon) + shift
 
 
+def _seasonal_median_decay(y: np.ndarray, ctx: Context) -> np.ndarray:
+    # The daily shape from the last week plus the last hour's deviation from it, fading as fast
+    # as such deviations have faded: rho is the hour-to-hour autocorrelation of the hourly mean
+    # deviations over the last week (an AR(1) on the deseasonalised series). A deviation that
+    # persists (rho near 1) is carried like a level (seasonal_median_level); a burst's or a
+    # jam's (rho small) is gone within hours and the profile takes over (seasonal_median).
+    season = ctx.season
+    profile = _daily_profile(y, ctx)
+    n = min(len(y), 7 * season)
+    deviation = y[len(y) - n :] - profile[np.arange(-n, 0) % season]
+    w = ctx.steps(HOUR)
+    m = len(deviation) // w
+    hourly = deviation[len(deviation) - m * w :].reshape(m, w).mean(axis=1)
+    rho = 0.0
+    if m >= 3:
+        a, b = hourly[:-1] - hourly[:-1].mean(), hourly[1:] - hourly[1:].mean()
+        norm = math.sqrt(float((a * a).sum() * (b * b).sum()))
+        rho = min(max(float((a * b).sum()) / norm, 0.0), 0.99) if norm > 0 else 0.0
+    hours = np.arange(1, ctx.horizon + 1) / w
+    return _tile_day(profile, ctx.horizon) + float(np.median(deviation[-w:])) * rho**hours
+
+
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
@@ -205,6 +227,13 @@ CANDIDATES: dict[str, Candidate] = {
             1.0,
             _seasonal_median_level,
             "7-day daily profile moved to the level of the last 3 h",
+        ),
+        Candidate(
+            "seasonal_median_decay",
+            "baseline",
+            1.0,
+            _seasonal_median_decay,
+            "7-day daily profile plus the last hour's deviation from it, fading as such deviations have",
         ),
         Candidate(
             "theta",

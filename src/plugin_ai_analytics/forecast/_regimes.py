@@ -8,6 +8,8 @@ time-of-day shape and their noise while making their level right.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,8 @@ REFERENCE_HOURS = 48
 # Only shifts within this many hours of the end of each regime are searched (bounds the cost).
 SEARCH_HOURS = 96
 MAX_SHIFTS = 3
+# Steps checked against the week before, at most, per shift searched.
+MAX_TRIED = 8
 
 
 def _hourly_medians(y: np.ndarray, k: int) -> tuple[np.ndarray, int]:
@@ -40,18 +44,11 @@ def _row_quantile(rows: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
     return rows[r, below] * (1 - frac) + rows[r, above] * frac
 
 
-def _last_shift(m: np.ndarray, end: int, noise: float) -> tuple[int, float] | None:
-    """The strongest level shift in ``m[:end]`` whose new level holds until ``end``.
-
-    A shift at c counts when the median after c lies outside the 2 %-98 % range of the
-    reference window before c by more than that range's width, and at least 80 % of the hours
-    after c lie on the new side: deliberately conservative, since a false shift moves the whole
-    past.
-    """
-    lo_c = max(MIN_REGIME_HOURS, end - SEARCH_HOURS)
-    cs = np.arange(lo_c, end - MIN_REGIME_HOURS + 1)
-    if len(cs) == 0:
-        return None
+def _beyond(m: np.ndarray, cs: np.ndarray, end: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """For every split point c in ``cs``: does the level after c (until ``end``) lie outside the
+    2 %-98 % range of the reference hours before c by more than that range's width, with at least
+    80 % of the hours after c on the new side? And by how much did the median move?"""
+    lo_c = int(cs[0])
     # All split points at once (this runs at every backtest origin): row i holds the hours
     # before and after cs[i], NaN-padded to a common width.
     post_idx = cs[:, None] + np.arange(end - lo_c)[None, :]
@@ -68,13 +65,71 @@ def _last_shift(m: np.ndarray, end: int, noise: float) -> tuple[int, float] | No
         above = ((post > hi[:, None]) & post_ok).sum(axis=1) / count
         below = ((post < lo[:, None]) & post_ok).sum(axis=1) / count
     shifted = ((level > hi + width) & (above >= 0.8)) | ((level < lo - width) & (below >= 0.8))
+    return shifted, level - _row_quantile(pre_sorted, pre_n, 0.5)
+
+
+def _recurring(m: np.ndarray, cs: np.ndarray, deltas: np.ndarray, week: int) -> np.ndarray:
+    """For every split point c: did the level make the same step (same direction, at least half
+    the size) within an hour of the same time a week earlier? Steps are 3-hour medians after
+    against 3-hour medians before. False where the week before is not in ``m``."""
+    out = np.zeros(len(cs), dtype=bool)
+    if len(m) < 2 * MIN_REGIME_HOURS + 1:
+        return out
+    med = np.median(np.lib.stride_tricks.sliding_window_view(m, MIN_REGIME_HOURS), axis=1)
+    step = np.full(len(m), np.nan)
+    step[MIN_REGIME_HOURS : len(med)] = med[MIN_REGIME_HOURS:] - med[: len(med) - MIN_REGIME_HOURS]
+    at = cs - week
+    known = at - 1 >= MIN_REGIME_HOURS
+    if not known.any():
+        return out
+    near = step[at[known, None] + np.arange(-1, 2)[None, :]] * np.sign(deltas[known])[:, None]
+    with np.errstate(invalid="ignore"):
+        out[known] = np.nanmax(np.where(np.isnan(near), -np.inf, near), axis=1) >= 0.5 * np.abs(deltas[known])
+    return out
+
+
+def _last_shift(levels: _Levels, end: int) -> tuple[int, float] | None:
+    """The strongest level shift in the hourly medians before ``end`` whose new level holds until
+    ``end``.
+
+    The test (``_beyond``) runs on the medians with the daily shape taken out, so a shift is judged
+    against the hour-to-hour noise of the regime before it rather than against its daily swing and
+    noise together (which hid a change of less than about twice the swing). What a deseasonalised
+    test would also call a shift, and the models must not be aligned for, is the weekly pattern (a
+    quieter weekend): a step counts only when it is larger than the daily swing, and not when the
+    level made the same step at the same time a week earlier (where the history holds that week).
+    Deliberately conservative: a false shift moves the whole past.
+    """
+    lo_c = max(MIN_REGIME_HOURS, end - SEARCH_HOURS)
+    cs = np.arange(lo_c, end - MIN_REGIME_HOURS + 1)
+    if len(cs) == 0:
+        return None
+    m = levels.deseasonalised
+    shifted, deltas = _beyond(m, cs, end, levels.noise)
+    shifted &= np.abs(deltas) > levels.swing
     if not shifted.any():
         return None
-    deltas = level - _row_quantile(pre_sorted, pre_n, 0.5)
-    i = int(np.argmax(np.where(shifted, np.abs(deltas), -1.0)))
-    c, delta = int(cs[i]), float(deltas[i])
-    # Medians let the strongest c land a few hours off the true one: move back over hours that
-    # already sit at the new level, forward over hours still at the old one.
+    # The strongest first. One that turns out to be the weekly pattern gives way to a later one
+    # (a weekday shift after the weekend), never to an earlier one: an earlier level does not
+    # hold until the end, the weekly step is in between.
+    after = 0
+    for _ in range(MAX_TRIED):
+        shifted &= cs > after
+        if not shifted.any():
+            return None
+        i = int(np.argmax(np.where(shifted, np.abs(deltas), -1.0)))
+        c, delta = _refined(m, int(cs[i]), end, float(deltas[i]))
+        # Checked where the step is, not at whichever split point had the largest median
+        # difference (any split point with most of the new level after it passes the test).
+        if not _recurring(m, np.array([c]), np.array([delta]), levels.week)[0]:
+            return c, delta
+        after = max(c, int(cs[i]))
+    return None
+
+
+def _refined(m: np.ndarray, c: int, end: int, delta: float) -> tuple[int, float]:
+    """Medians let a split point land a few hours off the step: move back over hours that already
+    sit at the new level, forward over hours still at the old one."""
     new = float(np.median(m[c:end]))
     old = new - delta
     while c > 1 and abs(m[c - 1] - new) < abs(m[c - 1] - old):
@@ -128,28 +183,66 @@ def align_level_shifts(y: np.ndarray, ctx: Context) -> np.ndarray:
     return _align_hourly(y, ctx)
 
 
+@dataclass
+class _Levels:
+    """Hourly medians of a series without their daily shape, their hour-to-hour noise, the daily
+    shape's range and the hours in a week."""
+
+    deseasonalised: np.ndarray
+    noise: float
+    swing: float  # the daily shape's range: peak hour minus quietest hour
+    week: int
+
+    def move(self, before: int, delta: float) -> None:
+        self.deseasonalised[:before] += delta
+
+
+def _noise(m: np.ndarray) -> float:
+    d = np.abs(np.diff(m))
+    noise = float(np.median(d)) * 1.4826 if len(d) else 0.0
+    return max(noise, 1e-9 * (1.0 + float(np.median(np.abs(m)))))
+
+
+def _daily_shape(m: np.ndarray, per_day: int) -> np.ndarray:
+    """Each hour's typical departure from the level of the day around it (the median over days
+    at that time of day), at every hour of ``m``; zeros with fewer than 3 days or no daily grid."""
+    if per_day < 2 or len(m) < 3 * per_day:
+        return np.zeros(len(m))
+    half = per_day // 2
+    padded = np.concatenate([np.full(half, np.nan), m, np.full(per_day - half, np.nan)])
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, per_day)[: len(m)], axis=1)
+    level = _row_quantile(windows, np.isfinite(windows).sum(axis=1), 0.5)
+    # The newest whole days, one row each: column p holds the hours p, p + per_day, ... before
+    # the end, the phase ``np.arange(-len(m), 0) % per_day`` gives every hour.
+    full = len(m) // per_day * per_day
+    shape = np.median((m - level)[len(m) - full :].reshape(-1, per_day), axis=0)
+    return shape[np.arange(-len(m), 0) % per_day]
+
+
 def _align_hourly(y: np.ndarray, ctx: Context) -> np.ndarray:
     k = ctx.coarse
     if len(y) < k * (2 * MIN_REGIME_HOURS):
         return y
     m, offset = _hourly_medians(y, k)
-    d = np.abs(np.diff(m))
-    noise = float(np.median(d)) * 1.4826 if len(d) else 0.0
-    noise = max(noise, 1e-9 * (1.0 + float(np.median(np.abs(m)))))
+    per_day = ctx.season // k if ctx.season % k == 0 else 0
+    shape = _daily_shape(m, per_day)
+    # Without a daily grid of hours there is no week to look back on either: every step is then
+    # held to the swing (none: the raw test, as for a series without a daily shape).
+    week = 7 * per_day if per_day >= 2 else len(m) + MAX_TRIED
+    levels = _Levels(m - shape, _noise(m - shape), float(shape.max() - shape.min()), week)
     out = y
     end = len(m)
     for _ in range(MAX_SHIFTS):
-        found = _last_shift(m, end, noise)
+        found = _last_shift(levels, end)
         if found is None:
             break
         c, delta = found
         if out is y:
             out = y.copy()
-        new = float(np.median(m[c:end]))
-        j = _native_boundary(y, offset + c * k, new - delta, new, k)
+        new = float(np.median(levels.deseasonalised[c:end]))
+        j = _native_boundary(y, offset + c * k, new - delta + shape[c], new + shape[c], k)
         # Everything before the shift moves by it, so the current regime is the reference.
         out[:j] += delta
-        m = m.copy()
-        m[:c] += delta
+        levels.move(c, delta)
         end = c
     return out
