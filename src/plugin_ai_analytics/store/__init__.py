@@ -51,6 +51,7 @@ __all__ = [
     "Store",
     "SuggestionRecords",
     "TokenRecords",
+    "statement_timeout",
 ]
 
 
