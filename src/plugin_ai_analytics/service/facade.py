@@ -114,6 +114,9 @@ class AnalyticsService(AlertingCalls):
             scheduler=self.scheduler,
             ingest=self.ingest,
             allow=Allowlist.parse(self.settings.outbound_allow),
+            spool_dir=self.settings.data_dir / "spool",
+            spool_max_bytes=self.settings.spool_max_bytes,
+            max_batch=self.settings.max_batch_samples,
         )
         self.plugins = Plugins(
             plugins=store.plugins,
