@@ -154,6 +154,7 @@ class Prober:
     def __init__(self, url: str, every: float = 0.02) -> None:
         self.url, self.every = url, every
         self.latencies: list[float] = []
+        self.times: list[float] = []  # monotonic start of each call
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -161,6 +162,7 @@ class Prober:
         with httpx.Client(timeout=10) as client:
             while not self._stop.is_set():
                 start = time.perf_counter()
+                self.times.append(time.monotonic())
                 try:
                     ok = client.get(self.url + "/healthz").status_code == 200
                 except httpx.HTTPError:
@@ -186,6 +188,7 @@ def lock_scenario(
     does whose answer was lost. Returns every push, the healthz latencies and the row counts."""
     pushes: list[dict[str, Any]] = []
     acked: dict[str, int] = {}
+    resent: dict[str, dict] = {}
     lock_window: list[float] = []
     stop_new = threading.Event()
     base = time.time() - 86_400  # a day ago: inside retention, never in the future
@@ -222,9 +225,12 @@ def lock_scenario(
                         break
                     time.sleep(min(float(retry or 1), 2.0))
                 k += 1
-            if first is not None:  # the answer "was lost": the same batch again
+            while first is not None:  # the answer "was lost": the same batch again, until taken
                 r = http.post(f"/collect-metrics/{plugin}", json={"samples": first})
-                assert r.status_code == 200 and r.json()["stored"] == 0, r.text
+                if r.status_code == 200:
+                    resent[plugin] = r.json()
+                    break
+                time.sleep(min(float(r.headers.get("retry-after") or 1), 2.0))
 
     with ServiceProcess(database_url, workdir, AI_ANALYTICS_SCHEDULER="false", AI_ANALYTICS_RETRY_AFTER="1") as server:
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
@@ -246,6 +252,13 @@ def lock_scenario(
         "pushes": pushes,
         "during_lock": during,
         "healthz": prober.latencies,
+        "healthz_slow": [
+            (round(t - lock_window[0], 2), round(x, 3))
+            for t, x in zip(prober.times, prober.latencies, strict=False)
+            if x > 0.1
+        ],
+        "lock_seconds": lock_window[1] - lock_window[0],
+        "resent": resent,
         "acked": acked,
         "stored": count_rows(database_url, "lock-"),
         "hung": hung,

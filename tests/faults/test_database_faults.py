@@ -35,6 +35,7 @@ def test_a_locked_metrics_table_answers_503_fast_and_every_retried_batch_is_stor
         assert_no_address(push["body"], postgres_url)
     # after the lock: every batch a client was told was stored is there, once (re-sends merged)
     assert run["stored"] == run["acked"] and len(run["acked"]) == 20
+    assert len(run["resent"]) == 20 and all(r["stored"] == 0 and r["merged"] == 20 for r in run["resent"].values())
     assert_no_address(run["status_body"], postgres_url)
 
 
