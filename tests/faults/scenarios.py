@@ -147,36 +147,51 @@ def connections_refused(database_url: str) -> Iterator[None]:
         admin.dispose()
 
 
+# The liveness prober, in a process of its own so the clients' threads in this one cannot delay
+# it: one line "<monotonic start> <latency or inf>" per call, until terminated.
+_PROBER = """
+import signal, sys, time, httpx
+url, every, out = sys.argv[1], float(sys.argv[2]), open(sys.argv[3], "w", buffering=1)
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+with httpx.Client(timeout=10) as client:
+    while not stop:
+        at = time.monotonic()
+        start = time.perf_counter()
+        try:
+            ok = client.get(url + "/healthz").status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        out.write(f"{at} {time.perf_counter() - start if ok else float('inf')}\\n")
+        time.sleep(every)
+"""
+
+
 class Prober:
-    """Calls ``/healthz`` every ``every`` seconds on a thread until stopped; keeps each latency
-    (a failed or timed-out call counts as infinite)."""
+    """Calls ``/healthz`` every ``every`` seconds from another process until stopped; keeps each
+    call's start (``time.monotonic``, the same clock in every process) and latency (a failed or
+    timed-out call counts as infinite)."""
 
-    def __init__(self, url: str, every: float = 0.02) -> None:
-        self.url, self.every = url, every
+    def __init__(self, url: str, workdir: Path, every: float = 0.02) -> None:
+        self.url, self.every, self.path = url, every, workdir / "healthz.txt"
         self.latencies: list[float] = []
-        self.times: list[float] = []  # monotonic start of each call
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self._stop.is_set():
-                start = time.perf_counter()
-                self.times.append(time.monotonic())
-                try:
-                    ok = client.get(self.url + "/healthz").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.latencies.append(time.perf_counter() - start if ok else float("inf"))
-                self._stop.wait(self.every)
+        self.times: list[float] = []
 
     def __enter__(self) -> Prober:
-        self._thread.start()
+        self.proc = subprocess.Popen([sys.executable, "-c", _PROBER, self.url, str(self.every), str(self.path)])
+        deadline = time.monotonic() + 20
+        while not (self.path.exists() and self.path.stat().st_size):  # probing before we go on
+            assert time.monotonic() < deadline and self.proc.poll() is None, "the prober did not start"
+            time.sleep(0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
+        self.proc.terminate()
+        self.proc.wait(20)
+        for line in self.path.read_text().splitlines():
+            at, latency = line.split()
+            self.times.append(float(at))
+            self.latencies.append(float(latency))
 
 
 def lock_scenario(
@@ -234,7 +249,7 @@ def lock_scenario(
 
     with ServiceProcess(database_url, workdir, AI_ANALYTICS_SCHEDULER="false", AI_ANALYTICS_RETRY_AFTER="1") as server:
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-        with Prober(server.url) as prober:
+        with Prober(server.url, workdir) as prober:
             with metrics_locked(database_url):
                 lock_window.append(time.monotonic())
                 for t in threads:
