@@ -158,11 +158,12 @@ def test_the_probes_answer_without_a_token_and_readiness_names_its_checks(tmp_pa
     server = _Uvicorn(app)
     try:
         assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+        assert service.detection.warmed_up.wait(60)
         r = httpx.get(server.url + "/readyz")
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["status"] == "ready" and body["failed"] == []
-        assert set(body["checks"]) == {"database", "migrations", "job_queue"}
+        assert set(body["checks"]) == {"database", "migrations", "job_queue", "start_up"}
         assert body["checks"]["migrations"]["schema"] == body["checks"]["migrations"]["expected"]
         # the schema behind this version's: readiness says so
         with service.store.engine.begin() as conn:

@@ -4,8 +4,9 @@
   middleware doing either on its path, so it answers while the database is stalled and every
   worker thread is busy: a liveness probe must not kill a service that is only waiting.
 - ``/readyz`` (readiness): 200 when the database answers within ``AI_ANALYTICS_READINESS_TIMEOUT``,
-  its schema is at the revision this version expects, and the job queue is below its bound;
-  else 503 naming the checks that failed. The database check runs on one thread of its own (not
+  its schema is at the revision this version expects, the job queue is below its bound and the
+  start-up is over (the detection worker's import of its engine, seconds of CPU that slow every
+  answer while it runs); else 503 naming the checks that failed. The database check runs on one thread of its own (not
   the request threads), one at a time: probes arriving while it runs share its answer.
 """
 
@@ -68,6 +69,9 @@ def install_probes(app: FastAPI, settings: Settings) -> None:
         checks["job_queue"] = {"ok": not queue.full, "queued": queue.queued, "limit": queue.limit}
         if queue.full:
             checks["job_queue"]["error"] = "the job queue is at its bound"
+        checks["start_up"] = {"ok": service.detection.warmed_up.is_set()}
+        if not checks["start_up"]["ok"]:
+            checks["start_up"]["error"] = "still starting: the detection worker is loading its engine"
         failed = sorted(name for name, result in checks.items() if not result["ok"])
         body = {"status": "ready" if not failed else "not_ready", "failed": failed, "checks": checks}
         if not failed:
