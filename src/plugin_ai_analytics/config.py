@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ValidationError as AnalyticsValidationError
 
 if TYPE_CHECKING:
-    from .store.database import DatabaseTimeouts
+    from .store.database import DatabaseLimits
 
 __all__ = ["Settings", "get_settings", "load_settings"]
 
@@ -149,16 +149,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'analytics.db').resolve()}"
 
     @property
-    def database_timeouts(self) -> DatabaseTimeouts:
-        """The bounds on every wait for the database (``store.database.make_engine``)."""
-        from .store.database import DatabaseTimeouts  # SQLAlchemy loads only when a database is opened
+    def database_limits(self) -> DatabaseLimits:
+        """The bounds on every wait for the database and its pool (``store.database.make_engine``)."""
+        from .store.database import DatabaseLimits  # SQLAlchemy loads only when a database is opened
 
-        return DatabaseTimeouts(
+        return DatabaseLimits(
             connect=self.db_connect_timeout,
             statement=self.db_statement_timeout,
             lock=self.db_lock_timeout,
             pool=self.db_pool_timeout,
             sqlite_busy=self.sqlite_busy_timeout,
+            # one per request in flight, and some for the scheduler, jobs, detection and alerting
+            pool_size=self.max_inflight_requests + 6,
         )
 
     @property

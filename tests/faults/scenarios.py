@@ -74,10 +74,10 @@ class ServiceProcess:
                 pass
             assert time.monotonic() < deadline, "the service did not become ready"
             time.sleep(0.2)
-        self._settle()
+        self.settle()
         return self
 
-    def _settle(self, quick: float = 0.05, run: int = 20, most: float = 20.0) -> None:
+    def settle(self, quick: float = 0.05, run: int = 20, most: float = 20.0) -> None:
         """Wait until start-up work (lazy imports, the detection worker loading) is over: ``run``
         liveness answers in a row within ``quick`` seconds, or ``most`` seconds. The scenarios
         measure the fault, not the start."""
@@ -208,12 +208,15 @@ def lock_scenario(
     stop_new = threading.Event()
     base = time.time() - 86_400  # a day ago: inside retention, never in the future
 
+    warm = threading.Barrier(clients + 1)
+    go = threading.Event()
+
     def client(i: int) -> None:
         plugin = f"lock-{i}"
         first: list[dict] | None = None
         with httpx.Client(base_url=server.url + API, headers=AUTH, timeout=timeout) as http:
             k = 0
-            while not stop_new.is_set():
+            while k == 0 or not stop_new.is_set():
                 samples = [
                     {"timestamp": base + (k * batch + j), "cpu_percent": float(j), "request_count": k}
                     for j in range(batch)
@@ -239,6 +242,9 @@ def lock_scenario(
                         first = first or samples
                         break
                     time.sleep(min(float(retry or 1), 2.0))
+                if k == 0:  # a service in use: every client has pushed once before the lock
+                    warm.wait(timeout * 4)
+                    go.wait(timeout * 4)
                 k += 1
             while first is not None:  # the answer "was lost": the same batch again, until taken
                 r = http.post(f"/collect-metrics/{plugin}", json={"samples": first})
@@ -249,11 +255,14 @@ def lock_scenario(
 
     with ServiceProcess(database_url, workdir, AI_ANALYTICS_SCHEDULER="false", AI_ANALYTICS_RETRY_AFTER="1") as server:
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        for t in threads:
+            t.start()
+        warm.wait(timeout * 4)
+        server.settle()
         with Prober(server.url, workdir) as prober:
             with metrics_locked(database_url):
                 lock_window.append(time.monotonic())
-                for t in threads:
-                    t.start()
+                go.set()
                 time.sleep(lock_seconds)
                 lock_window.append(time.monotonic())
             time.sleep(2)  # the clients' retries go through

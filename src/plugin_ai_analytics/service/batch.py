@@ -109,7 +109,7 @@ def _init_worker(settings: Settings) -> None:
     configure_logging(settings.log_dir, settings.log_level)
     # The parent has migrated the database already; workers only open it.
     _worker = Analysts.open(
-        settings, Store(settings.effective_database_url, run_migrations=False, timeouts=settings.database_timeouts)
+        settings, Store(settings.effective_database_url, run_migrations=False, limits=settings.database_limits)
     )
 
 

@@ -84,7 +84,7 @@ class AnalyticsService(AlertingCalls):
         key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
         self.secrets = SecretBox(load_keys(key, self.settings.effective_key_file))
         self.store = store or Store(
-            self.settings.effective_database_url, cipher=self.secrets, timeouts=self.settings.database_timeouts
+            self.settings.effective_database_url, cipher=self.secrets, limits=self.settings.database_limits
         )
         admin = self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
         self.tokens = Tokens(self.store.tokens, admin_token=admin)

@@ -16,7 +16,7 @@ from .alert_config import AlertConfigRecords, SilenceRecords
 from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .audit import AuditRecords
-from .database import DatabaseTimeouts, head_revision, make_engine, migrate, statement_timeout
+from .database import DatabaseLimits, head_revision, make_engine, migrate, statement_timeout
 from .exports import EXPORT_KINDS, RecordExports
 from .jobs import JobRecords
 from .metrics import METRIC_COLUMNS, MetricRecords
@@ -35,7 +35,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
     "AuditRecords",
-    "DatabaseTimeouts",
+    "DatabaseLimits",
     "DetectorStates",
     "Expiry",
     "FieldCipher",
@@ -64,10 +64,10 @@ class Store:
         *,
         run_migrations: bool = True,
         cipher: FieldCipher | None = None,
-        timeouts: DatabaseTimeouts | None = None,
+        limits: DatabaseLimits | None = None,
     ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, timeouts)
+        self.engine: Engine = make_engine(url, limits)
         if run_migrations:
             migrate(self.engine)
         self.plugins = PluginRecords(self.engine, cipher)

@@ -4,7 +4,7 @@ SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed write is in the
 the request is acknowledged, so it survives ``kill -9`` of the server (only an OS crash or power
 loss could drop the last transactions; set ``synchronous=FULL`` for that at a throughput cost).
 
-Every wait on the database is bounded (``DatabaseTimeouts``): connecting, a statement, waiting
+Every wait on the database is bounded (``DatabaseLimits``): connecting, a statement, waiting
 for a lock, waiting for a pooled connection, SQLite's busy wait. A database that is down, refuses
 connections or is stalled behind someone's lock therefore fails a call within seconds with an
 error ``is_unavailable`` recognises, which the API answers 503 with Retry-After.
@@ -29,7 +29,7 @@ from sqlalchemy.sql.dml import Insert
 from ..domain import METRIC_NAMES
 
 __all__ = [
-    "DatabaseTimeouts",
+    "DatabaseLimits",
     "head_revision",
     "is_unavailable",
     "statement_timeout",
@@ -60,17 +60,20 @@ def _dialect_insert(conn: Connection, table: Table) -> Insert:
 
 
 @dataclass(frozen=True, slots=True)
-class DatabaseTimeouts:
+class DatabaseLimits:
     """Seconds: ``connect`` (PostgreSQL connect_timeout), ``statement`` (default statement_timeout,
     analyses and reads), ``lock`` (lock_timeout: how long any statement waits for a lock held by
     someone else), ``pool`` (waiting for a pooled connection), ``sqlite_busy`` (SQLite's wait for
-    its write lock)."""
+    its write lock); ``pool_size``: PostgreSQL connections kept open (10 more may be opened for a
+    burst). Keeping one per request in flight matters: opening a connection (TLS included) holds
+    the interpreter lock in bursts, and a burst of them slows every answer, liveness too."""
 
     connect: float = 5.0
     statement: float = 30.0
     lock: float = 3.0
     pool: float = 5.0
     sqlite_busy: float = 5.0
+    pool_size: int = 20
 
 
 # The statement timeout a block of work asked for (``statement_timeout``); None: the engine's.
@@ -90,19 +93,19 @@ def statement_timeout(seconds: float) -> Iterator[None]:
         _STATEMENT_BUDGET.reset(token)
 
 
-def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
+def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
     """An engine for ``url`` with every wait bounded; creates the SQLite file's directory and sets
     its pragmas."""
-    timeouts = timeouts or DatabaseTimeouts()
+    limits = limits or DatabaseLimits()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        busy_ms = int(timeouts.sqlite_busy * 1000)
+        busy_ms = int(limits.sqlite_busy * 1000)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": timeouts.sqlite_busy},
-            pool_timeout=timeouts.pool,
+            connect_args={"check_same_thread": False, "timeout": limits.sqlite_busy},
+            pool_timeout=limits.pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -115,17 +118,17 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
             cur.close()
 
         return engine
-    default_ms = _ms(timeouts.statement)
+    default_ms = _ms(limits.statement)
     engine = create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=limits.pool_size,
+        max_overflow=10,
         pool_pre_ping=True,
-        pool_timeout=timeouts.pool,
+        pool_timeout=limits.pool,
         connect_args={
             # libpq takes whole seconds, at least 2
-            "connect_timeout": max(2, math.ceil(timeouts.connect)),
-            "options": f"-c statement_timeout={default_ms} -c lock_timeout={_ms(timeouts.lock)}",
+            "connect_timeout": max(2, math.ceil(limits.connect)),
+            "options": f"-c statement_timeout={default_ms} -c lock_timeout={_ms(limits.lock)}",
             # a peer that vanished without closing (a network partition) is noticed in ~20 s
             "keepalives": 1,
             "keepalives_idle": 10,
