@@ -126,7 +126,9 @@ class InFlightLimit:
             rid = request_id(scope)
             body = {"error": "unavailable", "message": _BUSY_MESSAGE, "retry_after": self.retry_after}
             body["request_id"] = rid
-            await send_json(send, 503, body, {"Retry-After": str(self.retry_after), "X-Request-ID": rid})
+            # outside the hygiene layer: its one header that matters on a JSON error is added here
+            headers = {"Retry-After": str(self.retry_after), "X-Request-ID": rid, "X-Content-Type-Options": "nosniff"}
+            await send_json(send, 503, body, headers)
             return
         self.in_flight += 1
         try:
