@@ -102,10 +102,11 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         busy_ms = int(limits.sqlite_busy * 1000)
+        in_memory = not path or path == ":memory:"  # one connection per thread: no pool to wait for
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": limits.sqlite_busy},
-            pool_timeout=limits.pool,
+            **({} if in_memory else {"pool_timeout": limits.pool}),
         )
 
         @event.listens_for(engine, "connect")
