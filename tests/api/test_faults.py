@@ -119,6 +119,7 @@ def test_past_the_cap_on_requests_in_flight_the_answer_is_503_at_once_and_probes
         held.join(12)
 
 
+@pytest.mark.slow  # a whole service, and a wait of its busy timeout
 def test_sqlite_held_by_another_writer_is_a_503_within_its_busy_timeout(tmp_path: Path) -> None:
     db = tmp_path / "analytics.db"
     service = AnalyticsService(make_settings(tmp_path, f"sqlite:///{db}", sqlite_busy_timeout=1.0))
