@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ValidationError as AnalyticsValidationError
+
+if TYPE_CHECKING:
+    from .store.database import DatabaseLimits
 
 __all__ = ["Settings", "get_settings", "load_settings"]
 
@@ -82,6 +85,19 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(default=168, alias="AI_ANALYTICS_BACKUP_INTERVAL", ge=0)
     backup_keep: int = Field(default=4, alias="AI_ANALYTICS_BACKUP_KEEP", ge=1)
 
+    # Faults (RELIABILITY.md, "Database faults"): every wait on the database is bounded, so a
+    # stalled or unreachable database answers 503 + Retry-After instead of freezing the service.
+    db_connect_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_DB_CONNECT_TIMEOUT", gt=0, le=300)
+    db_statement_timeout: float = Field(default=30.0, alias="AI_ANALYTICS_DB_STATEMENT_TIMEOUT", gt=0, le=3600)
+    db_ingest_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_DB_INGEST_TIMEOUT", gt=0, le=300)
+    db_lock_timeout: float = Field(default=3.0, alias="AI_ANALYTICS_DB_LOCK_TIMEOUT", gt=0, le=300)
+    db_pool_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_DB_POOL_TIMEOUT", gt=0, le=300)
+    sqlite_busy_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_SQLITE_BUSY_TIMEOUT", gt=0, le=300)
+    max_inflight_requests: int = Field(default=24, alias="AI_ANALYTICS_MAX_INFLIGHT", ge=1, le=10_000)
+    retry_after_seconds: int = Field(default=5, alias="AI_ANALYTICS_RETRY_AFTER", ge=1, le=3600)
+    readiness_timeout: float = Field(default=2.0, alias="AI_ANALYTICS_READINESS_TIMEOUT", gt=0, le=60)
+    spool_max_bytes: int = Field(default=10_000_000, alias="AI_ANALYTICS_SPOOL_MAX_BYTES", ge=0, le=10**11)
+
     @field_validator("admin_token")
     @classmethod
     def _long_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -134,6 +150,21 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.data_dir / 'analytics.db').resolve()}"
+
+    @property
+    def database_limits(self) -> DatabaseLimits:
+        """The bounds on every wait for the database and its pool (``store.database.make_engine``)."""
+        from .store.database import DatabaseLimits  # SQLAlchemy loads only when a database is opened
+
+        return DatabaseLimits(
+            connect=self.db_connect_timeout,
+            statement=self.db_statement_timeout,
+            lock=self.db_lock_timeout,
+            pool=self.db_pool_timeout,
+            sqlite_busy=self.sqlite_busy_timeout,
+            # one per request in flight, and some for the scheduler, jobs, detection and alerting
+            pool_size=self.max_inflight_requests + 6,
+        )
 
     @property
     def severity_floors(self) -> dict[str, float]:

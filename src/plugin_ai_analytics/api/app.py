@@ -23,7 +23,9 @@ from ..service import AnalyticsService
 from ..web import routes as web_routes
 from .auth import Guard, authorize, route_template
 from .errors import install_error_handlers
+from .faults import Faults, InFlightLimit
 from .hygiene import Hygiene
+from .probes import PROBE_PATHS, install_probes
 from .prometheus import ServiceSeries
 from .responses import JSON
 from .routes import (
@@ -62,6 +64,7 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         try:
             yield
         finally:
+            app.state.readiness.close()
             if owned:
                 app.state.service.close()
 
@@ -81,7 +84,8 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
     if service is not None:
         app.state.service = service
         app.state.guard = Guard(service, settings)
-    install_error_handlers(app)
+    install_error_handlers(app, unavailable_retry_after=settings.retry_after_seconds)
+    install_probes(app, settings)
     # Every route is authorised by one dependency applying the route × role table (security/policy.py).
     guarded = [Depends(authorize)]
     routers = (
@@ -115,12 +119,21 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
+    # Inside the hygiene layer, so an error answer gets the security headers and its audit entry.
+    app.add_middleware(Faults, retry_after=settings.retry_after_seconds)
     app.add_middleware(
         Hygiene,
         api_prefix=API_PREFIX,
         allowed_hosts=settings.allowed_hosts.split(","),
         hsts=settings.tls_cert is not None,
         after=lambda scope, status: _audit(app, scope, status),
+    )
+    # Outermost: a request over the limit costs nothing but this answer.
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_inflight_requests,
+        retry_after=settings.retry_after_seconds,
+        exempt=PROBE_PATHS,
     )
     return app
 
@@ -138,14 +151,19 @@ async def _audit(app: FastAPI, scope: Any, status: int) -> None:
     query = scope.get("query_string", b"").decode("latin-1")
     if query:
         details["query"] = query[:300]
-    await run_in_threadpool(
-        app.state.service.audit.record,
-        identity.actor if identity is not None else "unauthenticated",
-        getattr(route, "name", None) or scope["path"],
-        plugin_id=(scope.get("path_params") or {}).get("plugin_id"),
-        outcome=outcome,
-        details=details,
-    )
+    try:
+        await run_in_threadpool(
+            app.state.service.audit.record,
+            identity.actor if identity is not None else "unauthenticated",
+            getattr(route, "name", None) or scope["path"],
+            plugin_id=(scope.get("path_params") or {}).get("plugin_id"),
+            outcome=outcome,
+            details=details,
+        )
+    except Exception as exc:
+        # The answer is already decided (typically a 503: the audit log shares the database that
+        # just failed); raising now would cut the connection instead of delivering it.
+        log_event(logging.ERROR, "audit", f"audit entry not written ({details}): {exc!r}")
 
 
 def _install_self_metrics(app: FastAPI, guarded: list[Any]) -> None:
@@ -185,7 +203,3 @@ def _install_self_metrics(app: FastAPI, guarded: list[Any]) -> None:
     @app.get("/metrics", include_in_schema=False, dependencies=guarded)
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ..config import Settings
@@ -120,7 +121,13 @@ async def authorize(
     guard: Guard = request.app.state.guard
     rule = route_rule(request)
     request.state.rule = rule
-    identity = _identity(request, guard, bearer, session, rule)
+    token = bearer.credentials if bearer is not None else session
+    if token and not guard.insecure and not guard.service.tokens.answered_from_memory(token):
+        # A token not seen lately is looked up in the database (or an OIDC key set): on a worker
+        # thread, so a slow or stalled database holds that request only, never the event loop.
+        identity = await run_in_threadpool(_identity, request, guard, bearer, session, rule)
+    else:
+        identity = _identity(request, guard, bearer, session, rule)
     request.state.identity = identity
     if not allowed(identity, rule):
         raise Forbidden(

@@ -66,7 +66,7 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="its private key (AI_ANALYTICS_TLS_KEY)")] = None,
 ) -> None:
-    """Start the service (REST API, scheduler, workers) in this process. Every route but /healthz,
+    """Start the service (REST API, scheduler, workers) in this process. Every route but the probes,
     the dashboard's page and files and the API description needs a token; on a first start one
     admin token is made and printed once."""
     # loaded on use, so --help and the quick commands start fast

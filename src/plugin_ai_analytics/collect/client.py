@@ -3,8 +3,18 @@ counts failures, aggregates them with the host process' CPU and memory into one 
 interval, and delivers the samples in the background to the HTTP API or to an in-process sink.
 
 The host comes first: a tracked call costs a few microseconds (two ``perf_counter`` reads and an
-append under an uncontended lock), delivery runs on a daemon thread, failures are buffered
-(bounded, oldest dropped and counted) and retried with backoff, and nothing is raised into the host.
+append under an uncontended lock), delivery runs on a daemon thread, and nothing is raised into
+the host.
+
+While the service is unreachable or answers 503/429, samples wait in an in-memory buffer of at
+most ``max_buffer`` samples (default 10,000: 27 hours at one sample per 10 s, about 5 MB); when it
+is full the oldest sample is dropped and counted (``stats()["dropped"]``): the host is never
+blocked and its memory never grows past the bound. Delivery is retried with exponential back-off
+(doubling from ``flush_interval`` up to ``max_backoff``, with jitter so many hosts do not retry in
+step) and never sooner than the service's ``Retry-After``. A retry is idempotent: each sample
+keeps the timestamp it was cut with, and the service stores one row per (plugin, timestamp),
+merging a sample it already has; a batch stored by the service whose answer was lost (a timeout)
+and sent again is therefore stored once.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import functools
 import inspect
 import logging
 import os
+import random
 import threading
 import time
 import weakref
@@ -96,6 +107,14 @@ def _p95(durations: array) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def _retry_after(value: str | None, most: float) -> float:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), at most ``most``; 0 without one."""
+    try:
+        return min(max(float(value), 0.0), most) if value else 0.0
+    except ValueError:
+        return 0.0  # the HTTP-date form: the back-off alone decides
+
+
 def _restart_in_child(ref: weakref.ref[PluginMonitor]) -> None:
     monitor = ref()
     if monitor is not None:
@@ -163,6 +182,7 @@ class PluginMonitor:
         self._last_error: str | None = None
         self._backoff = self.flush_interval
         self._retry_at = 0.0
+        self._retry_after = 0.0  # what the service asked for in its last Retry-After, seconds
         self._http: Any = None
         self._process: Any = None
 
@@ -188,7 +208,7 @@ class PluginMonitor:
         self._buffer = deque()
         self._sent = self._dropped = self._rejected = self._failed_attempts = 0
         self._last_error = None
-        self._backoff, self._retry_at = self.flush_interval, 0.0
+        self._backoff, self._retry_at, self._retry_after = self.flush_interval, 0.0, 0.0
         self._http = None
         self._process = None
         if not self._closed:
@@ -373,8 +393,11 @@ class PluginMonitor:
                         self.plugin_id,
                         self._last_error,
                     )
-                self._retry_at = time.monotonic() + self._backoff
+                # Half the back-off fixed, half random: spread out, yet never much sooner than due.
+                delay = self._backoff * (0.5 + random.random() / 2)
+                self._retry_at = time.monotonic() + max(delay, self._retry_after)
                 self._backoff = min(self._backoff * 2, self.max_backoff)
+                self._retry_after = 0.0
                 return
             for _ in chunk:
                 self._buffer.popleft()
@@ -412,6 +435,7 @@ class PluginMonitor:
         if response.is_success:
             return "sent"
         self._last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+        self._retry_after = _retry_after(response.headers.get("retry-after"), self.max_backoff)
         if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 408, 429):
             return "rejected"
         return "retry"

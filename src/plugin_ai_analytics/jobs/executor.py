@@ -11,6 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AnalyticsError
@@ -18,16 +19,31 @@ from ..logs import log_event
 from ..store import JobRecords
 from ..times import now_ms
 
-__all__ = ["JobRunner", "Progress"]
+__all__ = ["JobRunner", "Progress", "QueueState"]
 
 Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The queue as a readiness probe or system-status sees it."""
+
+    queued: int  # waiting for a worker or running
+    running: int
+    limit: int  # most jobs that may wait
+    workers: int
+
+    @property
+    def full(self) -> bool:
+        return self.queued >= self.limit
 
 
 class JobRunner:
     """Queues jobs on a pool and records their life (queued → running → succeeded/failed)."""
 
-    def __init__(self, records: JobRecords, *, workers: int = 2) -> None:
+    def __init__(self, records: JobRecords, *, workers: int = 2, max_queued: int = 1000) -> None:
         self._records = records
+        self.max_queued = max_queued
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._pending = 0
         self._lock = threading.Lock()
@@ -85,6 +101,11 @@ class JobRunner:
     def run_now(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run a short task on the pool without a job record (e.g. a scheduled collection)."""
         return self._pool.submit(fn, *args)
+
+    def state(self) -> QueueState:
+        """Queue depth and its bound, read without touching the database (readiness probes)."""
+        with self._lock:
+            return QueueState(queued=self._pending, running=0, limit=self.max_queued, workers=self.workers)
 
     @property
     def queue_depth(self) -> int:

@@ -79,6 +79,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # what a browser needs before logging in: the page and its static files (/docs is a page too;
     # the schema it shows comes from /openapi.json, which needs a login like the API)
     ("GET", "/healthz"): Rule(P.PUBLIC),
+    ("GET", "/readyz"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics/"): Rule(P.PUBLIC),
     ("GET", "/plugin-ai-analytics/static/{name}"): Rule(P.PUBLIC),

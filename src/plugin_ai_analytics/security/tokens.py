@@ -83,6 +83,15 @@ class Tokens:
     def has_active(self) -> bool:
         return self._admin_hash is not None or self._records.count_active(now_ms()) > 0
 
+    def answered_from_memory(self, token: str) -> bool:
+        """Whether ``verify(token)`` needs no database query now (the admin token, or held)."""
+        key = _hash(token)
+        if self._admin_hash is not None and hmac.compare_digest(key, self._admin_hash):
+            return True
+        with self._lock:
+            held = self._cache.get(key)
+        return held is not None and time.monotonic() - held[0] < _CACHE_SECONDS
+
     def verify(self, token: str) -> Identity | None:
         """The identity a presented token stands for, or None (unknown, wrong, expired, revoked)."""
         key = _hash(token)

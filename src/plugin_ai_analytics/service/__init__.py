@@ -6,6 +6,8 @@ store record kinds, settings and sibling parts it uses; ``AnalyticsService`` is 
     health, status: read across the store                    batch: forecasts, detection, advice in workers
 """
 
+from ..store.database import is_unavailable
 from .facade import AnalyticsService
 
-__all__ = ["AnalyticsService"]
+# ``is_unavailable`` tells the faces a database that cannot serve now (503) from a fault (500).
+__all__ = ["AnalyticsService", "is_unavailable"]

@@ -108,7 +108,9 @@ def _init_worker(settings: Settings) -> None:
     threadpool_limits(limits=1)
     configure_logging(settings.log_dir, settings.log_level)
     # The parent has migrated the database already; workers only open it.
-    _worker = Analysts.open(settings, Store(settings.effective_database_url, run_migrations=False))
+    _worker = Analysts.open(
+        settings, Store(settings.effective_database_url, run_migrations=False, limits=settings.database_limits)
+    )
 
 
 def _work(plugin_id: str, analyses: tuple[str, ...], retrain: bool) -> tuple[str, dict[str, Any], int]:

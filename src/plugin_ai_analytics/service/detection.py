@@ -75,6 +75,9 @@ class Detection:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set once the worker's start-up import is done: until then it holds the interpreter lock
+        # for long stretches, so the process answers slowly and readiness says not yet.
+        self.warmed_up = threading.Event()
         self.processing_ms: deque[float] = deque(maxlen=1000)
         # plugin -> (score, per-metric scores) of its newest scored sample in this process (/metrics)
         self.last_scores: dict[str, tuple[float, dict[str, float]]] = {}
@@ -99,6 +102,7 @@ class Detection:
         # fit imports scikit-learn (~1 s), so the first live sample of a plugin does not wait for it.
         import sklearn.ensemble  # noqa: F401
 
+        self.warmed_up.set()
         last_flush = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=STATE_FLUSH_SECONDS)

@@ -83,7 +83,9 @@ class AnalyticsService(AlertingCalls):
         self.log_path = configure_logging(self.settings.log_dir, self.settings.log_level)
         key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
         self.secrets = SecretBox(load_keys(key, self.settings.effective_key_file))
-        self.store = store or Store(self.settings.effective_database_url, cipher=self.secrets)
+        self.store = store or Store(
+            self.settings.effective_database_url, cipher=self.secrets, limits=self.settings.database_limits
+        )
         admin = self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
         self.tokens = Tokens(self.store.tokens, admin_token=admin)
         self.audit = Audit(self.store.audit)
@@ -112,6 +114,9 @@ class AnalyticsService(AlertingCalls):
             scheduler=self.scheduler,
             ingest=self.ingest,
             allow=Allowlist.parse(self.settings.outbound_allow),
+            spool_dir=self.settings.data_dir / "spool",
+            spool_max_bytes=self.settings.spool_max_bytes,
+            max_batch=self.settings.max_batch_samples,
         )
         self.plugins = Plugins(
             plugins=store.plugins,
@@ -452,6 +457,10 @@ class AnalyticsService(AlertingCalls):
 
     def system_status(self) -> SystemStatus:
         return self.status.report()
+
+    def readiness(self, timeout: float) -> dict[str, Any]:
+        """Readiness checks that touch the database (``/readyz``; the queue is ``jobs.state()``)."""
+        return self.status.database_readiness(timeout)
 
 
 def public_job(row: dict[str, Any]) -> Job:

@@ -16,7 +16,7 @@ from ..domain import METRIC_NAMES
 from ..errors import AnalyticsError, PayloadTooLarge, ValidationError
 from ..logs import log_event
 from ..schemas import IngestResult
-from ..store import MetricRecords, PluginRecords, RejectionRecords
+from ..store import MetricRecords, PluginRecords, RejectionRecords, statement_timeout
 from ..times import DAY_MS, ms_to_iso, now_ms
 from .detection import Detection
 
@@ -81,7 +81,10 @@ class Ingest:
         except ValidationError as exc:
             self.reject(plugin_id, exc, len(samples))
             raise
-        stored, merged = self._metrics.insert(plugin_id, rows)
+        # A write answers within seconds or fails (503, the client retries): a stalled database
+        # must not hold a request thread and a connection for the analyses' longer timeout.
+        with statement_timeout(self._settings.db_ingest_timeout):
+            stored, merged = self._metrics.insert(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),

@@ -1,21 +1,29 @@
 """Pull collection: each registered plugin with a source (a local process, a Prometheus endpoint,
 a PromQL query) is sampled on its interval by the scheduler, or once on demand; what a source
-reads goes through ingestion like any pushed sample."""
+reads goes through ingestion like any pushed sample.
+
+While the store cannot take samples (the database down, refusing connections or stalled), what
+the sources read is kept in a spool on disk per plugin (``collect/spool.py``, bounded by
+``AI_ANALYTICS_SPOOL_MAX_BYTES``) and stored, oldest first, at the next collection that finds the
+store back: a new sample always goes behind those waiting, so the order is kept."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..collect.sources import build_source
+from ..collect.spool import Spool
 from ..domain import METRIC_NAMES
-from ..errors import NotFound, SourceError, ValidationError
+from ..errors import AnalyticsError, NotFound, SourceError, ValidationError
 from ..jobs.scheduler import Scheduler
 from ..logs import log_event
 from ..schemas import IngestResult, SourceStatus
 from ..security.outbound import Allowlist
 from ..store import PluginRecords
+from ..store.database import is_unavailable
 from ..times import ms_to_iso, now_ms
 from .ingest import Ingest
 
@@ -24,9 +32,21 @@ __all__ = ["Sources"]
 
 class Sources:
     def __init__(
-        self, *, plugins: PluginRecords, scheduler: Scheduler, ingest: Ingest, allow: Allowlist | None = None
+        self,
+        *,
+        plugins: PluginRecords,
+        scheduler: Scheduler,
+        ingest: Ingest,
+        allow: Allowlist | None = None,
+        spool_dir: Path | None = None,
+        spool_max_bytes: int = 10_000_000,
+        max_batch: int = 10_000,
     ) -> None:
         self._plugins = plugins
+        self._spool_dir = spool_dir
+        self._spool_max_bytes = spool_max_bytes
+        self._max_batch = max_batch
+        self._spools: dict[str, Spool] = {}
         # Outbound requests of HTTP sources are guarded (SSRF): private addresses need allow-listing.
         self._allow = allow if allow is not None else Allowlist()
         self._scheduler = scheduler
@@ -109,7 +129,74 @@ class Sources:
         if not values:
             # e.g. the first scrape of counters: rates need two readings. Nothing is invented.
             return IngestResult(plugin_id=plugin_id, received=0, stored=0, note="source gave no values yet")
-        return self._ingest.samples(plugin_id, [{"timestamp": at.isoformat(), **values}])
+        return self._store({"timestamp": at.isoformat(), **values}, plugin_id)
+
+    def spooled(self, plugin_id: str) -> int:
+        """Bytes of samples waiting in the plugin's spool for the store to come back."""
+        return self._spool(plugin_id).size if self._spool_dir is not None else 0
+
+    def _spool(self, plugin_id: str) -> Spool:
+        spool = self._spools.get(plugin_id)
+        if spool is None:
+            assert self._spool_dir is not None
+            spool = self._spools.setdefault(
+                plugin_id, Spool(self._spool_dir / f"{plugin_id}.jsonl", self._spool_max_bytes)
+            )
+        return spool
+
+    def _store(self, sample: dict[str, Any], plugin_id: str) -> IngestResult:
+        """Store the sample, behind any waiting in the spool; into the spool when the store
+        cannot take it now (the error is raised on, so the caller sees the outage)."""
+        if self._spool_dir is None:
+            return self._ingest.samples(plugin_id, [sample])
+        spool = self._spool(plugin_id)
+        with spool.lock:
+            if not spool:
+                try:
+                    return self._ingest.samples(plugin_id, [sample])
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        raise
+                    self._park(spool, plugin_id, sample)
+                    raise
+            self._park(spool, plugin_id, sample)
+            return self._replay(spool, plugin_id)
+
+    def _park(self, spool: Spool, plugin_id: str, sample: dict[str, Any]) -> None:
+        if spool.append([sample]):
+            log_event(
+                logging.WARNING,
+                "collect_metrics",
+                f"spool full ({spool.max_bytes} bytes, AI_ANALYTICS_SPOOL_MAX_BYTES): sample dropped "
+                f"({spool.dropped} so far)",
+                plugin=plugin_id,
+            )
+
+    def _replay(self, spool: Spool, plugin_id: str) -> IngestResult:
+        """Store what waits in the spool, oldest first, a batch at a time; each batch leaves the
+        spool once stored (raises, leaving the rest, if the store fails again)."""
+        received = stored = merged = 0
+        last: IngestResult | None = None
+        while True:
+            samples, lines = spool.head(self._max_batch)
+            if not lines:
+                break
+            try:
+                if samples:
+                    last = self._ingest.samples(plugin_id, samples)
+                    received, stored, merged = received + last.received, stored + last.stored, merged + last.merged
+            except AnalyticsError as exc:  # refused as invalid: it would be refused forever
+                log_event(
+                    logging.ERROR,
+                    "collect_metrics",
+                    f"{len(samples)} spooled samples refused, dropped: {exc.message}",
+                    plugin=plugin_id,
+                )
+            spool.consume(lines)
+        log_event(logging.INFO, "collect_metrics", f"replayed {received} spooled samples", plugin=plugin_id)
+        if last is None:
+            return IngestResult(plugin_id=plugin_id, received=0, stored=0, note="spooled samples were refused")
+        return last.model_copy(update={"received": received, "stored": stored, "merged": merged})
 
     def _source_for(self, plugin_id: str) -> Any:
         source = self._sources.get(plugin_id)

@@ -3,13 +3,16 @@ detection and data quality (stale plugins, rejected batches)."""
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import psutil
 
 from .._version import __version__
 from ..jobs.executor import JobRunner
 from ..jobs.scheduler import Scheduler
+from ..logs import log_event
 from ..schemas import SystemStatus
 from ..store import Store
 from ..times import DAY_MS, ms_to_iso, now_ms, to_ms
@@ -17,7 +20,9 @@ from .detection import Detection
 from .forecasts import Forecasts
 from .plugins import Plugins
 
-__all__ = ["Status"]
+__all__ = ["Status", "UNREACHABLE"]
+
+UNREACHABLE = "the database could not be reached or did not answer in time (the service log has the details)"
 
 
 class Status:
@@ -48,7 +53,9 @@ class Status:
         try:
             status["database"] = {"ok": True, "dialect": store.dialect, "latency_ms": round(store.ping(), 2)}
         except Exception as exc:
-            status["database"] = {"ok": False, "dialect": store.dialect, "error": str(exc)}
+            # The driver's message names the host, port and database: the log has it, not the answer.
+            log_event(logging.WARNING, "system_status", f"database unreachable: {exc!r}")
+            status["database"] = {"ok": False, "dialect": store.dialect, "error": UNREACHABLE}
         with self._process.oneshot():
             status["process"] = {
                 "pid": self._process.pid,
@@ -103,3 +110,22 @@ class Status:
             }
         status["ok"] = bool(database_ok)
         return SystemStatus(**status)
+
+    def database_readiness(self, timeout: float) -> dict[str, Any]:
+        """The readiness checks that need the database: it answers within ``timeout``, and its
+        schema is at the newest migration this code knows."""
+        try:
+            info = self._store.readiness(timeout)
+        except Exception as exc:
+            log_event(logging.WARNING, "readiness", f"database unreachable: {exc!r}")
+            return {
+                "database": {"ok": False, "error": UNREACHABLE},
+                "migrations": {"ok": False, "error": "unknown while the database is unreachable"},
+            }
+        current = info["schema"] == info["expected"]
+        migrations: dict[str, Any] = {"ok": current, "schema": info["schema"], "expected": info["expected"]}
+        if not current:
+            migrations["error"] = (
+                "the database schema is not at the revision this version expects (migrations run at start)"
+            )
+        return {"database": {"ok": True, "latency_ms": info["latency_ms"]}, "migrations": migrations}

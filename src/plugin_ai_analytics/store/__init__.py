@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Engine, literal, select
+from sqlalchemy import Engine, literal, select, text
 
 from .adaptation import IntervalAdaptations
 from .alert_config import AlertConfigRecords, SilenceRecords
 from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .audit import AuditRecords
-from .database import make_engine, migrate
+from .database import DatabaseLimits, head_revision, make_engine, migrate, statement_timeout
 from .exports import EXPORT_KINDS, RecordExports
 from .jobs import JobRecords
 from .metrics import METRIC_COLUMNS, MetricRecords
@@ -35,6 +35,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
     "AuditRecords",
+    "DatabaseLimits",
     "DetectorStates",
     "Expiry",
     "FieldCipher",
@@ -50,15 +51,23 @@ __all__ = [
     "Store",
     "SuggestionRecords",
     "TokenRecords",
+    "statement_timeout",
 ]
 
 
 class Store:
     """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
 
-    def __init__(self, url: str, *, run_migrations: bool = True, cipher: FieldCipher | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        run_migrations: bool = True,
+        cipher: FieldCipher | None = None,
+        limits: DatabaseLimits | None = None,
+    ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, limits)
         if run_migrations:
             migrate(self.engine)
         self.plugins = PluginRecords(self.engine, cipher)
@@ -92,3 +101,15 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(select(literal(1))).scalar_one()
         return (time.perf_counter() - start) * 1000
+
+    def readiness(self, timeout: float) -> dict[str, object]:
+        """Whether the database answers (within ``timeout`` per statement) and its schema is at
+        the newest migration: ``{"latency_ms", "schema", "expected"}``; raises if unreachable."""
+        start = time.perf_counter()
+        with statement_timeout(timeout), self.engine.connect() as conn:
+            schema = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        return {
+            "latency_ms": round((time.perf_counter() - start) * 1000, 2),
+            "schema": schema,
+            "expected": head_revision(),
+        }

@@ -3,10 +3,21 @@
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed write is in the WAL file before
 the request is acknowledged, so it survives ``kill -9`` of the server (only an OS crash or power
 loss could drop the last transactions; set ``synchronous=FULL`` for that at a throughput cost).
+
+Every wait on the database is bounded (``DatabaseLimits``): connecting, a statement, waiting
+for a lock, waiting for a pooled connection, SQLite's busy wait. A database that is down, refuses
+connections or is stalled behind someone's lock therefore fails a call within seconds with an
+error ``is_unavailable`` recognises, which the API answers 503 with Retry-After.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +29,10 @@ from sqlalchemy.sql.dml import Insert
 from ..domain import METRIC_NAMES
 
 __all__ = [
+    "DatabaseLimits",
+    "head_revision",
+    "is_unavailable",
+    "statement_timeout",
     "make_engine",
     "migrate",
     "upsert",
@@ -44,13 +59,55 @@ def _dialect_insert(conn: Connection, table: Table) -> Insert:
     return (sqlite.insert if is_sqlite(conn) else postgresql.insert)(table)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the SQLite file's directory and sets its pragmas."""
+@dataclass(frozen=True, slots=True)
+class DatabaseLimits:
+    """Seconds: ``connect`` (PostgreSQL connect_timeout), ``statement`` (default statement_timeout,
+    analyses and reads), ``lock`` (lock_timeout: how long any statement waits for a lock held by
+    someone else), ``pool`` (waiting for a pooled connection), ``sqlite_busy`` (SQLite's wait for
+    its write lock); ``pool_size``: PostgreSQL connections kept open (10 more may be opened for a
+    burst). Keeping one per request in flight matters: opening a connection (TLS included) holds
+    the interpreter lock in bursts, and a burst of them slows every answer, liveness too."""
+
+    connect: float = 5.0
+    statement: float = 30.0
+    lock: float = 3.0
+    pool: float = 5.0
+    sqlite_busy: float = 5.0
+    pool_size: int = 20
+
+
+# The statement timeout a block of work asked for (``statement_timeout``); None: the engine's.
+_STATEMENT_BUDGET: ContextVar[float | None] = ContextVar("statement_budget", default=None)
+
+
+@contextmanager
+def statement_timeout(seconds: float) -> Iterator[None]:
+    """Run the enclosed database work (in this thread or context) with a statement timeout of
+    ``seconds`` on PostgreSQL instead of the engine's default: the ingest path and the readiness
+    probe want an answer in seconds, analyses may take longer. (SQLite has no statement timeout;
+    its busy timeout bounds the wait for the lock.)"""
+    token = _STATEMENT_BUDGET.set(seconds)
+    try:
+        yield
+    finally:
+        _STATEMENT_BUDGET.reset(token)
+
+
+def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
+    """An engine for ``url`` with every wait bounded; creates the SQLite file's directory and sets
+    its pragmas."""
+    limits = limits or DatabaseLimits()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        busy_ms = int(limits.sqlite_busy * 1000)
+        in_memory = not path or path == ":memory:"  # one connection per thread: no pool to wait for
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": limits.sqlite_busy},
+            **({} if in_memory else {"pool_timeout": limits.pool}),
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -58,11 +115,75 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    default_ms = _ms(limits.statement)
+    engine = create_engine(
+        url,
+        pool_size=limits.pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=limits.pool,
+        connect_args={
+            # libpq takes whole seconds, at least 2
+            "connect_timeout": max(2, math.ceil(limits.connect)),
+            "options": f"-c statement_timeout={default_ms} -c lock_timeout={_ms(limits.lock)}",
+            # a peer that vanished without closing (a network partition) is noticed in ~20 s
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+        },
+    )
+
+    @event.listens_for(engine, "connect")
+    def _session(_dbapi_conn: Any, record: Any) -> None:
+        record.info["statement_timeout_ms"] = default_ms
+
+    @event.listens_for(engine, "checkout")
+    def _budget(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # A session setting, changed only when this block of work wants another one than the
+        # connection has (one round trip then), and committed so a later rollback keeps it.
+        budget = _STATEMENT_BUDGET.get()
+        wanted = default_ms if budget is None else _ms(budget)
+        if record.info.get("statement_timeout_ms") != wanted:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"SET statement_timeout = {wanted}")
+            cur.close()
+            dbapi_conn.commit()
+            record.info["statement_timeout_ms"] = wanted
+
+    return engine
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+# What SQLite says when it cannot serve now, as opposed to a fault in the SQL or the schema.
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot serve now (down, refusing connections, a broken
+    connection, a lock or statement timeout, the pool exhausted, SQLite busy): a condition a
+    client should retry later (503), not a fault in the request or the code (500)."""
+    from sqlalchemy import exc as sa  # the error classes only matter once something failed
+
+    if isinstance(exc, sa.TimeoutError):  # no pooled connection within the pool timeout
+        return True
+    if isinstance(exc, sa.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "OperationalError" not in names and "InterfaceError" not in names:
+        return False
+    if type(exc).__module__ == "sqlite3":
+        return any(word in str(exc).lower() for word in _SQLITE_UNAVAILABLE)
+    return True
 
 
 def migrate(engine: Engine) -> None:
@@ -74,8 +195,24 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
+        if not is_sqlite(conn):
+            # A schema change may wait for readers to finish and rewrite a table: not bounded by
+            # the few seconds a request gets.
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest migration this code knows (readiness compares the database's with it)."""
+    # start-up cost: alembic loads only when readiness is first asked
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
 
 
 def upsert(conn: Connection, table: Table, key: list[str], update: list[str], *, merge: bool) -> Insert:
