@@ -166,8 +166,9 @@ def run_outage(seconds: float) -> None:
     kept = len(set(spooled) & set(run["promql_rows"]))
     print(
         f"PromQL collector: spooled on disk {len(spooled)}, of them stored {kept}, "
-        f"rows in the outage window {len(run['promql_in_outage'])} (duplicates "
-        f"{len(run['promql_in_outage']) - len(set(run['promql_in_outage']))}), spool left {run['spool_left']}"
+        f"rows in the outage window {len(run['promql_in_outage'])}, of those well inside it came through the "
+        f"spool {len(set(run['promql_inside']) & set(spooled))}/{len(run['promql_inside'])}, largest gap between "
+        f"samples {run['promql_largest_gap_s']:.2f} s, spool left {run['spool_left']}"
     )
 
 

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     db_lock_timeout: float = Field(default=3.0, alias="AI_ANALYTICS_DB_LOCK_TIMEOUT", gt=0, le=300)
     db_pool_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_DB_POOL_TIMEOUT", gt=0, le=300)
     sqlite_busy_timeout: float = Field(default=5.0, alias="AI_ANALYTICS_SQLITE_BUSY_TIMEOUT", gt=0, le=300)
-    max_inflight_requests: int = Field(default=24, alias="AI_ANALYTICS_MAX_INFLIGHT", ge=1, le=10_000)
+    max_inflight_requests: int = Field(default=40, alias="AI_ANALYTICS_MAX_INFLIGHT", ge=1, le=10_000)
     retry_after_seconds: int = Field(default=5, alias="AI_ANALYTICS_RETRY_AFTER", ge=1, le=3600)
     readiness_timeout: float = Field(default=2.0, alias="AI_ANALYTICS_READINESS_TIMEOUT", gt=0, le=60)
     spool_max_bytes: int = Field(default=10_000_000, alias="AI_ANALYTICS_SPOOL_MAX_BYTES", ge=0, le=10**11)
@@ -162,8 +162,8 @@ class Settings(BaseSettings):
             lock=self.db_lock_timeout,
             pool=self.db_pool_timeout,
             sqlite_busy=self.sqlite_busy_timeout,
-            # one per request in flight, and some for the scheduler, jobs, detection and alerting
-            pool_size=self.max_inflight_requests + 6,
+            # one per request in flight (the 10 the pool may add serve the background work)
+            pool_size=self.max_inflight_requests,
         )
 
     @property

@@ -349,6 +349,7 @@ def refusal_scenario(
             out["answers"] = [push, ready, status]
             time.sleep(max(0.0, outage_seconds - (time.time() - outage_start)))
             out["spooled"] = [_iso_ms(json.loads(line)["timestamp"]) for line in spool.read_text().splitlines()]
+            spool_read_at = time.time()
             out["client_during"] = monitor.stats()
             outage_end = time.time()
         deadline = time.monotonic() + 60
@@ -371,5 +372,9 @@ def refusal_scenario(
     promql = sorted(ts for pid, ts in rows if pid == "faults-promql")
     out["promql_rows"] = promql
     out["promql_in_outage"] = [ts for ts in promql if outage_start * 1000 <= ts <= outage_end * 1000]
+    # well inside the outage (a collection under way as it began or as the spool was read is
+    # on either side): each of these could only have come through the spool
+    out["promql_inside"] = [ts for ts in promql if (outage_start + 1) * 1000 <= ts <= (spool_read_at - 1) * 1000]
+    out["promql_largest_gap_s"] = max((b - a for a, b in zip(promql, promql[1:], strict=False)), default=0) / 1000
     out["outage_seconds"] = outage_end - outage_start
     return out

@@ -61,4 +61,5 @@ def test_a_database_refusing_connections_answers_503_and_buffered_samples_are_st
     # the collector spooled what it read during the outage, and every spooled sample is stored once
     assert len(run["spooled"]) >= 3 and not run["spool_left"]
     assert set(run["spooled"]) <= set(run["promql_rows"])
-    assert sorted(run["promql_in_outage"]) == sorted(set(run["spooled"]))
+    assert len(run["promql_inside"]) >= 2 and set(run["promql_inside"]) <= set(run["spooled"])
+    assert run["promql_largest_gap_s"] < 3  # sampled every second throughout: nothing lost
