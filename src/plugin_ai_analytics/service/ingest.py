@@ -75,7 +75,6 @@ class Ingest:
                 plugin_id,
                 samples,
                 now=datetime.now(UTC),
-                cpu_cores=self._settings.effective_cpu_cores,
                 max_future_skew_seconds=self._settings.max_future_skew_seconds,
             )
         except ValidationError as exc:
