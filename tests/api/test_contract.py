@@ -6,15 +6,15 @@ ten times the budget; RELIABILITY.md records its figures."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from benchmarks.fuzz import fuzz
-from starlette.testclient import TestClient
 
-from plugin_ai_analytics.api.app import create_app
 from plugin_ai_analytics.service import AnalyticsService
-from tests.conftest import AUTH, make_settings
+from tests.conftest import AUTH, LiveServer, make_settings
 
 API = "/api/plugin-ai-analytics"
 
@@ -30,11 +30,13 @@ def test_schemathesis_finds_nothing_over_the_whole_api(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
     service = AnalyticsService(make_settings(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"))
     service.start()
-    with TestClient(create_app(service), headers=AUTH) as c:
+    server = LiveServer(service).start()
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as c:
         yield c
+    server.stop()
     service.close()
 
 
@@ -48,7 +50,7 @@ def client(tmp_path: Path) -> TestClient:
     ],
 )
 def test_a_method_a_path_does_not_have_is_405_naming_every_method_it_has(
-    client: TestClient, method: str, path: str, allow: str
+    client: httpx.Client, method: str, path: str, allow: str
 ) -> None:
     answer = client.request(method, API + path, headers={"content-type": "application/json"})
     assert answer.status_code == 405
@@ -56,7 +58,7 @@ def test_a_method_a_path_does_not_have_is_405_naming_every_method_it_has(
     assert answer.json()["error"] == "method_not_allowed"
 
 
-def test_every_error_answer_is_documented_with_the_error_schema(client: TestClient) -> None:
+def test_every_error_answer_is_documented_with_the_error_schema(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     for path, operations in schema["paths"].items():
@@ -73,7 +75,7 @@ def test_every_error_answer_is_documented_with_the_error_schema(client: TestClie
         assert "Retry-After" in schema["paths"][path][method]["responses"]["429"]["headers"]
 
 
-def test_an_undecodable_body_is_a_422_naming_the_body(client: TestClient) -> None:
+def test_an_undecodable_body_is_a_422_naming_the_body(client: httpx.Client) -> None:
     answer = client.put(API + "/alerting/policies", content=b"\xff\x00{", headers={"content-type": "application/json"})
     assert answer.status_code == 422
     assert answer.json()["field"] == "body"

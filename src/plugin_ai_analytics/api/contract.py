@@ -17,9 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from ..security.policy import API, rule_for
 from ..security.roles import Permission
@@ -91,7 +89,9 @@ def install_contract(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: HTTPException) -> JSON:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+            methods = _allowed_methods(app, request)
+            if methods is not None:  # else a page's route: Starlette's own Allow is right
+                headers["Allow"] = ", ".join(methods)
             body = {"error": "method_not_allowed", "message": f"{request.method} is not allowed here"}
         elif isinstance(exc, BodyTooLarge):
             body = {"error": "payload_too_large", "message": str(exc.detail), "field": "body", "limit": exc.limit}
@@ -121,15 +121,23 @@ def install_contract(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "__none__"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+def _allowed_methods(app: FastAPI, request: Request) -> list[str] | None:
+    """Every method the documented path has (Starlette names only the first route's)."""
+    for pattern, methods in _path_methods(app):
+        if pattern.match(request.url.path):
+            return sorted({*methods, "HEAD"} if "GET" in methods else methods)
+    return None
+
+
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    cached = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = [
+            (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"), {m.upper() for m in ops})
+            for path, ops in app.openapi()["paths"].items()
+        ]
+        app.state.path_methods = cached
+    return cached
 
 
 def document_answers(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
@@ -139,19 +147,12 @@ def document_answers(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     # FastAPI's own validation-error shapes are never sent (api/errors.py reshapes them).
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    body_routes = {
-        (method, route.path_format)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
-        if route.body_field is not None
-    }
     for path, operations in schema.get("paths", {}).items():
         relative = path[len(API) :] if path.startswith(API) else path
         for method, operation in operations.items():
             verb = method.upper()
             answers = operation.setdefault("responses", {})
-            takes_input = (verb, path) in body_routes or bool(operation.get("parameters"))
+            takes_input = "requestBody" in operation or bool(operation.get("parameters"))
             for status in _statuses(verb, path, relative, takes_input=takes_input):
                 key = str(status)
                 answer = answers.setdefault(key, {"description": _WHY.get(key, "error")})
