@@ -200,3 +200,27 @@ def test_a_50_mb_chunked_body_gets_its_413_while_the_client_is_still_sending(liv
     assert stored(client) == []
     # and the service goes on serving
     assert push(client, cpu_percent=1.0).status_code == 200
+
+
+def test_an_imported_count_column_with_gaps_is_stored_as_integers(tmp_path: Path) -> None:
+    """A CSV count column with empty cells is read as floats; its whole values are counts, while a
+    pushed 1200.0 is refused (above): the file's reader chose the type, not the client."""
+    import pandas as pd  # only this test builds a frame
+
+    service = AnalyticsService(make_settings(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"))
+    service.start()
+    try:
+        start = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=1)
+        frame = pd.DataFrame(
+            {
+                "timestamp": [start, start + pd.Timedelta(minutes=5)],
+                "request_count": [1200.0, None],
+                "cpu_percent": [1.0, 2.0],
+            }
+        )
+        service.import_frame("imported", frame)
+        rows = service.metrics_history("imported").samples
+        assert rows[0]["request_count"] == 1200 and isinstance(rows[0]["request_count"], int)
+        assert rows[1]["request_count"] is None
+    finally:
+        service.close()

@@ -14,7 +14,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..domain import PLUGIN_ID_PATTERN
+from ..domain import PLUGIN_ID_PATTERN, metric_spec
 from ..errors import ValidationError
 from .base import parse_source_config
 
@@ -26,8 +26,8 @@ LabelName = Annotated[str, Field(pattern=_LABEL_NAME.pattern)]
 LabelValue = Annotated[str, Field(max_length=256)]
 # Strict: ``0`` or ``"yes"`` for a boolean is refused, not coerced.
 Flag = Annotated[bool, Field(strict=True)]
-MAX_MEMORY_LIMIT_MB = float(2**30)  # 1 PiB, as for samples (collect/validate.py)
-MAX_CPU_LIMIT_PERCENT = 100.0 * 4096
+MAX_MEMORY_LIMIT_MB = metric_spec("memory_mb").upper  # as for samples
+MAX_CPU_LIMIT_PERCENT = metric_spec("cpu_percent").upper
 
 
 class _PluginFields(BaseModel):

@@ -16,7 +16,7 @@ import pydantic
 from pydantic import ConfigDict, Field, PlainValidator, TypeAdapter, WithJsonSchema, with_config
 from typing_extensions import TypedDict
 
-from ..domain import METRIC_NAMES, valid_plugin_id
+from ..domain import METRIC_NAMES, METRICS, valid_plugin_id
 from ..errors import PayloadTooLarge, ValidationError
 from ..times import ms_to_iso
 
@@ -32,20 +32,10 @@ __all__ = [
     "check_plugin_id",
 ]
 
-# Upper bounds per metric: far above anything real, low enough that every value stays finite
-# and exact through storage, training and JSON (a memory_mb of 1e308 once broke a plugin's
-# training and its hourly averages). Counts are integers up to 2^53, exact as floats and in JSON.
-LIMITS: dict[str, float] = {
-    "cpu_percent": 100.0 * 4096,  # % of one core; 4096 cores
-    "memory_mb": float(2**30),  # 1 PiB
-    "response_time_ms": 86_400_000.0,  # a day
-    "response_time_p95_ms": 86_400_000.0,
-    "error_rate": 1.0,
-    "request_count": float(2**53),
-    "active_users": float(2**53),
-}
-COUNT_METRICS = ("request_count", "active_users")
-MAX_COUNT = 2**53
+# Upper bounds per metric (domain.METRICS): counts are integers up to 2^53.
+LIMITS: dict[str, float] = {m.name: m.upper for m in METRICS}
+COUNT_METRICS = tuple(m.name for m in METRICS if m.integer)
+MAX_COUNT = int(LIMITS["request_count"])
 # Epoch seconds up to 2^33 (year 2242); the future-skew check refuses anything ahead of now anyway.
 MAX_EPOCH_SECONDS = float(2**33)
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
