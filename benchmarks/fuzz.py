@@ -53,6 +53,7 @@ checks.positive_data_acceptance.expected-statuses = {_ALSO_422}
         ("PUT", "/alerting/config"),
         ("PUT", "/alerting/policies"),
         ("PUT", "/alerting/contact-points/{name}"),
+        ("GET", "/export-data/{plugin_id}"),
     )
 )
 
