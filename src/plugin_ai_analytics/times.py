@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from .errors import ValidationError
 
 __all__ = [
+    "DATE_TIME",
     "DAY_MS",
     "HOUR_MS",
     "iso_many",
     "ms_to_iso",
     "now_ms",
+    "parse_date_time",
     "parse_resolution",
     "RESOLUTION_PATTERN",
     "to_ms",
@@ -45,6 +47,21 @@ def to_ms(moment: datetime | str | float | int | None) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+# What the API accepts as a point in time: an RFC 3339 date-time whose zone may be left out (UTC).
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def parse_date_time(text: str) -> datetime:
+    """A ``DATE_TIME`` string as a datetime (naive when it names no zone); ``ValueError`` if it
+    is not one or names an impossible date."""
+    if not DATE_TIME.match(text):
+        raise ValueError("not an ISO-8601 date-time such as 2026-11-27T10:00:00Z")
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("not a valid date-time (month, day or time out of range)") from None
 
 
 def ms_to_iso(ms: int | None) -> str | None:

@@ -4,6 +4,7 @@ Against the real server (uvicorn) on SQLite."""
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from pathlib import Path
@@ -164,28 +165,19 @@ def test_a_50_mb_chunked_body_gets_its_413_while_the_client_is_still_sending(liv
     sent = 0
     answer = b""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         sock.sendall(
             f"POST {API}/collect-metrics/web-shop HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Authorization: {AUTH['Authorization']}\r\nContent-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\n\r\n".encode()
         )
-        sock.setblocking(False)
-        while sent < total:
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        while sent < total and not select.select([sock], [], [], 0)[0]:  # until an answer is readable
             try:
-                answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
-            if answer:
-                break
-            try:
-                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            except BlockingIOError:
-                time.sleep(0.01)
-                continue
-            except OSError:  # the server closed the connection after answering
+                sock.sendall(framed)
+            except OSError:  # the server answered and closed the connection
                 break
             sent += len(chunk)
-        sock.setblocking(True)
         deadline = time.monotonic() + 10
         while b"\r\n\r\n" not in answer and time.monotonic() < deadline:
             try:
@@ -196,7 +188,9 @@ def test_a_50_mb_chunked_body_gets_its_413_while_the_client_is_still_sending(liv
                 break
             answer += more
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert sent < 4 * LIMIT, f"the client had sent {sent} bytes before the answer"
+    # what the kernel's socket buffers hold on loopback (a few MB) is all that is sent beyond the
+    # limit: the answer comes with most of the 50 MB still unsent
+    assert sent < 16 * LIMIT < total, f"the client had sent {sent} bytes before the answer"
     assert stored(client) == []
     # and the service goes on serving
     assert push(client, cpu_percent=1.0).status_code == 200

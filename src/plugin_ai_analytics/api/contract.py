@@ -47,7 +47,7 @@ _WHY = {
     "401": "no token, or a token that is unknown, expired or revoked",
     "403": "the token's role or plugin scope does not allow this call",
     "404": "no such record (plugin, job, event, silence, contact point, notification)",
-    "409": "the request clashes with the current state (see the message)",
+    "409": "the request clashes with the current state (see the message and its fields)",
     "413": "the body is over the size limit (AI_ANALYTICS_MAX_BODY_BYTES) or the batch over its sample limit",
     "415": "a body that is not application/json",
     "422": "bad input; `field` names it",
@@ -61,21 +61,13 @@ _RETRY_AFTER = {
 
 # What a route answers of its own, beyond the shared statuses (see the module's docstring).
 _OWN: dict[tuple[str, str], tuple[int, ...]] = {
-    ("POST", "/collect-metrics/{plugin_id}"): (404, 502),
-    ("POST", "/plugins"): (409,),
-    ("PUT", "/plugins/{plugin_id}"): (409,),
-    ("PATCH", "/plugins/{plugin_id}"): (409,),
-    ("POST", "/train-models/{plugin_id}"): (409, 429),
-    ("POST", "/batch-analysis"): (404, 409, 429),
-    ("GET", "/predict/{plugin_id}"): (409,),
-    ("GET", "/forecast-accuracy/{plugin_id}"): (409,),
-    ("GET", "/detect-anomalies/{plugin_id}"): (409,),
-    ("GET", "/optimization-suggestions/{plugin_id}"): (409,),
-    ("GET", "/analytics-summary/{plugin_id}"): (409,),
-    ("POST", "/alerts/deliveries/{delivery_id}/retry"): (409,),
-    ("DELETE", "/alerting/contact-points/{name}"): (409,),
-    ("PUT", "/alerting/config"): (409,),
-    ("PUT", "/alerting/policies"): (404, 409),
+    ("POST", "/collect-metrics/{plugin_id}"): (502,),  # an empty body reads the plugin's source
+    ("POST", "/plugins"): (409,),  # the id is taken
+    ("POST", "/train-models/{plugin_id}"): (429,),  # the job queue is full
+    ("POST", "/batch-analysis"): (404, 429),  # unknown plugins; the job queue is full
+    ("GET", "/predict/{plugin_id}"): (409,),  # too little history, or not trained yet
+    ("POST", "/alerts/deliveries/{delivery_id}/retry"): (409,),  # the notification is not dead
+    ("DELETE", "/alerting/contact-points/{name}"): (409,),  # a policy still uses it
 }
 # Paths that name a record but create it when it is missing (no 404).
 _CREATES = {("PUT", "/plugins/{plugin_id}"), ("PUT", "/alerting/contact-points/{name}")}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, WithJsonSchema
 
 from ..domain import PLUGIN_ID_PATTERN
-from ..errors import AnalyticsError
 from ..service import AnalyticsService
-from ..times import to_ms
+from ..times import parse_date_time
 
 __all__ = ["DateTime", "MAX_OFFSET", "MAX_RECORD_ID", "Offset", "PluginId", "ServiceDep"]
 
@@ -32,17 +30,9 @@ PluginId = Annotated[
 
 # -- query parameters shared by several routes: each bounded, each format stated in the schema --
 
-# What ``from``/``to`` accept: an RFC 3339 date-time (the zone may be left out: UTC).
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
-
 
 def _date_time(value: str) -> str:
-    if not _DATE_TIME.match(value):
-        raise ValueError("not an ISO-8601 date-time such as 2026-11-27T10:00:00Z")
-    try:
-        to_ms(value)
-    except AnalyticsError:
-        raise ValueError("not a valid date-time (month, day or time out of range)") from None
+    parse_date_time(value)  # raises ValueError naming what is wrong; the service reads the string
     return value
 
 

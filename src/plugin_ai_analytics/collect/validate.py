@@ -7,7 +7,6 @@ and the field (``samples[3].error_rate``), so nothing is half-stored.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
@@ -18,7 +17,7 @@ from typing_extensions import TypedDict
 
 from ..domain import METRIC_NAMES, METRICS, valid_plugin_id
 from ..errors import PayloadTooLarge, ValidationError
-from ..times import ms_to_iso
+from ..times import ms_to_iso, parse_date_time
 
 __all__ = [
     "COUNT_METRICS",
@@ -38,7 +37,6 @@ COUNT_METRICS = tuple(m.name for m in METRICS if m.integer)
 MAX_COUNT = int(LIMITS["request_count"])
 # Epoch seconds up to 2^33 (year 2242); the future-skew check refuses anything ahead of now anyway.
 MAX_EPOCH_SECONDS = float(2**33)
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
 
 
 def _timestamp(value: Any) -> datetime:
@@ -55,12 +53,7 @@ def _timestamp(value: Any) -> datetime:
             )
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
-        if _ISO.match(value):
-            try:
-                return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-            except ValueError:
-                pass
-        raise ValueError("not an ISO-8601 date-time such as 2026-11-27T10:00:00Z")
+        return parse_date_time(value)
     raise ValueError("must be an ISO-8601 date-time or epoch seconds")
 
 
