@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     severity_floor_error_rate: float = Field(default=0.01, alias="AI_ANALYTICS_SEVERITY_FLOOR_ERROR_RATE", ge=0, le=1)
 
     max_batch_samples: int = Field(default=10_000, alias="AI_ANALYTICS_MAX_BATCH", gt=0, le=1_000_000)
+    # Request bodies over this are refused with 413 while they arrive (api/limits.py); a full
+    # 10,000-sample batch is about 2.5 MB.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, alias="AI_ANALYTICS_MAX_BODY_BYTES", ge=1024, le=1 << 30)
     max_future_skew_seconds: float = Field(default=300.0, alias="AI_ANALYTICS_MAX_FUTURE_SKEW", ge=0)
     cpu_cores: int = Field(default=0, alias="AI_ANALYTICS_CPU_CORES", ge=0)
     plugins_file: Path | None = Field(default=None, alias="AI_ANALYTICS_PLUGINS_FILE")

@@ -30,32 +30,38 @@ class MetricSpec:
     name: str
     unit: str
     lower: float
-    upper: float | None  # None: unbounded above (cpu_percent's bound depends on the core count)
+    # The largest value accepted from a client: far above anything real, low enough that every
+    # value stays finite and exact through storage, training and JSON (a memory_mb of 1e308 once
+    # broke a plugin's training); counts up to 2^53 are exact as floats and in JSON.
+    upper: float
     integer: bool = False
     description: str = ""
 
     def clip(self, value: float, *, cpu_cores: int | None = None) -> tuple[float, bool]:
         """Clip ``value`` to the physical range; return the value and whether it was clipped."""
         upper = self.upper
-        if self.name == "cpu_percent" and cpu_cores:
+        if self.name == "cpu_percent" and cpu_cores:  # the machine's cores bound a forecast
             upper = 100.0 * cpu_cores
         clipped = value
         if clipped < self.lower:
             clipped = self.lower
-        if upper is not None and clipped > upper:
+        if clipped > upper:
             clipped = upper
         return clipped, clipped != value
 
 
+MAX_COUNT = float(2**53)
+DAY_MS = 86_400_000.0
+
 # Order matters: it is the column order of stored samples, exports and the forecast table.
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("cpu_percent", "% of one core", 0.0, None, description="CPU use; 100 = one full core"),
-    MetricSpec("memory_mb", "MiB", 0.0, None, description="resident memory"),
-    MetricSpec("response_time_ms", "ms", 0.0, None, description="mean response time over the interval"),
-    MetricSpec("response_time_p95_ms", "ms", 0.0, None, description="95th percentile response time"),
+    MetricSpec("cpu_percent", "% of one core", 0.0, 100.0 * 4096, description="CPU use; 100 = one full core"),
+    MetricSpec("memory_mb", "MiB", 0.0, float(2**30), description="resident memory (at most 1 PiB)"),
+    MetricSpec("response_time_ms", "ms", 0.0, DAY_MS, description="mean response time over the interval"),
+    MetricSpec("response_time_p95_ms", "ms", 0.0, DAY_MS, description="95th percentile response time"),
     MetricSpec("error_rate", "errors/requests", 0.0, 1.0, description="share of failed requests"),
-    MetricSpec("request_count", "requests", 0.0, None, integer=True, description="requests in the interval"),
-    MetricSpec("active_users", "users", 0.0, None, integer=True, description="distinct users in the interval"),
+    MetricSpec("request_count", "requests", 0.0, MAX_COUNT, integer=True, description="requests in the interval"),
+    MetricSpec("active_users", "users", 0.0, MAX_COUNT, integer=True, description="distinct users in the interval"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
 

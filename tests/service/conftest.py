@@ -64,13 +64,12 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-def rows_of(plugin_id: str, samples: Sequence[dict[str, Any]], *, cpu_cores: int = 4) -> list[tuple]:
+def rows_of(plugin_id: str, samples: Sequence[dict[str, Any]]) -> list[tuple]:
     """Samples as ingestion stores them: validated, normalised ``METRIC_COLUMNS`` tuples."""
     return normalise_samples(
         plugin_id,
         validate_samples(samples),
         now=datetime.now(UTC),
-        cpu_cores=cpu_cores,
         max_future_skew_seconds=300,
     )
 

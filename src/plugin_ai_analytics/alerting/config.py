@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -46,6 +46,8 @@ __all__ = [
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 LABEL_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Label names as the schema states them, so a client generated from it sends only accepted ones.
+LabelName = Annotated[str, Field(pattern=LABEL_PATTERN.pattern)]
 # Fields of a contact point that are secrets: stored in their own columns, never answered.
 SECRET_FIELDS = ("url", "secret", "password")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -146,7 +148,7 @@ class Match(_Spec):
     Globs (``pay-*``) work in plugins and label values."""
 
     plugins: list[str] = Field(default_factory=list, description="plugin ids or globs")
-    labels: dict[str, str] = Field(default_factory=dict, description="alert or plugin labels: value or glob")
+    labels: dict[LabelName, str] = Field(default_factory=dict, description="alert or plugin labels: value or glob")
     metrics: list[str] = Field(default_factory=list)
     severities: list[Literal["High", "Medium", "Low"]] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list, description=f"alert rules: {', '.join(RULES)}")
@@ -196,8 +198,8 @@ class InhibitRule(_Spec):
     """While an alert matching ``source`` fires, alerts matching ``target`` with the same ``equal``
     labels are not notified (default: an open High on a plugin inhibits its Lows)."""
 
-    source: dict[str, str] = Field(min_length=1)
-    target: dict[str, str] = Field(min_length=1)
+    source: dict[LabelName, str] = Field(min_length=1)
+    target: dict[LabelName, str] = Field(min_length=1)
     equal: list[str] = Field(default_factory=lambda: ["plugin_id"])
 
     _check = field_validator("source", "target")(classmethod(lambda cls, v: _labels(v)))
@@ -211,7 +213,7 @@ class MaintenanceWindow(_Spec):
     or every week (``weekdays`` at ``start`` UTC for ``duration``)."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    matchers: dict[str, str] = Field(min_length=1)
+    matchers: dict[LabelName, str] = Field(min_length=1)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=list)
@@ -241,7 +243,7 @@ class MaintenanceWindow(_Spec):
 class SilenceSpec(_Spec):
     """An operator's silence: alerts whose labels match every matcher are not notified until it ends."""
 
-    matchers: dict[str, str] = Field(min_length=1, description="label: value or glob, all must match")
+    matchers: dict[LabelName, str] = Field(min_length=1, description="label: value or glob, all must match")
     starts_at: datetime | None = Field(default=None, description="default: now")
     ends_at: datetime | None = Field(default=None, description="give ends_at or duration")
     duration: float | None = Field(default=None, gt=0, le=365 * 86_400, description="e.g. 2h")

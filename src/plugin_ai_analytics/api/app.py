@@ -22,10 +22,12 @@ from ..logs import log_event
 from ..service import AnalyticsService
 from ..web import routes as web_routes
 from .auth import Guard, authorize, route_template
+from .contract import install_contract
 from .errors import install_error_handlers
 from .faults import Faults, InFlightLimit
 from .hygiene import Hygiene
 from .probes import PROBE_PATHS, install_probes
+from .limits import BodyLimit
 from .prometheus import ServiceSeries
 from .responses import JSON
 from .routes import (
@@ -86,6 +88,9 @@ def create_app(service: AnalyticsService | None = None, settings: Settings | Non
         app.state.guard = Guard(service, settings)
     install_error_handlers(app, unavailable_retry_after=settings.retry_after_seconds)
     install_probes(app, settings)
+    install_contract(app)
+    # innermost: a refused body is still measured, audited and given the security headers
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Every route is authorised by one dependency applying the route × role table (security/policy.py).
     guarded = [Depends(authorize)]
     routers = (

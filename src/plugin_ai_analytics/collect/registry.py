@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..domain import PLUGIN_ID_PATTERN
+from ..domain import PLUGIN_ID_PATTERN, metric_spec
 from ..errors import ValidationError
 from .base import parse_source_config
 
 __all__ = ["PluginChanges", "PluginReplacement", "PluginSpec", "load_registry_file"]
 
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Stated in the schema too, so a client generated from it sends only what is accepted.
+LabelName = Annotated[str, Field(pattern=_LABEL_NAME.pattern)]
+LabelValue = Annotated[str, Field(max_length=256)]
+# Strict: ``0`` or ``"yes"`` for a boolean is refused, not coerced.
+Flag = Annotated[bool, Field(strict=True)]
+MAX_MEMORY_LIMIT_MB = metric_spec("memory_mb").upper  # as for samples
+MAX_CPU_LIMIT_PERCENT = metric_spec("cpu_percent").upper
 
 
 class _PluginFields(BaseModel):
@@ -34,17 +41,22 @@ class _PluginFields(BaseModel):
         default=None,
         description="where metrics come from; see docs/collection.md (type: process|prometheus|promql)",
     )
-    interval_seconds: float = Field(default=60.0, ge=1.0, le=86_400.0)
-    enabled: bool = True
-    memory_limit_mb: float | None = Field(default=None, gt=0, description="memory limit, for time-to-limit advice")
-    cpu_limit_percent: float | None = Field(
-        default=None, gt=0, description="CPU allocation in % of one core (200 = two cores), for right-sizing advice"
+    interval_seconds: float = Field(default=60.0, ge=1.0, le=86_400.0, allow_inf_nan=False)
+    enabled: Flag = True
+    memory_limit_mb: float | None = Field(
+        default=None, gt=0, le=MAX_MEMORY_LIMIT_MB, description="memory limit, for time-to-limit advice"
     )
-    keep_history: bool = Field(
+    cpu_limit_percent: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_CPU_LIMIT_PERCENT,
+        description="CPU allocation in % of one core (200 = two cores), for right-sizing advice",
+    )
+    keep_history: Flag = Field(
         default=False,
         description="retention leaves this plugin's records alone (imported reference history); default false",
     )
-    labels: dict[str, str] = Field(
+    labels: dict[LabelName, LabelValue] = Field(
         default_factory=dict,
         max_length=32,
         description="e.g. {team: payments}: alert notification policies and silences match on them",
@@ -91,12 +103,12 @@ class PluginChanges(BaseModel):
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=4000)
     source: dict[str, Any] | None = None
-    interval_seconds: float | None = Field(default=None, ge=1.0, le=86_400.0)
-    enabled: bool | None = None
-    memory_limit_mb: float | None = Field(default=None, gt=0)
-    cpu_limit_percent: float | None = Field(default=None, gt=0)
-    keep_history: bool | None = None
-    labels: dict[str, str] | None = None
+    interval_seconds: float | None = Field(default=None, ge=1.0, le=86_400.0, allow_inf_nan=False)
+    enabled: Flag | None = None
+    memory_limit_mb: float | None = Field(default=None, gt=0, le=MAX_MEMORY_LIMIT_MB)
+    cpu_limit_percent: float | None = Field(default=None, gt=0, le=MAX_CPU_LIMIT_PERCENT)
+    keep_history: Flag | None = None
+    labels: dict[LabelName, LabelValue] | None = Field(default=None, max_length=32)
 
     def apply_to(self, current: dict[str, Any]) -> dict[str, Any]:
         """The registration with these changes applied (to be validated as a whole by ``PluginSpec``)."""

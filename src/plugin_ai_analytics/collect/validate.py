@@ -12,13 +12,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 
 import pydantic
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, PlainValidator, TypeAdapter, WithJsonSchema, with_config
 from typing_extensions import TypedDict
 
-from ..domain import METRIC_NAMES, valid_plugin_id
+from ..domain import METRIC_NAMES, METRICS, valid_plugin_id
 from ..errors import PayloadTooLarge, ValidationError
+from ..times import ms_to_iso, parse_date_time
 
 __all__ = [
+    "COUNT_METRICS",
+    "LIMITS",
     "MetricSample",
     "MetricBatch",
     "BATCH_SCHEMA",
@@ -28,41 +31,94 @@ __all__ = [
     "check_plugin_id",
 ]
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+# Upper bounds per metric (domain.METRICS): counts are integers up to 2^53.
+LIMITS: dict[str, float] = {m.name: m.upper for m in METRICS}
+COUNT_METRICS = tuple(m.name for m in METRICS if m.integer)
+MAX_COUNT = int(LIMITS["request_count"])
+# Epoch seconds up to 2^33 (year 2242); the future-skew check refuses anything ahead of now anyway.
+MAX_EPOCH_SECONDS = float(2**33)
+
+
+def _timestamp(value: Any) -> datetime:
+    """An ISO-8601 date-time (UTC if no zone), or a number of epoch SECONDS: a number is never
+    guessed to be milliseconds from its size; milliseconds go in ``timestamp_ms``."""
+    if isinstance(value, datetime):  # the Python API
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be an ISO-8601 date-time or epoch seconds, not a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 <= value <= MAX_EPOCH_SECONDS:
+            raise ValueError(
+                f"epoch seconds must be between 0 and {MAX_EPOCH_SECONDS:.0f} (milliseconds: timestamp_ms)"
+            )
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        return parse_date_time(value)
+    raise ValueError("must be an ISO-8601 date-time or epoch seconds")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_timestamp),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time", "description": "ISO-8601; UTC if no zone"},
+                {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_SECONDS, "description": "epoch seconds"},
+            ]
+        }
+    ),
+]
+TimestampMs = Annotated[int, Field(strict=True, ge=0, le=int(MAX_EPOCH_SECONDS) * 1000)]
+
+
+def _number(name: str) -> Any:
+    # strict: "35" and true are refused, not coerced (an int is a float here)
+    return Annotated[float, Field(strict=True, ge=0, le=LIMITS[name], allow_inf_nan=False)]
+
+
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
 
 
 # TypedDicts rather than models: pydantic-core validates straight into dicts, which is about
 # twice as fast as building a model object per sample on 10,000-sample batches.
 @with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
 class MetricSample(TypedDict):
-    """One sample as clients send it; timestamps are ISO-8601 (UTC if no zone) or epoch seconds."""
+    """One sample as clients send it: exactly one of ``timestamp`` (ISO-8601, UTC if no zone, or
+    epoch seconds) and ``timestamp_ms`` (epoch milliseconds, an integer)."""
 
-    timestamp: datetime
+    timestamp: NotRequired[Timestamp]
+    timestamp_ms: NotRequired[TimestampMs]
     plugin_id: NotRequired[str | None]
-    cpu_percent: NotRequired[NonNegative | None]
-    memory_mb: NotRequired[NonNegative | None]
-    response_time_ms: NotRequired[NonNegative | None]
-    response_time_p95_ms: NotRequired[NonNegative | None]
-    error_rate: NotRequired[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None]
+    cpu_percent: NotRequired[_number("cpu_percent") | None]
+    memory_mb: NotRequired[_number("memory_mb") | None]
+    response_time_ms: NotRequired[_number("response_time_ms") | None]
+    response_time_p95_ms: NotRequired[_number("response_time_p95_ms") | None]
+    error_rate: NotRequired[_number("error_rate") | None]
     request_count: NotRequired[Count | None]
     active_users: NotRequired[Count | None]
 
 
+Samples = Annotated[list[MetricSample], Field(min_length=1)]
+
+
 @with_config(ConfigDict(extra="forbid"))
 class MetricBatch(TypedDict):
-    samples: list[MetricSample]
+    samples: Samples
 
 
 _BATCH = TypeAdapter(MetricBatch)
-_LIST = TypeAdapter(list[MetricSample])
+_LIST = TypeAdapter(Samples)
 
 
 def _inline_schema() -> dict[str, Any]:
     schema = _BATCH.json_schema()
-    defs = schema.pop("$defs")
-    schema["properties"]["samples"]["items"] = defs["MetricSample"]
-    return schema
+    sample = schema.pop("$defs")["MetricSample"]
+    # exactly one of the two ways to say when (pydantic's TypedDict cannot state it)
+    sample["oneOf"] = [{"required": ["timestamp"]}, {"required": ["timestamp_ms"]}]
+    schema["properties"]["samples"]["items"] = sample
+    bare = {"type": "array", "items": sample, "minItems": 1, "description": "the samples alone"}
+    return {"anyOf": [schema, bare]}
 
 
 BATCH_SCHEMA = _inline_schema()
@@ -83,7 +139,7 @@ def _field_path(loc: Sequence[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("list[MetricSample]", "MetricBatch", "MetricSample"):
+        elif part in ("list[MetricSample]", "MetricBatch", "MetricSample") or part.startswith("function-"):
             continue
         else:
             path += f".{part}" if path else str(part)
@@ -108,8 +164,6 @@ def parse_batch(body: bytes | str, *, max_samples: int) -> list[MetricSample]:
             field="samples",
             limit=max_samples,
         )
-    if not samples:
-        raise ValidationError("samples: batch is empty", field="samples")
     return samples
 
 
@@ -141,48 +195,51 @@ def normalise_samples(
     samples: Sequence[MetricSample],
     *,
     now: datetime,
-    cpu_cores: int,
     max_future_skew_seconds: float,
 ) -> list[dict[str, Any]]:
-    """Check what the schema cannot (CPU bound, future timestamps, plugin id) and turn samples
-    into rows ``(epoch ms, *values in METRIC_NAMES order)``, de-duplicated by timestamp."""
-    cpu_limit = 100.0 * cpu_cores
-    horizon = now.timestamp() + max_future_skew_seconds
+    """Check what the schema cannot (one timestamp, not in the future, the plugin id) and turn
+    samples into rows ``(epoch ms, *values in METRIC_NAMES order)``, de-duplicated by timestamp."""
+    horizon_ms = (now.timestamp() + max_future_skew_seconds) * 1000
     rows: dict[int, tuple[Any, ...]] = {}
     for i, sample in enumerate(samples):
-        ts = sample["timestamp"]
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-        epoch = ts.timestamp()
-        if epoch > horizon:
+        ms = _epoch_ms(sample, i)
+        if ms > horizon_ms:
             raise ValidationError(
-                f"samples[{i}].timestamp: {ts.isoformat()} is more than {max_future_skew_seconds:g} s in the future",
+                f"samples[{i}].timestamp: {ms_to_iso(ms)} is more than {max_future_skew_seconds:g} s in the future"
+                " (a number is epoch seconds; milliseconds go in timestamp_ms)",
                 field=f"samples[{i}].timestamp",
             )
-        if epoch < 0:
-            raise ValidationError(f"samples[{i}].timestamp: before 1970", field=f"samples[{i}].timestamp")
         claimed = sample.get("plugin_id")
         if claimed is not None and claimed != plugin_id:
             raise ValidationError(
                 f"samples[{i}].plugin_id: {claimed!r} does not match the URL's plugin {plugin_id!r}",
                 field=f"samples[{i}].plugin_id",
             )
-        cpu = sample.get("cpu_percent")
-        if cpu is not None and cpu > cpu_limit:
-            raise ValidationError(
-                f"samples[{i}].cpu_percent: {cpu:g} exceeds 100 × {cpu_cores} cores",
-                field=f"samples[{i}].cpu_percent",
-                value=cpu,
-            )
         values = tuple(sample.get(name) for name in METRIC_NAMES)
         if values.count(None) == len(values):
             raise ValidationError(f"samples[{i}]: sample has no metric values", field=f"samples[{i}]")
-        ms = int(round(epoch * 1000))
         earlier = rows.get(ms)
         if earlier is not None:  # same instant twice in one batch: later values win, gaps keep earlier
             values = tuple(v if v is not None else e for v, e in zip(values, earlier[1:], strict=True))
         rows[ms] = (ms, *values)
     return [rows[k] for k in sorted(rows)]
+
+
+def _epoch_ms(sample: MetricSample, i: int) -> int:
+    if ("timestamp" in sample) == ("timestamp_ms" in sample):
+        raise ValidationError(
+            f"samples[{i}]: give exactly one of timestamp (ISO-8601 or epoch seconds) and timestamp_ms",
+            field=f"samples[{i}].timestamp",
+        )
+    if "timestamp_ms" in sample:
+        return sample["timestamp_ms"]
+    ts = sample["timestamp"]
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    ms = int(round(ts.timestamp() * 1000))
+    if ms < 0:
+        raise ValidationError(f"samples[{i}].timestamp: before 1970", field=f"samples[{i}].timestamp")
+    return ms
 
 
 def finite(value: Any) -> bool:

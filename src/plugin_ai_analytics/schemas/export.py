@@ -15,6 +15,8 @@ __all__ = ["ExportDocument"]
 
 class ExportDocument(Record):
     plugin_id: str
+    name: str | None = Field(default=None, description="the plugin's name")
+    description: str | None = Field(default=None, description="the plugin's description")
     from_: str | None = Field(alias="from", serialization_alias="from")
     to: str | None
     metrics: list[MetricRow] | None = Field(default=None, description="samples, when kind includes metrics")

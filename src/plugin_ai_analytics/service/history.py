@@ -61,8 +61,7 @@ class History:
             if name not in METRIC_NAMES:
                 raise ValidationError(f"unknown metric {name!r}; known: {', '.join(METRIC_NAMES)}", field="metrics")
         start_ms, end_ms = to_ms(start), to_ms(end)
-        if start_ms is not None and end_ms is not None and end_ms <= start_ms:
-            raise ValidationError("'to' must be after 'from'", field="to")
+        # 'to' at or before 'from' is an empty range: an empty page, like any range without samples
         resolution_ms = parse_resolution(resolution)
         rows = self._metrics.history(
             plugin_id,

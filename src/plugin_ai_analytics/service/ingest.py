@@ -10,7 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..collect.validate import MetricSample, check_plugin_id, normalise_samples, parse_batch, validate_samples
+from ..collect.validate import (
+    COUNT_METRICS,
+    MetricSample,
+    check_plugin_id,
+    normalise_samples,
+    parse_batch,
+    validate_samples,
+)
 from ..config import Settings
 from ..domain import METRIC_NAMES
 from ..errors import AnalyticsError, PayloadTooLarge, ValidationError
@@ -75,7 +82,6 @@ class Ingest:
                 plugin_id,
                 samples,
                 now=datetime.now(UTC),
-                cpu_cores=self._settings.effective_cpu_cores,
                 max_future_skew_seconds=self._settings.max_future_skew_seconds,
             )
         except ValidationError as exc:
@@ -162,7 +168,9 @@ class Ingest:
                 sample: dict[str, Any] = {"timestamp": ts.isoformat()}
                 for name, value in zip(columns, values, strict=True):
                     if not pd.isna(value):
-                        sample[name] = value
+                        # a file's count column with gaps is read as floats: 1200.0 is the count 1200
+                        whole = name in COUNT_METRICS and isinstance(value, float) and value.is_integer()
+                        sample[name] = int(value) if whole else value
                 if len(sample) > 1:  # a row with every metric empty carries nothing to store
                     samples.append(sample)
             if not samples:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from ...errors import Unauthorized
 from ...times import ms_to_iso, to_ms
 from ..auth import CSRF_COOKIE, SESSION_COOKIE, CurrentIdentity, Guard
-from ..deps import ServiceDep
+from ..deps import MAX_RECORD_ID, DateTime, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["access"], default_response_class=JSON)
@@ -86,14 +86,14 @@ def me(identity: CurrentIdentity) -> JSON:
 @router.get("/audit", summary="The audit log, newest first (admins)", response_model=AuditPage)
 async def audit(
     service: ServiceDep,
-    actor: str | None = None,
-    action: str | None = None,
-    plugin_id: str | None = None,
-    outcome: str | None = None,
-    start: Annotated[str | None, Query(alias="from", description="ISO-8601: entries at or after")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO-8601: entries before")] = None,
+    actor: Annotated[str | None, Query(max_length=256)] = None,
+    action: Annotated[str | None, Query(max_length=256)] = None,
+    plugin_id: Annotated[str | None, Query(max_length=128)] = None,
+    outcome: Annotated[str | None, Query(max_length=256, description="ok, denied or failed <status>")] = None,
+    start: Annotated[DateTime | None, Query(alias="from", description="ISO-8601: entries at or after")] = None,
+    end: Annotated[DateTime | None, Query(alias="to", description="ISO-8601: entries before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_RECORD_ID)] = None,
 ) -> JSON:
     rows = await run_in_threadpool(
         service.audit.query,

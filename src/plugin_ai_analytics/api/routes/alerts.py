@@ -21,7 +21,7 @@ from ...schemas import (
     Silence,
     SilenceList,
 )
-from ..deps import ServiceDep
+from ..deps import MAX_RECORD_ID, Offset, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["alerting"], default_response_class=JSON)
@@ -39,7 +39,7 @@ async def alerts(
     severity: Annotated[Literal["High", "Medium", "Low"] | None, Query()] = None,
     rule: Annotated[str | None, Query(max_length=64, description="e.g. anomaly, forecast_crosses_limit")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> JSON:
     query = {
         "state": state,
@@ -62,7 +62,9 @@ async def deliveries(
     state: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
     contact_point: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="the next page: next_before_id of this one")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_RECORD_ID, description="the next page: next_before_id of this one")
+    ] = None,
 ) -> JSON:
     query = {"state": state, "contact_point": contact_point, "limit": limit, "before_id": before_id}
     return JSON(await run_in_threadpool(lambda: service.alert_deliveries(**query)))
@@ -73,7 +75,7 @@ async def deliveries(
     summary="Send a dead notification again (same idempotency key)",
     response_model=Delivery,
 )
-def retry_delivery(delivery_id: int, service: ServiceDep) -> JSON:
+def retry_delivery(delivery_id: Annotated[int, Path(ge=1, le=MAX_RECORD_ID)], service: ServiceDep) -> JSON:
     return JSON(service.retry_alert_delivery(delivery_id))
 
 

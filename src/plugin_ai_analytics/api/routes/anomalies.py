@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from ...schemas import AnomalyEvent, AnomalyHistory, DetectionResult
-from ..deps import PluginId, ServiceDep
+from ..deps import DateTime, Offset, PluginId, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["anomalies"], default_response_class=JSON)
@@ -25,12 +25,14 @@ def detect_anomalies(plugin_id: PluginId, service: ServiceDep) -> JSON:
 def anomalies_history(
     plugin_id: PluginId,
     service: ServiceDep,
-    start: Annotated[str | None, Query(alias="from", description="ISO-8601: events still going on or after")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO-8601: events that started before")] = None,
-    severity: Annotated[str | None, Query(description="High, Medium or Low")] = None,
-    state: Annotated[str | None, Query(description="open, closed or suppressed")] = None,
+    start: Annotated[
+        DateTime | None, Query(alias="from", description="ISO-8601: events still going on or after")
+    ] = None,
+    end: Annotated[DateTime | None, Query(alias="to", description="ISO-8601: events that started before")] = None,
+    severity: Annotated[Literal["High", "Medium", "Low"] | None, Query()] = None,
+    state: Annotated[Literal["open", "closed", "suppressed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> JSON:
     return JSON(
         service.anomalies_history(
@@ -48,5 +50,7 @@ class Feedback(BaseModel):
     summary="Mark an anomaly a false alarm or confirmed",
     response_model=AnomalyEvent,
 )
-def anomaly_feedback(plugin_id: PluginId, event_id: str, feedback: Feedback, service: ServiceDep) -> JSON:
+def anomaly_feedback(
+    plugin_id: PluginId, event_id: Annotated[str, Path(max_length=128)], feedback: Feedback, service: ServiceDep
+) -> JSON:
     return JSON(service.anomaly_feedback(plugin_id, event_id, feedback.label))

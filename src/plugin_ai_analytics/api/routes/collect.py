@@ -75,6 +75,7 @@ def get_plugin(
     "/plugins/{plugin_id}",
     summary="Replace a plugin's whole registration (fields left out take their defaults); 201 if it is new",
     response_model=Plugin,
+    responses={201: {"model": Plugin, "description": "registered: the plugin was new"}},
 )
 def replace_plugin(plugin_id: PluginId, spec: PluginReplacement, service: ServiceDep) -> JSON:
     plugin, created = service.replace_plugin(plugin_id, spec)

@@ -11,7 +11,7 @@ from ...errors import Forbidden
 from ...ops.export import EXPORT_KINDS, MEDIA_TYPES
 from ...schemas import ExportDocument
 from ..auth import CurrentIdentity
-from ..deps import PluginId, ServiceDep
+from ..deps import DateTime, PluginId, ServiceDep
 
 router = APIRouter(tags=["export"])
 
@@ -40,11 +40,12 @@ def export_data(
         str | None,
         Query(
             description="metrics, predictions, anomalies, suggestions (comma-separated for JSON; default: all "
-            "for JSON, metrics for CSV/Parquet)"
+            "for JSON, metrics for CSV/Parquet)",
+            pattern="^({0})(,({0}))*$".format("|".join(EXPORT_KINDS)),
         ),
     ] = None,
-    start: Annotated[str | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
+    start: Annotated[DateTime | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
+    end: Annotated[DateTime | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
     raw: Annotated[
         bool, Query(description="personal data unmasked (e-mails, IPs, user ids): admins only, audited")
     ] = False,

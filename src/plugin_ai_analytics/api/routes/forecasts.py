@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from ...schemas import ForecastAccuracy, JobAccepted, PluginForecast
 from ..deps import PluginId, ServiceDep
@@ -37,5 +39,11 @@ def predict(plugin_id: PluginId, service: ServiceDep) -> JSON:
     summary="Tracked accuracy, MASE and coverage of stored predictions",
     response_model=ForecastAccuracy,
 )
-def forecast_accuracy(plugin_id: PluginId, service: ServiceDep, days: float = 7) -> JSON:
+def forecast_accuracy(
+    plugin_id: PluginId,
+    service: ServiceDep,
+    days: Annotated[
+        float, Query(gt=0, le=366, allow_inf_nan=False, description="the window of tracked predictions, in days")
+    ] = 7,
+) -> JSON:
     return JSON(service.forecast_accuracy(plugin_id, days))

@@ -10,12 +10,15 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from ...domain import METRIC_NAMES
 from ...schemas import MetricsPage
-from ..deps import PluginId, ServiceDep
+from ...times import RESOLUTION_PATTERN
+from ..deps import DateTime, Offset, PluginId, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["metrics"])
 
+_METRIC_LIST = "^({0})(,({0}))*$".format("|".join(METRIC_NAMES))
 _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
@@ -29,14 +32,21 @@ _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 async def metrics_history(
     plugin_id: PluginId,
     service: ServiceDep,
-    start: Annotated[str | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
+    start: Annotated[DateTime | None, Query(alias="from", description="ISO-8601 start (inclusive)")] = None,
+    end: Annotated[DateTime | None, Query(alias="to", description="ISO-8601 end (exclusive)")] = None,
     resolution: Annotated[
-        str, Query(description="'raw' or a bucket width such as 300s, 5m, 1h, 1d (downsampled in SQL)")
+        str,
+        Query(
+            description="'raw' or a bucket width: seconds (300 or 300s), minutes (5m), hours (1h) or days (1d), "
+            "at most 1000 days (downsampled in SQL)",
+            pattern=RESOLUTION_PATTERN,
+        ),
     ] = "raw",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    metrics: Annotated[str | None, Query(description="comma-separated metric names (default: all)")] = None,
+    offset: Offset = 0,
+    metrics: Annotated[
+        str | None, Query(description="comma-separated metric names (default: all)", pattern=_METRIC_LIST)
+    ] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ...schemas import SuggestionHistory, SuggestionReport
-from ..deps import PluginId, ServiceDep
+from ..deps import DateTime, Offset, PluginId, ServiceDep
 from ..responses import JSON
 
 router = APIRouter(tags=["suggestions"], default_response_class=JSON)
@@ -30,9 +30,9 @@ def optimization_suggestions(plugin_id: PluginId, service: ServiceDep) -> JSON:
 def suggestions_history(
     plugin_id: PluginId,
     service: ServiceDep,
-    start: Annotated[str | None, Query(alias="from", description="ISO-8601: updated on or after")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO-8601: created before")] = None,
+    start: Annotated[DateTime | None, Query(alias="from", description="ISO-8601: updated on or after")] = None,
+    end: Annotated[DateTime | None, Query(alias="to", description="ISO-8601: created before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> JSON:
     return JSON(service.suggestions_history(plugin_id, start=start, end=end, limit=limit, offset=offset))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ...errors import Forbidden
@@ -24,7 +26,7 @@ async def system_status(service: ServiceDep) -> JSON:
 
 
 @router.get("/jobs/{job_id}", summary="A background job's state, progress and result", response_model=Job)
-def get_job(job_id: str, service: ServiceDep, identity: CurrentIdentity) -> JSON:
+def get_job(job_id: Annotated[str, Path(max_length=64)], service: ServiceDep, identity: CurrentIdentity) -> JSON:
     job = service.get_job(job_id)
     if identity.scoped and (job.plugin_id is None or not identity.sees(job.plugin_id)):
         raise Forbidden("this token is not for the plugin of that job")
@@ -32,5 +34,9 @@ def get_job(job_id: str, service: ServiceDep, identity: CurrentIdentity) -> JSON
 
 
 @router.get("/jobs", summary="Recent background jobs", response_model=JobList)
-def list_jobs(service: ServiceDep, status: str | None = None, limit: int = 100) -> JSON:
+def list_jobs(
+    service: ServiceDep,
+    status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JSON:
     return JSON(JobList(jobs=service.list_jobs(status=status, limit=limit)))
