@@ -26,8 +26,8 @@ from .contract import install_contract
 from .errors import install_error_handlers
 from .faults import Faults, InFlightLimit
 from .hygiene import Hygiene
-from .probes import PROBE_PATHS, install_probes
 from .limits import BodyLimit
+from .probes import PROBE_PATHS, install_probes
 from .prometheus import ServiceSeries
 from .responses import JSON
 from .routes import (
