@@ -100,11 +100,8 @@ class Forecasts:
 
     def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
         """Train every metric with enough history; store models and a fresh forecast."""
-        from ..forecast import (
-            MODEL_POOLS,
-            seasonal_scale,
-            train,
-        )  # start-up cost: the engines load on first use, not with the CLI
+        # start-up cost: the engines load on first use, not with the CLI
+        from ..forecast import MODEL_POOLS, seasonal_scale, train
 
         started = time.perf_counter()
         frame = self._history.frame(plugin_id)
