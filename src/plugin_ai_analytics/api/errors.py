@@ -16,7 +16,9 @@ __all__ = ["install_error_handlers"]
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AnalyticsError)
     async def _analytics_error(_request: Request, exc: AnalyticsError) -> JSON:
-        return JSON(exc.to_dict(), status_code=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSON(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _request_error(_request: Request, exc: RequestValidationError) -> JSON:

@@ -87,7 +87,12 @@ class AnalyticsService(AlertingCalls):
         admin = self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
         self.tokens = Tokens(self.store.tokens, admin_token=admin)
         self.audit = Audit(self.store.audit)
-        self.jobs = JobRunner(self.store.jobs, workers=max(2, self.settings.effective_cpu_cores))
+        self.jobs = JobRunner(
+            self.store.jobs,
+            workers=max(2, self.settings.effective_cpu_cores),
+            max_queued=self.settings.job_queue_limit,
+            grace_seconds=self.settings.job_shutdown_grace_seconds,
+        )
         self.scheduler = Scheduler(self.jobs.run_now)
         store = self.store
         self.history = History(store.metrics, store.plugins)
@@ -312,8 +317,13 @@ class AnalyticsService(AlertingCalls):
 
     def train_models(self, plugin_id: str) -> str:
         """Queue training of every metric's forecaster; returns the job's id."""
+        return self.queue_training(plugin_id)[0]
+
+    def queue_training(self, plugin_id: str) -> tuple[str, bool]:
+        """Queue training unless one of the plugin is queued or running already:
+        ``(job id, whether it was queued now)``; ``QueueFull`` (429) when the queue is at its bound."""
         check_plugin_id(plugin_id)
-        return self.forecasts.submit_training(plugin_id)
+        return self.forecasts.queue_training(plugin_id)
 
     def train_models_now(self, plugin_id: str) -> dict[str, Any]:
         check_plugin_id(plugin_id)
