@@ -9,6 +9,7 @@ AnalyticsError                    base; HTTP 500 unless a subclass says otherwis
  │    └── NotTrained              predict before any model was trained  409
  ├── PayloadTooLarge              batch over the limit                  413
  ├── QueueFull                    job queue at its bound (Retry-After)  429
+ ├── Overloaded                   a write could not be done in time     503
  ├── NotImplementedYet            the feature is not built yet          501
  ├── ModelIntegrityError          stored model failed verification      500
  ├── SourceError                  a metric source could not be read     502
@@ -28,6 +29,7 @@ __all__ = [
     "NotFound",
     "NotImplementedYet",
     "NotTrained",
+    "Overloaded",
     "PayloadTooLarge",
     "QueueFull",
     "SourceError",
@@ -102,6 +104,18 @@ class QueueFull(AnalyticsError):
 
     status_code = 429
     code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class Overloaded(AnalyticsError):
+    """Raised when a write waited its whole timeout (the SQLite writer's queue or commit);
+    ``retry_after`` (seconds) is sent as the Retry-After header."""
+
+    status_code = 503
+    code = "overloaded"
 
     def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
         super().__init__(message, retry_after=retry_after, **details)

@@ -64,6 +64,7 @@ from .sources import Sources
 from .status import Status
 from .summary import Summary
 from .tracking import Tracking
+from .writer import MetricWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,12 +106,18 @@ class AnalyticsService(AlertingCalls):
             floors=self.settings.severity_floors,
             memory_floor_fraction=self.settings.severity_floor_memory_fraction,
         )
+        self.writer = MetricWriter(
+            store.metrics,
+            single_writer=store.dialect == "sqlite",
+            timeout=self.settings.sqlite_write_timeout_seconds,
+        )
         self.ingest = Ingest(
             settings=self.settings,
             metrics=store.metrics,
             rejections=store.rejections,
             plugins=store.plugins,
             detection=self.detection,
+            writer=self.writer,
         )
         self.sources = Sources(
             plugins=store.plugins,
@@ -203,6 +210,7 @@ class AnalyticsService(AlertingCalls):
         self.scheduler.stop()
         self.alerting.stop()
         self.jobs.shutdown(wait=True)
+        self.writer.close()
         self.detection.stop()
         self.store.close()
 

@@ -19,6 +19,7 @@ from ..schemas import IngestResult
 from ..store import MetricRecords, PluginRecords, RejectionRecords
 from ..times import DAY_MS, ms_to_iso, now_ms
 from .detection import Detection
+from .writer import MetricWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,9 +36,12 @@ class Ingest:
         rejections: RejectionRecords,
         plugins: PluginRecords,
         detection: Detection,
+        writer: MetricWriter | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
+        # SQLite: the one writer thread (group commit); PostgreSQL or none given: direct writes.
+        self._writer = writer or MetricWriter(metrics, single_writer=False)
         self._plugins = plugins
         self._rejections = rejections
         self._detection = detection
@@ -81,7 +85,7 @@ class Ingest:
         except ValidationError as exc:
             self.reject(plugin_id, exc, len(samples))
             raise
-        stored, merged = self._metrics.insert(plugin_id, rows)
+        stored, merged = self._writer.write(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),
