@@ -143,12 +143,13 @@ def run_batch(
         while queue or running:
             while queue and len(running) < workers * 2:
                 running.add(pool.submit(_work, queue.pop(), analyses, retrain))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            # woken at least twice a second, so a shutdown is seen even while one plugin takes long
+            done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 plugin_id, result, peak = future.result()
                 results[plugin_id] = result
                 peak_worker_kib = max(peak_worker_kib, peak)
-            # Between plugins: raises JobCancelled once the service is shutting down.
+            # Raises JobCancelled once the service is shutting down (written only when it moved 1 %).
             progress(len(results) / max(1, len(plugin_ids)))
     except BaseException:
         # Stopped (shutdown) or failed: the workers' current plugins are abandoned, not waited for.
