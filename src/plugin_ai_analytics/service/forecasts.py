@@ -99,7 +99,11 @@ class Forecasts:
 
     def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
         """Train every metric with enough history; store models and a fresh forecast."""
-        from ..forecast import seasonal_scale, train  # start-up cost: the engines load on first use, not with the CLI
+        from ..forecast import (
+            MODEL_POOLS,
+            seasonal_scale,
+            train,
+        )  # start-up cost: the engines load on first use, not with the CLI
 
         started = time.perf_counter()
         frame = self._history.frame(plugin_id)
@@ -110,7 +114,9 @@ class Forecasts:
         for i, metric in enumerate(metrics):
             series = frame[metric].dropna()
             try:
-                model = train(series, horizon=self.horizon, metric=metric)
+                model = train(
+                    series, horizon=self.horizon, metric=metric, candidates=MODEL_POOLS[self._settings.forecast_models]
+                )
             except InsufficientData as exc:
                 skipped[metric] = exc.message
                 needed = max(needed, int(exc.details.get("needed_hours") or 0))
