@@ -54,6 +54,8 @@ def test_a_second_job_of_the_same_kind_and_plugin_gets_the_first_ones_id(store: 
     other, created = runner.enqueue("batch_analysis", None, blocker(release))  # no plugin: never merged
     assert created and other not in (running, queued)
     assert runner.state().queued == 2 and runner.is_active("train_models", "a")
+    # the one worker is held by a long job: a scheduled task still runs (its own thread)
+    assert runner.run_now(lambda x: x + 1, 41).result(timeout=5) == 42
     release.set()
     deadline = time.monotonic() + 10
     while runner.queue_depth and time.monotonic() < deadline:

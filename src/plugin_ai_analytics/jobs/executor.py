@@ -130,7 +130,7 @@ class JobRunner:
                         self._active[key] = job_id
                     self._queue.append(_Job(job_id, kind, plugin_id, work))
                     self._start_workers()
-                    self._cond.notify()
+                    self._cond.notify_all()  # a tasks-only worker woken alone would not take it
                     return job_id, True
         reason = f"duplicate of job {existing}" if existing else (refused.message if refused else "")
         self._records.update(job_id, status="cancelled", finished_at=now_ms(), error=reason)
@@ -173,6 +173,11 @@ class JobRunner:
             thread = threading.Thread(target=self._worker, name=f"job-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # One more thread for scheduled tasks only: sampling and alert rules must not wait behind
+        # long jobs holding every worker (the scheduler never queues a task twice: this is bounded).
+        thread = threading.Thread(target=self._worker, args=(True,), name="job-tasks", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -181,11 +186,11 @@ class JobRunner:
         """Whether shutdown has begun: long work checks this between its steps."""
         return self._stopping.is_set()
 
-    def _worker(self) -> None:
+    def _worker(self, tasks_only: bool = False) -> None:
         me = threading.get_ident()
         while True:
             with self._cond:
-                while not (self._tasks or self._queue or self._stopping.is_set()):
+                while not (self._tasks or (self._queue and not tasks_only) or self._stopping.is_set()):
                     self._cond.wait()
                 if self._stopping.is_set():
                     return
