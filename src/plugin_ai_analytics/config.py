@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     cpu_cores: int = Field(default=0, alias="AI_ANALYTICS_CPU_CORES", ge=0)
     plugins_file: Path | None = Field(default=None, alias="AI_ANALYTICS_PLUGINS_FILE")
     scheduler_enabled: bool = Field(default=True, alias="AI_ANALYTICS_SCHEDULER")
+    # Bounded jobs (issue 16): at most this many jobs wait (then 429 + Retry-After), and at shutdown
+    # running jobs get this long to stop before the process exits without them.
+    job_queue_limit: int = Field(default=1000, alias="AI_ANALYTICS_JOB_QUEUE_LIMIT", ge=1, le=100_000)
+    job_shutdown_grace_seconds: float = Field(default=5.0, alias="AI_ANALYTICS_JOB_SHUTDOWN_GRACE", ge=0, le=60)
+    # SQLite: pushed batches wait at most this long for the one writer to commit them (then 503).
+    sqlite_write_timeout_seconds: float = Field(default=10.0, alias="AI_ANALYTICS_SQLITE_WRITE_TIMEOUT", gt=0, le=300)
 
     retention_metrics_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_METRICS_DAYS", gt=0)
     retention_predictions_days: float = Field(default=7, alias="AI_ANALYTICS_RETENTION_PREDICTIONS_DAYS", gt=0)

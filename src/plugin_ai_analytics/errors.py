@@ -5,8 +5,11 @@ AnalyticsError                    base; HTTP 500 unless a subclass says otherwis
  ├── ValidationError              bad input: names the field            422
  ├── NotFound                     no such plugin / job / record         404
  ├── Conflict                     the request clashes with state        409
- │    └── InsufficientData        too little history for the operation  409
+ │    ├── InsufficientData        too little history for the operation  409
+ │    └── NotTrained              predict before any model was trained  409
  ├── PayloadTooLarge              batch over the limit                  413
+ ├── QueueFull                    job queue at its bound (Retry-After)  429
+ ├── Overloaded                   a write could not be done in time     503
  ├── NotImplementedYet            the feature is not built yet          501
  ├── ModelIntegrityError          stored model failed verification      500
  ├── SourceError                  a metric source could not be read     502
@@ -25,7 +28,10 @@ __all__ = [
     "ModelIntegrityError",
     "NotFound",
     "NotImplementedYet",
+    "NotTrained",
+    "Overloaded",
     "PayloadTooLarge",
+    "QueueFull",
     "SourceError",
     "Unauthorized",
     "ValidationError",
@@ -78,11 +84,42 @@ class InsufficientData(Conflict):
     code = "insufficient_data"
 
 
+class NotTrained(Conflict):
+    """Raised by ``predict`` for a plugin without models: a read never trains; says what to do and
+    how much history there is and is needed."""
+
+    code = "not_trained"
+
+
 class PayloadTooLarge(AnalyticsError):
     """Raised when a batch exceeds the per-request limit."""
 
     status_code = 413
     code = "payload_too_large"
+
+
+class QueueFull(AnalyticsError):
+    """Raised when the job queue holds as many jobs as it may; ``retry_after`` (seconds) says when
+    to try again (the API sends it as the Retry-After header)."""
+
+    status_code = 429
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class Overloaded(AnalyticsError):
+    """Raised when a write waited its whole timeout (the SQLite writer's queue or commit);
+    ``retry_after`` (seconds) is sent as the Retry-After header."""
+
+    status_code = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class NotImplementedYet(AnalyticsError):

@@ -65,8 +65,8 @@ def test_too_little_data_is_a_409_naming_the_hours_needed(api: httpx.Client, ser
     r = api.get("/predict/young")
     assert r.status_code == 409
     body = r.json()
-    assert body["error"] == "insufficient_data" and body["needed_hours"] > 0
-    assert f"{body['needed_hours']} more hours" in body["message"]
+    assert body["error"] == "not_trained" and body["needed_hours"] > 0 and "train-models/young" in body["message"]
+    assert f"{body['needed_hours']:g} more hours" in body["message"]
     # expected, answered and explained: a warning in the log, not an ERROR (issue 10 #15)
     log = Path(service.log_path).read_text()
     assert "WARNING op=train_models plugin=young" in log

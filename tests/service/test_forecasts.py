@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from plugin_ai_analytics.config import Settings
 from plugin_ai_analytics.domain import FORECAST_METRICS
-from plugin_ai_analytics.errors import InsufficientData, NotFound
+from plugin_ai_analytics.errors import InsufficientData, NotFound, NotTrained
 from plugin_ai_analytics.forecast import accuracy_from_sums, seasonal_scale
 from plugin_ai_analytics.jobs.executor import JobRunner
 from plugin_ai_analytics.schemas import ForecastFailure, MetricForecast, PluginForecast, TrackedAccuracy
@@ -78,12 +78,18 @@ def test_training_stores_a_model_per_metric_and_a_fresh_forecast(store: Store, s
 def test_too_little_history_says_how_many_hours_are_missing(sqlite_store: Store, settings: Settings) -> None:
     stored(sqlite_store, "young", synthetic_plugin(1.5, end=recent_end(1)))  # 36 h of the 48 h needed
     forecasts = forecasts_of(sqlite_store, settings)
-    for attempt in (forecasts.train_now, forecasts.predict):  # predict trains a plugin without models
-        with pytest.raises(InsufficientData) as caught:
-            attempt("young")
-        assert caught.value.message == "insufficient data to train 'young': need 12 more hours of history"
-        assert caught.value.details["needed_hours"] == 12
-        assert set(caught.value.details["skipped"]) == set(FORECAST_METRICS)
+    with pytest.raises(InsufficientData) as caught:
+        forecasts.train_now("young")
+    assert caught.value.message == "insufficient data to train 'young': need 12 more hours of history"
+    assert caught.value.details["needed_hours"] == 12
+    assert set(caught.value.details["skipped"]) == set(FORECAST_METRICS)
+    # predict never trains: it says what to do and how much is stored and needed
+    with pytest.raises(NotTrained) as untrained:
+        forecasts.predict("young")
+    assert untrained.value.status_code == 409
+    assert "POST /api/plugin-ai-analytics/train-models/young" in untrained.value.message
+    details = untrained.value.details
+    assert (details["samples"], details["have_hours"], details["needed_hours"]) == (432, 36, 12)
     assert forecasts.trained_models("young") == []
 
 

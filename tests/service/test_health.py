@@ -4,6 +4,7 @@ forecasting part's accuracy, computed by the one definition (forecast.accuracy_f
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from plugin_ai_analytics.errors import NotFound
 from plugin_ai_analytics.forecast import accuracy_from_sums
 from plugin_ai_analytics.schemas import PluginHealth, PluginsOverview
-from plugin_ai_analytics.service.health import THRESHOLDS, forecast_risks
+from plugin_ai_analytics.service.health import THRESHOLDS, _Cache, forecast_risks
 from plugin_ai_analytics.store import Store
 
 from .conftest import (
@@ -199,3 +200,23 @@ def test_forecast_risks_follow_the_documented_rules() -> None:
         ("limit", "high")
     ]
     assert forecast_risks({}, limits, first_crossing) == []
+
+
+def test_a_stale_cached_scan_is_served_while_one_caller_computes_it_again() -> None:
+    cache = _Cache()
+    assert cache.get("extents", None, lambda: 1, max_age=0) == 1
+    inside, release = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        inside.set()
+        release.wait(5)
+        return 2
+
+    refresher = threading.Thread(target=lambda: cache.get("extents", None, slow, max_age=0))
+    refresher.start()
+    assert inside.wait(5)
+    # a second caller does not start the same scan: it gets the previous value at once
+    assert cache.get("extents", None, lambda: 3, max_age=0) == 1
+    release.set()
+    refresher.join(5)
+    assert cache.get("extents", None, lambda: 4, max_age=60) == 2

@@ -5,6 +5,7 @@ not raised."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -106,7 +107,10 @@ def test_the_status_reports_every_part(store: Store, service: Service) -> None:
 def test_a_queued_training_is_counted_until_it_ends(store: Store, service: Service) -> None:
     stored(store, "shop", synthetic_plugin(0.5, end=recent_end(0)))
     job_id = service.forecasts.submit_training("shop")
-    service.jobs.shutdown(wait=True)  # let it run to its end (too little data: it fails)
+    assert service.status.report().models.training_jobs_running == 1
+    deadline = time.monotonic() + 30
+    while store.jobs.get(job_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.02)  # it runs to its end (too little data: it fails)
     status = service.status.report()
     assert status.models.training_jobs_running == 0
     assert status.executor.jobs == {"failed": 1}

@@ -99,7 +99,17 @@ def _run_server(settings: Any, host: str, port: int) -> None:
     else:
         _first_admin_token(settings)
     tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning", access_log=False, **tls)
+    # At SIGTERM requests in flight get 3 s (then the jobs their grace period): the process is gone
+    # within 10 s whatever it was doing (issue 16).
+    uvicorn.run(
+        create_app(settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        **tls,
+    )
 
 
 def _first_admin_token(settings: Any) -> None:

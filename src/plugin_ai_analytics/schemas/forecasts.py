@@ -55,6 +55,11 @@ class PluginForecast(Record):
     horizon_hours: float
     confidence_means: str
     metrics: dict[str, MetricForecast | ForecastFailure]
+    stored_only: bool = Field(
+        default=False,
+        description="the plugin has no active model: this is its newest stored forecast as it was made "
+        "(its age is made_at, and the Age header in seconds)",
+    )
 
 
 class TrackedAccuracy(Record):

@@ -15,7 +15,7 @@ class Job(Record):
     job_id: str
     kind: str
     plugin_id: str | None
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float = Field(description="0..1")
     created_at: str | None
     started_at: str | None
@@ -30,8 +30,11 @@ class JobList(Record):
 
 class JobAccepted(Record):
     job_id: str
-    status: Literal["queued"]
+    status: Literal["queued", "running"]
     poll: str = Field(description="path of the job to poll")
+    existing: bool = Field(
+        default=False, description="the same job (kind and plugin) was already queued or running: this is its id"
+    )
 
 
 class BatchAccepted(JobAccepted):

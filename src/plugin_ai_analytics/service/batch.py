@@ -14,7 +14,7 @@ import os
 import resource
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,21 +137,32 @@ def run_batch(
     results: dict[str, Any] = {}
     peak_worker_kib = 0
     context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+    try:
         queue = list(reversed(plugin_ids))
-        running = set()
+        running: set[Future] = set()
         # Keep a bounded number of tasks in flight so results stream back and memory stays flat.
         while queue or running:
             while queue and len(running) < workers * 2:
                 running.add(pool.submit(_work, queue.pop(), analyses, retrain))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            # woken at least twice a second, so a shutdown is seen even while one plugin takes long
+            done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 plugin_id, result, peak = future.result()
                 results[plugin_id] = result
                 peak_worker_kib = max(peak_worker_kib, peak)
+            # Raises JobCancelled once the service is shutting down (written only when it moved 1 %).
             progress(len(results) / max(1, len(plugin_ids)))
+    except BaseException:
+        # Stopped (shutdown) or failed: the workers' current plugins are abandoned, not waited for.
+        # The pool has no public way to stop a running task; its processes are terminated (the
+        # private map is read before shutdown clears it).
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
     failed = sorted(p for p, r in results.items() if not r["ok"])
     elapsed = time.perf_counter() - started
     log_event(

@@ -110,6 +110,8 @@ class Detection:
             with self._registry_lock:
                 pending, self._pending = self._pending, set()
             for plugin_id in sorted(pending):
+                if self._stop.is_set():  # shutting down: what is left is read from the store next time
+                    break
                 try:
                     self.process(plugin_id)
                 except Exception as exc:  # one plugin's failure must not stop detection for the rest

@@ -64,6 +64,7 @@ from .sources import Sources
 from .status import Status
 from .summary import Summary
 from .tracking import Tracking
+from .writer import MetricWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +90,12 @@ class AnalyticsService(AlertingCalls):
         admin = self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
         self.tokens = Tokens(self.store.tokens, admin_token=admin)
         self.audit = Audit(self.store.audit)
-        self.jobs = JobRunner(self.store.jobs, workers=max(2, self.settings.effective_cpu_cores))
+        self.jobs = JobRunner(
+            self.store.jobs,
+            workers=max(2, self.settings.effective_cpu_cores),
+            max_queued=self.settings.job_queue_limit,
+            grace_seconds=self.settings.job_shutdown_grace_seconds,
+        )
         self.scheduler = Scheduler(self.jobs.run_now)
         store = self.store
         self.history = History(store.metrics, store.plugins)
@@ -102,12 +108,18 @@ class AnalyticsService(AlertingCalls):
             floors=self.settings.severity_floors,
             memory_floor_fraction=self.settings.severity_floor_memory_fraction,
         )
+        self.writer = MetricWriter(
+            store.metrics,
+            single_writer=store.dialect == "sqlite",
+            timeout=self.settings.sqlite_write_timeout_seconds,
+        )
         self.ingest = Ingest(
             settings=self.settings,
             metrics=store.metrics,
             rejections=store.rejections,
             plugins=store.plugins,
             detection=self.detection,
+            writer=self.writer,
         )
         self.sources = Sources(
             plugins=store.plugins,
@@ -203,6 +215,7 @@ class AnalyticsService(AlertingCalls):
         self.scheduler.stop()
         self.alerting.stop()
         self.jobs.shutdown(wait=True)
+        self.writer.close()
         self.detection.stop()
         self.store.close()
 
@@ -317,8 +330,13 @@ class AnalyticsService(AlertingCalls):
 
     def train_models(self, plugin_id: str) -> str:
         """Queue training of every metric's forecaster; returns the job's id."""
+        return self.queue_training(plugin_id)[0]
+
+    def queue_training(self, plugin_id: str) -> tuple[str, bool]:
+        """Queue training unless one of the plugin is queued or running already:
+        ``(job id, whether it was queued now)``; ``QueueFull`` (429) when the queue is at its bound."""
         check_plugin_id(plugin_id)
-        return self.forecasts.submit_training(plugin_id)
+        return self.forecasts.queue_training(plugin_id)
 
     def train_models_now(self, plugin_id: str) -> dict[str, Any]:
         check_plugin_id(plugin_id)

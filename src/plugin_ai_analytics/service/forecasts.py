@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..domain import FORECAST_METRICS, FORECAST_POINT_FIELDS
-from ..errors import InsufficientData, ModelIntegrityError
+from ..errors import InsufficientData, ModelIntegrityError, NotTrained
 from ..jobs.executor import JobRunner, Progress
 from ..logs import log_event
 from ..schemas import (
@@ -73,7 +73,6 @@ class Forecasts:
         # (plugin, metric) → (checksum of the stored state, the model built from it)
         self._cache: dict[tuple[str, str], tuple[str, TrainedForecaster]] = {}
         self._cache_lock = threading.Lock()
-        self._training: set[str] = set()
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
@@ -83,12 +82,12 @@ class Forecasts:
 
     def is_training(self, plugin_id: str) -> bool:
         """Whether a training of the plugin is queued or running in this process."""
-        return plugin_id in self._training
+        return self._jobs is not None and self._jobs.is_active("train_models", plugin_id)
 
     @property
     def training_count(self) -> int:
         """Training jobs queued or running in this process."""
-        return len(self._training)
+        return self._jobs.active_count("train_models") if self._jobs is not None else 0
 
     @property
     def horizon(self) -> pd.Timedelta:
@@ -153,7 +152,7 @@ class Forecasts:
         log_event(
             logging.INFO, "train_models", "trained", plugin=plugin_id, metrics=len(trained), seconds=round(elapsed, 2)
         )
-        made_at = self.predict(plugin_id, train_missing=False).made_at if predict_after else None
+        made_at = self.predict(plugin_id).made_at if predict_after else None
         return {
             "plugin_id": plugin_id,
             "trained": trained,
@@ -163,19 +162,15 @@ class Forecasts:
         }
 
     def submit_training(self, plugin_id: str) -> str:
-        """Queue a training job; returns its id."""
+        """Queue a training job; returns its id (the one already queued or running, if any)."""
+        return self.queue_training(plugin_id)[0]
+
+    def queue_training(self, plugin_id: str) -> tuple[str, bool]:
+        """Queue a training job unless one is queued or running: ``(job id, queued now)``."""
         self._plugins.require(plugin_id)
         if self._jobs is None:
             raise RuntimeError("this context runs no background jobs")
-        self._training.add(plugin_id)
-
-        def work(progress: Progress) -> dict[str, Any]:
-            try:
-                return self.train_now(plugin_id, progress)
-            finally:
-                self._training.discard(plugin_id)
-
-        return self._jobs.submit("train_models", plugin_id, work)
+        return self._jobs.enqueue("train_models", plugin_id, lambda progress: self.train_now(plugin_id, progress))
 
     def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict] | None:
         """The active model of a metric. Its stored text is verified against its checksum on every
@@ -198,9 +193,15 @@ class Forecasts:
 
     # -- prediction --------------------------------------------------------------------------
 
-    def predict(self, plugin_id: str, *, train_missing: bool = True) -> PluginForecast:
-        """24 h forecasts of every trained metric, stored for accuracy tracking."""
+    def predict(self, plugin_id: str) -> PluginForecast:
+        """24 h forecasts of every trained metric, stored for accuracy tracking.
+
+        A read never trains (seconds of CPU inside a request): without models the newest stored
+        forecast is served with its age, and without one either ``NotTrained`` (409) says what to
+        do and how much history there is and is needed."""
         models = {m["metric"]: m for m in self._models.active(plugin_id)}
+        if not models:
+            return self._untrained(plugin_id)
         extent = self._metrics.extent(plugin_id)
         # The data (sample count and newest sample), the models, the plugin's limits and the
         # interval corrections a forecast was made from: while they are unchanged the stored
@@ -217,9 +218,6 @@ class Forecasts:
             if models and cached is not None and cached[0] == basis:
                 self._basis.move_to_end(plugin_id)
                 return cached[1]
-        if not models and train_missing:
-            self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
-            return self.latest(plugin_id)
         made_at, computed = self._compute(plugin_id, models)
         out: dict[str, MetricForecast | ForecastFailure] = {}
         for metric, entry in computed.items():
@@ -236,6 +234,34 @@ class Forecasts:
             while len(self._basis) > FORECAST_CACHE_PLUGINS:
                 self._basis.popitem(last=False)
         return result
+
+    def _untrained(self, plugin_id: str) -> PluginForecast:
+        """The answer of ``predict`` for a plugin without models: its newest stored forecast with
+        its age, else 409 naming what is needed."""
+        self._plugins.require(plugin_id)
+        try:
+            return self.latest(plugin_id).model_copy(update={"stored_only": True})
+        except InsufficientData:  # none stored either
+            pass
+        ready = self.readiness(plugin_id)
+        samples = self._metrics.extent(plugin_id)["samples"]
+        training = self.is_training(plugin_id)
+        queued = " (a training is queued or running: GET /api/plugin-ai-analytics/jobs)" if training else ""
+        enough = (
+            "enough to train now"
+            if ready.ready
+            else f"{ready.needed_hours:g} more hours of history are needed before it can train"
+        )
+        raise NotTrained(
+            f"no model yet for {plugin_id!r}{queued}: POST /api/plugin-ai-analytics/train-models/{plugin_id} "
+            f"(or a batch-analysis) to train it; {samples} samples ({ready.have_hours:g} hours) are stored, "
+            f"{enough}",
+            plugin_id=plugin_id,
+            samples=samples,
+            have_hours=ready.have_hours,
+            needed_hours=ready.needed_hours,
+            training=training,
+        )
 
     def refresh(self, plugin_id: str) -> dict[str, dict[str, Any]]:
         """Forecast every trained metric again and store it; per metric its model and 24 h peak
@@ -268,7 +294,7 @@ class Forecasts:
             except ModelIntegrityError as exc:
                 log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
                 computed[metric] = ForecastFailure(error=exc.message)
-                if self._jobs is not None and plugin_id not in self._training:  # refused: retrain it (issue 14)
+                if self._jobs is not None and not self.is_training(plugin_id):  # refused: retrain it (issue 14)
                     self.submit_training(plugin_id)
                 self.failures[(plugin_id, metric)] = (made_at, exc.message)
                 continue

@@ -40,6 +40,7 @@ STALE_INTERVALS = 3
 ACCURACY_WARNING = 70.0
 ACCURACY_WINDOW_DAYS = 7
 CACHE_SECONDS = 60
+EXTENTS_SECONDS = 10
 
 THRESHOLDS = {
     "cpu_busy_share": CPU_BUSY_SHARE,  # of the plugin's own CPU allocation
@@ -114,7 +115,9 @@ class Health:
         store = self._store
         if plugin_id is None:
             plugins = store.plugins.all()
-            extents = store.metrics.extents()
+            # Counting every plugin's samples scans the whole metrics index (seconds at 10 M rows):
+            # done at most every EXTENTS_SECONDS, not once per dashboard refresh.
+            extents = self._cache.get("extents", None, store.metrics.extents, max_age=EXTENTS_SECONDS)
         else:
             plugins = [store.plugins.require(plugin_id)]
             extents = {plugin_id: store.metrics.extent(plugin_id)}
@@ -235,14 +238,25 @@ class _Cache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, Any, Any]] = {}
+        self._computing: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
+    def get(self, name: str, key: Any, compute: Callable[[], Any], *, max_age: float = CACHE_SECONDS) -> Any:
+        """The kept value while fresh; when it is not, one caller computes it again and callers
+        meanwhile get the previous one (under load, overviews must not pile up on the same scan)."""
         with self._lock:
             entry = self._entries.get(name)
-        if entry is not None and entry[1] == key and time.monotonic() - entry[0] < CACHE_SECONDS:
-            return entry[2]
-        value = compute()
+            usable = entry is not None and entry[1] == key
+            if usable and time.monotonic() - entry[0] < max_age:
+                return entry[2]
+            if usable and name in self._computing:
+                return entry[2]
+            self._computing.add(name)
+        try:
+            value = compute()
+        finally:
+            with self._lock:
+                self._computing.discard(name)
         with self._lock:
             self._entries[name] = (time.monotonic(), key, value)
         return value

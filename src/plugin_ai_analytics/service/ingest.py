@@ -26,6 +26,7 @@ from ..schemas import IngestResult
 from ..store import MetricRecords, PluginRecords, RejectionRecords, statement_timeout
 from ..times import DAY_MS, ms_to_iso, now_ms
 from .detection import Detection
+from .writer import MetricWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,9 +43,12 @@ class Ingest:
         rejections: RejectionRecords,
         plugins: PluginRecords,
         detection: Detection,
+        writer: MetricWriter | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
+        # SQLite: the one writer thread (group commit); PostgreSQL or none given: direct writes.
+        self._writer = writer or MetricWriter(metrics, single_writer=False)
         self._plugins = plugins
         self._rejections = rejections
         self._detection = detection
@@ -90,7 +94,7 @@ class Ingest:
         # A write answers within seconds or fails (503, the client retries): a stalled database
         # must not hold a request thread and a connection for the analyses' longer timeout.
         with statement_timeout(self._settings.db_ingest_timeout):
-            stored, merged = self._metrics.insert(plugin_id, rows)
+            stored, merged = self._writer.write(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),

@@ -103,10 +103,11 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         busy_ms = int(limits.sqlite_busy * 1000)
         in_memory = not path or path == ":memory:"  # one connection per thread: no pool to wait for
+        # Readers never wait behind writers (WAL), so they must not wait for a pooled connection
+        # either: the API's 40 request threads each get one (a SQLite connection is cheap).
+        pool = {} if in_memory else {"pool_size": 16, "max_overflow": 48, "pool_timeout": limits.pool}
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": limits.sqlite_busy},
-            **({} if in_memory else {"pool_timeout": limits.pool}),
+            url, connect_args={"check_same_thread": False, "timeout": limits.sqlite_busy}, **pool
         )
 
         @event.listens_for(engine, "connect")

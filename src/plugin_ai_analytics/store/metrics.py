@@ -51,6 +51,27 @@ class MetricRecords:
             conn.exec_driver_sql(metrics_upsert_sql(conn), [(plugin_id, *row) for row in rows])
         return len(rows) - merged, merged
 
+    def insert_group(self, batches: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> list[tuple[int, int]]:
+        """Store several ``(plugin, rows)`` batches in one transaction (the SQLite writer's group
+        commit: one commit and one fsync of the WAL for all); per batch what ``insert`` returns."""
+        out: list[tuple[int, int]] = []
+        m = t.metrics.c
+        with self._engine.begin() as conn:
+            upsert_sql = metrics_upsert_sql(conn)
+            for plugin_id, rows in batches:
+                if not rows:
+                    out.append((0, 0))
+                    continue
+                stamps = [row[0] for row in rows]
+                existing = select(func.count()).where(
+                    m.plugin_id == plugin_id, m.ts >= stamps[0], m.ts <= stamps[-1], m.ts.in_(stamps)
+                )
+                conn.execute(insert_ignore(conn, t.plugins, ["plugin_id"]), [push_only_row(plugin_id, now_ms())])
+                merged = int(conn.execute(existing).scalar_one())
+                conn.exec_driver_sql(upsert_sql, [(plugin_id, *row) for row in rows])
+                out.append((len(rows) - merged, merged))
+        return out
+
     def history(
         self,
         plugin_id: str,

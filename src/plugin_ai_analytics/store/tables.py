@@ -207,7 +207,7 @@ jobs = Table(
     Column("job_id", String(36), primary_key=True),
     Column("kind", String(64), nullable=False),
     Column("plugin_id", String(128), nullable=True),
-    Column("status", String(16), nullable=False),  # queued / running / succeeded / failed
+    Column("status", String(16), nullable=False),  # queued / running / succeeded / failed / cancelled
     Column("progress", Float, nullable=False, default=0.0),
     Column("created_at", BigInteger, nullable=False),
     Column("started_at", BigInteger, nullable=True),
