@@ -81,7 +81,11 @@ class Ingest:
         except ValidationError as exc:
             self.reject(plugin_id, exc, len(samples))
             raise
-        stored, merged = self._metrics.insert(plugin_id, rows)
+        # Stored and scored as one step per plugin: with several API replicas, under the plugin's
+        # lock across processes, so pushes of one plugin are scored once each and in order.
+        with self._detection.serialised(plugin_id):
+            stored, merged = self._metrics.insert(plugin_id, rows)
+            verdict = self._detection.on_stored(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),
@@ -89,7 +93,7 @@ class Ingest:
             merged=merged,
             first=ms_to_iso(rows[0][0]),
             last=ms_to_iso(rows[-1][0]),
-            detection=self._detection.on_stored(plugin_id, rows),
+            detection=verdict,
             warnings=self._retention_warning(plugin_id, [r[0] for r in rows]),
         )
 

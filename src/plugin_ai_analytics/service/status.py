@@ -8,7 +8,7 @@ import time
 import psutil
 
 from .._version import __version__
-from ..jobs.executor import JobRunner
+from ..jobs.base import Executor
 from ..jobs.scheduler import Scheduler
 from ..schemas import SystemStatus
 from ..store import Store
@@ -25,7 +25,7 @@ class Status:
         self,
         *,
         store: Store,
-        jobs: JobRunner,
+        jobs: Executor,
         scheduler: Scheduler,
         plugins: Plugins,
         forecasts: Forecasts,

@@ -8,6 +8,7 @@ the project lives in this package; dialect differences only in ``database.py``.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Engine, literal, select
 
@@ -16,7 +17,8 @@ from .alert_config import AlertConfigRecords, SilenceRecords
 from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .audit import AuditRecords
-from .database import make_engine, migrate
+from .batch_parts import BatchParts
+from .database import make_engine, migrate, plugin_lock
 from .exports import EXPORT_KINDS, RecordExports
 from .jobs import JobRecords
 from .metrics import METRIC_COLUMNS, MetricRecords
@@ -35,6 +37,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
     "AuditRecords",
+    "BatchParts",
     "DetectorStates",
     "Expiry",
     "FieldCipher",
@@ -71,6 +74,7 @@ class Store:
         self.interval_adaptation = IntervalAdaptations(self.engine)
         self.suggestions = SuggestionRecords(self.engine)
         self.jobs = JobRecords(self.engine)
+        self.batch_parts = BatchParts(self.engine)
         self.exports = RecordExports(self.engine)
         self.expiry = Expiry(self.engine)
         self.tokens = TokenRecords(self.engine)
@@ -85,6 +89,10 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def plugin_lock(self, scope: str, plugin_id: str) -> AbstractContextManager[None]:
+        """``scope``'s lock on one plugin across every process on this database (``database.plugin_lock``)."""
+        return plugin_lock(self.engine, scope, plugin_id)
 
     def ping(self) -> float:
         """Round-trip time of a trivial query, in ms (raises if the database is down)."""

@@ -7,6 +7,8 @@ loss could drop the last transactions; set ``synchronous=FULL`` for that at a th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "placeholder",
     "metrics_upsert_sql",
     "serialise_appends",
+    "plugin_lock",
 ]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -122,3 +125,23 @@ def serialise_appends(conn: Connection, name: str) -> None:
         conn.exec_driver_sql("UPDATE audit_log SET id = id WHERE 0")
         return
     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+# How long a process waits for another one to finish with a plugin's lock before giving up (ms).
+PLUGIN_LOCK_TIMEOUT_MS = 30_000
+
+
+@contextmanager
+def plugin_lock(engine: Engine, scope: str, plugin_id: str) -> Iterator[None]:
+    """Hold ``scope``'s lock on one plugin across processes for the ``with`` block: a
+    transaction-scoped PostgreSQL advisory lock (``pg_advisory_xact_lock`` on a hash of scope and
+    plugin id) in a transaction of its own that stays open until the block ends; waiting longer
+    than ``PLUGIN_LOCK_TIMEOUT_MS`` raises. Released by the commit, or by PostgreSQL when the
+    process dies. SQLite has one writer per file and needs no lock: a no-op there."""
+    if engine.dialect.name == "sqlite":
+        yield
+        return
+    with engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(PLUGIN_LOCK_TIMEOUT_MS)}")
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scope}:{plugin_id}",))
+        yield
