@@ -102,7 +102,7 @@ def main() -> None:
         "AI_ANALYTICS_BROKER_URL": args.broker,
         "AI_ANALYTICS_SECRET_KEY": new_key(),
         "AI_ANALYTICS_DATA_DIR": str(folder / "data"),
-        "AI_ANALYTICS_LOG_LEVEL": "WARNING",
+        "AI_ANALYTICS_LOG_LEVEL": "INFO",  # the workers say when they are ready
     }
     settings = Settings(
         database_url=database_url,
@@ -156,6 +156,7 @@ def run(args, bench, service: AnalyticsService, env: dict, folder: Path, counts:
         workers = [start_worker(env, folder, f"bench{count}-{i}") for i in range(count)]
         try:
             wait_for_workers(service.settings, count)
+            wait_until_ready(folder, [f"bench{count}-{i}" for i in range(count)])
             figures[count] = {}
             for label, analyses in (("cold", COLD), ("warm", WARM)):
                 if label == "warm":
@@ -204,6 +205,18 @@ def wait_for_workers(settings: Settings, count: int) -> None:
         if len(ping_workers(settings, timeout=1.0)) >= count:
             return
     raise SystemExit(f"{count} workers did not answer within 120 s")
+
+
+def wait_until_ready(folder: Path, names: list[str]) -> None:
+    """Every worker's pool process has opened the service and loaded the engines (its log says
+    so): the timings below measure analysis, not start-up."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        logs = [folder / f"logs-{name}" / "plugin_ai_analytics.log" for name in names]
+        if all(p.exists() and "worker process ready" in p.read_text(errors="replace") for p in logs):
+            return
+        time.sleep(0.5)
+    raise SystemExit("the workers did not get ready within 180 s")
 
 
 def batch(service: AnalyticsService, ids: list[str], analyses: tuple[str, ...], *, retrain: bool) -> dict:

@@ -18,6 +18,7 @@ import traceback
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -94,6 +95,18 @@ def build_app(settings: Settings) -> Celery:
         started = now_ms()
         periodic_work(service, name)()
         log_event(logging.INFO, "periodic", f"{name} ran", worker=worker_name(), took_ms=now_ms() - started)
+
+    @worker_process_init.connect(weak=False)
+    def _ready(**_kwargs: Any) -> None:
+        # A pool process is ready when it can run a task at once: the service opened and the
+        # engines loaded (seconds of imports), not on the first task it takes.
+        _open(settings)
+        import sklearn.ensemble  # noqa: F401 - start-up cost, paid before the first task
+
+        from .anomaly import PluginDetector  # noqa: F401 - start-up cost, paid before the first task
+        from .forecast import train  # noqa: F401 - start-up cost, paid before the first task
+
+        log_event(logging.INFO, "worker", "worker process ready", worker=worker_name())
 
     schedule: dict[str, dict[str, Any]] = {
         task.name: {"task": RUN_PERIODIC, "schedule": task.interval(settings), "args": [task.name]}
