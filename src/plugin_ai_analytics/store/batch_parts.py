@@ -26,12 +26,13 @@ class BatchParts:
         steps = {"done": [], "partial": {}}
         row = {"job_id": job_id, "plugin_id": plugin_id, "steps": steps, "result": None, "worker": worker}
         with self._engine.begin() as conn:
+            # RETURNING says whether this delivery made the row (a driver's rowcount may be -1)
             created = conn.execute(
-                insert_ignore(conn, t.batch_parts, ["job_id", "plugin_id"]),
-                [{**row, "attempts": 1, "updated_at": now_ms()}],
-            ).rowcount
+                insert_ignore(conn, t.batch_parts, ["job_id", "plugin_id"]).returning(p.job_id),
+                {**row, "attempts": 1, "updated_at": now_ms()},
+            ).first()
             key = (p.job_id == job_id) & (p.plugin_id == plugin_id)
-            if not created:
+            if created is None:
                 conn.execute(
                     update(t.batch_parts)
                     .where(key, p.result.is_(None))
