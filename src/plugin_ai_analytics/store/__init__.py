@@ -56,12 +56,17 @@ __all__ = [
 ]
 
 
+# Connections for locks held across processes (per process; the main pool has 10 + 20).
+LOCK_CONNECTIONS = 8
+
+
 class Store:
     """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
 
     def __init__(self, url: str, *, run_migrations: bool = True, cipher: FieldCipher | None = None) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
+        self._lock_engine: Engine | None = None
         if run_migrations:
             migrate(self.engine)
         self.plugins = PluginRecords(self.engine, cipher)
@@ -89,10 +94,18 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
 
     def plugin_lock(self, scope: str, plugin_id: str) -> AbstractContextManager[None]:
-        """``scope``'s lock on one plugin across every process on this database (``database.plugin_lock``)."""
-        return plugin_lock(self.engine, scope, plugin_id)
+        """``scope``'s lock on one plugin across every process on this database (``database.plugin_lock``).
+
+        Locks are held on connections of their own (a small pool, made on first use): a holder
+        also needs a connection of the main pool for its work, so lock holders must never be able
+        to take every connection of that pool and wait on each other."""
+        if self._lock_engine is None:
+            self._lock_engine = make_engine(self.url, pool_size=LOCK_CONNECTIONS, max_overflow=0)
+        return plugin_lock(self._lock_engine, scope, plugin_id)
 
     def ping(self) -> float:
         """Round-trip time of a trivial query, in ms (raises if the database is down)."""

@@ -47,7 +47,7 @@ def _dialect_insert(conn: Connection, table: Table) -> Insert:
     return (sqlite.insert if is_sqlite(conn) else postgresql.insert)(table)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     """An engine for ``url``; creates the SQLite file's directory and sets its pragmas."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -65,7 +65,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_timeout=30)
 
 
 def migrate(engine: Engine) -> None:
