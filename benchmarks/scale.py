@@ -220,6 +220,7 @@ def wait_until_ready(folder: Path, names: list[str]) -> None:
 
 
 def batch(service: AnalyticsService, ids: list[str], analyses: tuple[str, ...], *, retrain: bool) -> dict:
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     job_id = service.batch_analysis(ids, list(analyses), retrain=retrain).job_id
     while True:
@@ -236,6 +237,8 @@ def batch(service: AnalyticsService, ids: list[str], analyses: tuple[str, ...], 
         "plugins_per_s": round(len(ids) / wall, 3),
         "failed": len(result.get("failed", [])),
         "parts_by_worker": {k.split(":")[0]: v for k, v in (result.get("parts_by_worker") or {}).items()},
+        # the machine is shared: how busy it was around the run (1-minute load average)
+        "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
