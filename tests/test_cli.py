@@ -16,7 +16,20 @@ import pytest
 
 from .conftest import NAB, REPO, TEST_ADMIN_TOKEN
 
-COMMANDS = ["serve", "demo", "import", "collect", "plugins", "status", "forecast", "backtest", "detect"]
+COMMANDS = [
+    "serve",
+    "demo",
+    "import",
+    "collect",
+    "plugins",
+    "status",
+    "forecast",
+    "backtest",
+    "detect",
+    "worker",
+    "beat",
+    "workers",
+]
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None, check: bool = True):

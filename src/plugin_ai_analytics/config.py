@@ -127,6 +127,42 @@ class Settings(BaseSettings):
     # /metrics exports per-plugin series for at most this many plugins (label cardinality)
     metrics_max_plugins: int = Field(default=100, alias="AI_ANALYTICS_METRICS_MAX_PLUGINS", ge=0, le=10_000)
 
+    # Scale-out (docs/deployment.md): where background work runs. ``inprocess`` (default) is the
+    # thread/process pool of this process and its scheduler; ``celery`` sends every job to Celery
+    # workers through the broker, periodic work comes from ``plugin-ai-analytics beat``, and API
+    # processes become stateless replicas over PostgreSQL.
+    executor: str = Field(default="inprocess", alias="AI_ANALYTICS_EXECUTOR")
+    broker_url: str = Field(default="redis://127.0.0.1:6379/0", alias="AI_ANALYTICS_BROKER_URL")
+    # Real-time detection shared by several processes: each push scores under the plugin's
+    # PostgreSQL advisory lock with the detector state read fresh and saved before the lock goes.
+    # Unset: on exactly when the executor is ``celery``.
+    replicated: bool | None = Field(default=None, alias="AI_ANALYTICS_REPLICATED")
+    # A task a worker took and never acknowledged (its machine died) is handed out again after
+    # this long; longer than the longest task (a training), or a slow task would run twice.
+    task_visibility_seconds: float = Field(default=3600.0, alias="AI_ANALYTICS_TASK_VISIBILITY_SECONDS", ge=5)
+    # How often retention runs (seconds); the periodic schedule of both modes reads it.
+    retention_interval_seconds: float = Field(
+        default=3600.0, alias="AI_ANALYTICS_RETENTION_INTERVAL_SECONDS", ge=1, le=7 * 86400
+    )
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in ("inprocess", "celery"):
+            raise ValueError("must be inprocess or celery")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("must be a redis:// or amqp:// URL")
+        return value
+
+    @property
+    def effective_replicated(self) -> bool:
+        return self.executor == "celery" if self.replicated is None else self.replicated
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

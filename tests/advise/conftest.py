@@ -32,15 +32,18 @@ def healthy(days: float = 14, seed: int = 0) -> pd.DataFrame:
     n = len(index)
     requests = np.round(200 + 30 * daily(index) + rng.normal(0, 8, n)).clip(1)
     sawtooth = 25 * ((np.arange(n) % 24) / 24)  # GC: memory climbs for 2 h, then is collected
-    return pd.DataFrame({
-        "cpu_percent": 20 + 0.08 * requests + rng.normal(0, 1.5, n),
-        "memory_mb": 512 + sawtooth + 10 * daily(index) + rng.normal(0, 3, n),
-        "response_time_ms": 80 + 0.05 * requests + rng.normal(0, 3, n),
-        "response_time_p95_ms": 180 + 0.1 * requests + rng.normal(0, 8, n),
-        "error_rate": rng.binomial(requests.astype(int), 0.002) / requests,
-        "request_count": requests,
-        "active_users": np.round(0.3 * requests),
-    }, index=index)
+    return pd.DataFrame(
+        {
+            "cpu_percent": 20 + 0.08 * requests + rng.normal(0, 1.5, n),
+            "memory_mb": 512 + sawtooth + 10 * daily(index) + rng.normal(0, 3, n),
+            "response_time_ms": 80 + 0.05 * requests + rng.normal(0, 3, n),
+            "response_time_p95_ms": 180 + 0.1 * requests + rng.normal(0, 8, n),
+            "error_rate": rng.binomial(requests.astype(int), 0.002) / requests,
+            "request_count": requests,
+            "active_users": np.round(0.3 * requests),
+        },
+        index=index,
+    )
 
 
 @pytest.fixture
@@ -107,8 +110,9 @@ def untraced(suggestion: dict) -> list[str]:
     numbers = evidence_numbers(suggestion["evidence"])
     as_text = json.dumps(suggestion["evidence"])
     texts = [suggestion["title"]] + [f"{e['at']} | {e['explanation']}" for e in suggestion["expected_effect"]]
-    missing = [f"effect change {e['change']}" for e in suggestion["expected_effect"]
-               if not traced(float(e["change"]), numbers)]
+    missing = [
+        f"effect change {e['change']}" for e in suggestion["expected_effect"] if not traced(float(e["change"]), numbers)
+    ]
     for text in texts:
         for date, time in re.findall(r"(\d{4}-\d{2}-\d{2})(?: (\d{2}:\d{2}))?", text):
             stamp = f"{date}T{time}" if time else date

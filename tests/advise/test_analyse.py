@@ -17,10 +17,19 @@ CONTEXT = PluginContext(memory_limit_mb=2048, cpu_cores=1)
 
 
 def test_the_public_names_do_not_change_by_accident() -> None:
-    assert sorted(advise.__all__) == sorted([
-        "ANALYSES", "Effect", "Note", "PluginContext", "Priority", "Report", "Suggestion", "analyse",
-        "analyse_with_report",
-    ])
+    assert sorted(advise.__all__) == sorted(
+        [
+            "ANALYSES",
+            "Effect",
+            "Note",
+            "PluginContext",
+            "Priority",
+            "Report",
+            "Suggestion",
+            "analyse",
+            "analyse_with_report",
+        ]
+    )
 
 
 @pytest.mark.parametrize(("days", "seed"), [(14, 0), (14, 1), (21, 2), (28, 3)])

@@ -53,7 +53,7 @@ def test_without_load_it_is_skipped() -> None:
 
 def test_it_needs_a_day_of_paired_samples() -> None:
     frame = with_knee(healthy(14), knee=300)
-    frame.loc[frame.index[200]:, "response_time_ms"] = np.nan
+    frame.loc[frame.index[200] :, "response_time_ms"] = np.nan
     report = capacity.analyse(frame, PluginContext())
     assert report.suggestions == [] and report.skipped
     assert isinstance(frame.index, pd.DatetimeIndex)

@@ -12,8 +12,9 @@ from .conftest import daily, healthy, untraced
 def test_a_daily_evening_peak_is_found_and_its_reduction_computed_from_the_profile() -> None:
     frame = healthy(14)
     rng = np.random.default_rng(14)
-    frame["request_count"] = np.round(200 * np.exp(1.2 * daily(frame.index, peak_hour=19))
-                                      + rng.normal(0, 10, len(frame))).clip(1)
+    frame["request_count"] = np.round(
+        200 * np.exp(1.2 * daily(frame.index, peak_hour=19)) + rng.normal(0, 10, len(frame))
+    ).clip(1)
     frame["cpu_percent"] = 5 + 0.05 * frame["request_count"] + rng.normal(0, 1, len(frame))
     [suggestion] = peaks.analyse(frame, PluginContext()).suggestions
     evidence = suggestion.evidence

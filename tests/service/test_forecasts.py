@@ -17,6 +17,7 @@ from plugin_ai_analytics.domain import FORECAST_METRICS
 from plugin_ai_analytics.errors import InsufficientData, NotFound, NotTrained
 from plugin_ai_analytics.forecast import accuracy_from_sums, seasonal_scale
 from plugin_ai_analytics.jobs.executor import JobRunner
+from plugin_ai_analytics.jobs.inprocess import InProcessExecutor
 from plugin_ai_analytics.schemas import ForecastFailure, MetricForecast, PluginForecast, TrackedAccuracy
 from plugin_ai_analytics.service.forecasts import Forecasts
 from plugin_ai_analytics.store import Store, tables
@@ -241,7 +242,10 @@ def test_training_runs_as_a_job_that_says_how_it_ended(sqlite_store: Store, sett
     stored(sqlite_store, "young", synthetic_plugin(1.5, end=recent_end(1)))
     jobs = JobRunner(sqlite_store.jobs, workers=1)
     try:
-        forecasts = forecasts_of(sqlite_store, settings, jobs=jobs)
+        # the executor runs the named task "train_models", which is the forecasts' own training
+        executor = InProcessExecutor(jobs, lambda kind: lambda pid, params, progress: train(pid, progress))
+        forecasts = forecasts_of(sqlite_store, settings, jobs=executor)
+        train = forecasts.run_training
         done = {plugin_id: forecasts.submit_training(plugin_id) for plugin_id in ("shop", "young")}
         deadline = time.monotonic() + 60
         while jobs.queue_depth and time.monotonic() < deadline:

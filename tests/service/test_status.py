@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from plugin_ai_analytics._version import __version__
 from plugin_ai_analytics.jobs.executor import JobRunner
+from plugin_ai_analytics.jobs.inprocess import InProcessExecutor
 from plugin_ai_analytics.jobs.scheduler import Scheduler
 from plugin_ai_analytics.schemas import SystemStatus
 from plugin_ai_analytics.service.detection import Detection
@@ -43,7 +44,9 @@ class Service:
         )
         sources = Sources(plugins=store.plugins, scheduler=self.scheduler, ingest=ingest)
         self.plugins = Plugins(plugins=store.plugins, metrics=store.metrics, sources=sources, detection=self.detection)
-        self.forecasts: Forecasts = forecasts_of(store, settings, jobs=self.jobs)
+        # as the facade wires it: the executor runs the named task "train_models" on this pool
+        executor = InProcessExecutor(self.jobs, lambda kind: lambda pid, params, p: self.forecasts.run_training(pid, p))
+        self.forecasts: Forecasts = forecasts_of(store, settings, jobs=executor)
         self.status = Status(
             store=store,
             jobs=self.jobs,

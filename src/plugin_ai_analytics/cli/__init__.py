@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from . import admin, alerting, commands  # noqa: F401 - commands registers its own on import
+from . import admin, alerting, commands, scale  # noqa: F401 - commands registers its own on import
 from ._app import app
 
 admin.register()
 alerting.register()
+scale.register()
 
 __all__ = ["app", "main"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..alerting import AlertDraft
 from ..config import Settings
 from ..domain import FORECAST_METRICS
-from ..jobs.executor import JobRunner
+from ..jobs.base import Executor
 from ..logs import log_event
 from ..store import Store
 from ..times import DAY_MS, HOUR_MS, ms_to_iso, to_ms
@@ -86,7 +86,7 @@ _FORECAST_ACTIONS = {
 
 class AlertRules:
     def __init__(
-        self, *, store: Store, settings: Settings, sources: Sources, forecasts: Forecasts, jobs: JobRunner
+        self, *, store: Store, settings: Settings, sources: Sources, forecasts: Forecasts, jobs: Executor
     ) -> None:
         # Like the health overview it reads across record kinds, in aggregate queries.
         self._store = store

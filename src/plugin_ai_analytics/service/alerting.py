@@ -28,7 +28,7 @@ from ..alerting import (
 )
 from ..config import Settings
 from ..errors import Conflict, NotFound, ValidationError
-from ..jobs.executor import JobRunner
+from ..jobs.base import Executor
 from ..logs import log_event
 from ..schemas import (
     AlertingConfigView,
@@ -56,7 +56,7 @@ DELIVERED_KEPT_DAYS = 7  # finished notifications (and ended silences) stay list
 
 class Alerting:
     def __init__(
-        self, *, store: Store, settings: Settings, sources: Sources, forecasts: Forecasts, jobs: JobRunner
+        self, *, store: Store, settings: Settings, sources: Sources, forecasts: Forecasts, jobs: Executor
     ) -> None:
         self._store = store
         self._settings = settings

@@ -13,8 +13,9 @@ import multiprocessing
 import os
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from .detection import Detection
 from .forecasts import Forecasts
 from .history import History
 
-__all__ = ["BATCH_ANALYSES", "Analysts", "analyse_plugin", "run_batch"]
+__all__ = ["BATCH_ANALYSES", "Analysts", "analyse_plugin", "run_batch", "shared_detection"]
 
 # What a batch can run on each plugin, in this order.
 BATCH_ANALYSES = ("train", "forecast", "detect", "suggest")
@@ -65,10 +66,18 @@ class Analysts:
             sensitivity=settings.anomaly_detection_sensitivity,
             floors=settings.severity_floors,
             memory_floor_fraction=settings.severity_floor_memory_fraction,
+            shared_lock=shared_detection(settings, store),
         )
         advice = Advice(history=history, suggestions=store.suggestions, plugins=store.plugins)
         listen_for_alerts(store)  # the events this worker stores raise their alerts in the same transaction
         return cls(store=store, forecasts=forecasts, detection=detection, advice=advice)
+
+
+def shared_detection(settings: Settings, store: Store) -> Callable[[str], AbstractContextManager[None]] | None:
+    """Detection's lock across processes when several score the same plugins (AI_ANALYTICS_REPLICATED)."""
+    if not settings.effective_replicated:
+        return None
+    return lambda plugin_id: store.plugin_lock("detect", plugin_id)
 
 
 def analyse_plugin(analysts: Analysts, plugin_id: str, analyses: Sequence[str], retrain: bool) -> dict[str, Any]:

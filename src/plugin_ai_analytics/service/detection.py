@@ -13,19 +13,23 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..domain import METRIC_NAMES
 from ..errors import ModelIntegrityError, ValidationError
 from ..logs import log_event
-from ..schemas import AnomalyEvent, DetectionResult, DetectionVerdict
+from ..schemas import AnomalyEvent, DetectionResult
 from ..store import AnomalyRecords, DetectorStates, MetricRecords, PluginRecords
-from ..times import ms_to_iso
+from .detection_records import event_row as _event_row
+from .detection_records import public_event
+from .detection_records import verdict_summary as _verdict_summary
 
 if TYPE_CHECKING:
-    from ..anomaly import Event, PluginContext, PluginDetector, Verdict
+    from ..anomaly import PluginContext, PluginDetector, Verdict
+    from ..schemas import DetectionVerdict
 
 __all__ = ["Detection", "SYNC_BATCH_LIMIT"]
 
@@ -56,6 +60,7 @@ class Detection:
         sensitivity: float,
         floors: Mapping[str, float] | None = None,
         memory_floor_fraction: float | None = None,
+        shared_lock: Callable[[str], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._metrics = metrics
         self._anomalies = anomalies
@@ -81,6 +86,11 @@ class Detection:
         self.processing_ms: deque[float] = deque(maxlen=1000)
         # plugin -> (score, per-metric scores) of its newest scored sample in this process (/metrics)
         self.last_scores: dict[str, tuple[float, dict[str, float]]] = {}
+        # Several processes score the same plugins (API replicas, workers): a plugin is scored
+        # only under its lock across processes, from the state last saved by any of them.
+        self._shared = shared_lock
+        self._versions: dict[str, str | None] = {}  # plugin -> version of the saved state held
+        self._holding = threading.local()
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -126,9 +136,10 @@ class Detection:
         """Called after ``rows`` (``METRIC_COLUMNS`` tuples, sorted) were committed: a small batch
         of a plugin whose detector is loaded is scored now, from the batch itself; the rest is
         handed to the worker, which reads what is new from the store."""
-        if len(rows) <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
-            verdicts = self._score_batch(plugin_id, rows)
-            return _verdict_summary(verdicts)
+        with self.serialised(plugin_id):
+            if len(rows) <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
+                verdicts = self._score_batch(plugin_id, rows)
+                return _verdict_summary(verdicts)
         with self._registry_lock:
             self._pending.add(plugin_id)
         self._wake.set()
@@ -192,7 +203,7 @@ class Detection:
     def process(self, plugin_id: str) -> list[Verdict]:
         """Score every stored sample newer than what the plugin's detector has seen."""
         started = time.perf_counter()
-        with self._lock(plugin_id):
+        with self.serialised(plugin_id), self._lock(plugin_id):
             return self._process_locked(plugin_id, started)
 
     def _process_locked(self, plugin_id: str, started: float) -> list[Verdict]:
@@ -281,6 +292,8 @@ class Detection:
         return True
 
     def flush_states(self) -> None:
+        if self._shared is not None:
+            return  # shared: every state is saved before its plugin's lock is released
         for plugin_id in list(self._dirty):
             detector = self._detectors.get(plugin_id)
             if detector is None:
@@ -293,8 +306,61 @@ class Detection:
     def forget(self, plugin_id: str) -> None:
         with self._lock(plugin_id):
             self._detectors.pop(plugin_id, None)
+            self._versions.pop(plugin_id, None)
             self._dirty.discard(plugin_id)
         self.limits_changed(plugin_id)
+
+    # -- several processes -------------------------------------------------------------------
+
+    @contextmanager
+    def serialised(self, plugin_id: str) -> Iterator[None]:
+        """Score ``plugin_id`` inside this block only. Shared (several processes): hold the
+        plugin's lock across processes, with the detector as last saved by any of them, and save
+        it before the lock goes, so two processes never score the same samples twice or out of
+        order. Alone: nothing to do. Re-entered by the same thread, the outer block covers it."""
+        holding = self._holding.__dict__.setdefault("plugins", set())
+        if self._shared is None or plugin_id in holding:
+            yield
+            return
+        with self._shared(plugin_id):
+            holding.add(plugin_id)
+            try:
+                self._refresh(plugin_id)
+                yield
+                self._save(plugin_id)
+            except BaseException:
+                # what this process holds may be ahead of what was saved: read it again next time
+                with self._lock(plugin_id):
+                    self._detectors.pop(plugin_id, None)
+                    self._versions.pop(plugin_id, None)
+                    self._dirty.discard(plugin_id)
+                raise
+            finally:
+                holding.discard(plugin_id)
+
+    def _refresh(self, plugin_id: str) -> None:
+        """Drop the detector held in memory if another process saved one since (its version, the
+        checksum of the saved state, changed); load the saved one, so a push is scored in its
+        request whichever replica it reaches."""
+        version = self._states.version(plugin_id)
+        with self._lock(plugin_id):
+            if plugin_id in self._detectors and plugin_id in self._versions and self._versions[plugin_id] == version:
+                return
+            self._detectors.pop(plugin_id, None)
+            self._dirty.discard(plugin_id)
+            self._versions[plugin_id] = version
+            if version is not None:
+                self._detector(plugin_id)
+
+    def _save(self, plugin_id: str) -> None:
+        with self._lock(plugin_id):
+            detector = self._detectors.get(plugin_id)
+            if plugin_id not in self._dirty or detector is None:
+                return
+            self._dirty.discard(plugin_id)
+            last = detector.last_timestamp
+            self._states.save(plugin_id, detector.to_state(), int(last.timestamp() * 1000) if last else None)
+            self._versions[plugin_id] = self._states.version(plugin_id)
 
     # -- what the detector is told about a plugin ---------------------------------------------
 
@@ -329,8 +395,9 @@ class Detection:
     def detect_now(self, plugin_id: str) -> DetectionResult:
         """Bring the plugin's detector up to date and report where it stands."""
         self._plugins.require(plugin_id)
-        verdicts = self.process(plugin_id)
-        detector = self._detector(plugin_id)
+        with self.serialised(plugin_id):
+            verdicts = self.process(plugin_id)
+            detector = self._detector(plugin_id)
         open_events = self.history(plugin_id, state="open", limit=100)
         last = verdicts[-1] if verdicts else None
         if detector.warming_up:
@@ -386,7 +453,7 @@ class Detection:
 
         row = self._anomalies.get(plugin_id, event_id)
         shape = EventShape.from_dict(row["explanation"]["shape"])
-        with self._lock(plugin_id):
+        with self.serialised(plugin_id), self._lock(plugin_id):
             self._detector(plugin_id).record_feedback(shape, label)  # type: ignore[arg-type]
             self._dirty.add(plugin_id)
         self._anomalies.set_feedback(plugin_id, event_id, label)
@@ -402,58 +469,3 @@ class Detection:
     def scoring_times_ms(self) -> list[float]:
         """Recent durations of scoring passes (one per push or worker pass), sorted."""
         return sorted(self.processing_ms)
-
-
-def _event_row(event: Event) -> dict[str, Any]:
-    data = event.to_dict()
-    state = "suppressed" if event.suppressed else ("open" if event.is_open else "closed")
-    return {
-        "event_id": event.event_id,
-        "start_ts": int(event.start.timestamp() * 1000),
-        "end_ts": int(event.end.timestamp() * 1000),
-        "metrics": list(event.metrics),
-        "kind": event.kind,
-        "score": float(event.peak_score),
-        "severity": event.severity.value,
-        "explanation": data,
-        "actions": list(event.diagnosis.actions),
-        "state": state,
-    }
-
-
-def public_event(row: dict[str, Any]) -> AnomalyEvent:
-    """A stored event as clients see it."""
-    detail = row["explanation"] or {}
-    diagnosis = detail.get("diagnosis") or {}
-    return AnomalyEvent(
-        event_id=row["event_id"],
-        start=ms_to_iso(row["start_ts"]),
-        end=ms_to_iso(row["end_ts"]),
-        state=row["state"],
-        metrics=row["metrics"],
-        kind=row["kind"],
-        severity=row["severity"],
-        score=row["score"],
-        explanation=detail.get("explanation"),
-        evidence=detail.get("evidence"),
-        moved_together=detail.get("moved_together"),
-        diagnosis=diagnosis.get("summary"),
-        pattern=diagnosis.get("pattern"),
-        recommended_actions=row["actions"],
-        feedback=row["feedback"],
-        updated_at=ms_to_iso(row["updated_at"]),
-    )
-
-
-def _verdict_summary(verdicts: list[Verdict]) -> DetectionVerdict | None:
-    if not verdicts:
-        return None
-    last = verdicts[-1]
-    return DetectionVerdict(
-        score=last.score,
-        anomalous=any(v.anomalous for v in verdicts),
-        alerts=[v.event.event_id for v in verdicts if v.alert and v.event is not None],
-        open_event=last.event.event_id if last.event is not None and last.event.is_open else None,
-        warming_up=last.warming_up,
-        message=last.message,
-    )

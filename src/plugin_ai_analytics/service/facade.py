@@ -17,7 +17,9 @@ from ..collect.registry import PluginChanges, PluginReplacement, PluginSpec
 from ..collect.validate import check_plugin_id
 from ..config import Settings, get_settings
 from ..errors import NotFound, ValidationError
+from ..jobs.base import Executor
 from ..jobs.executor import JobRunner
+from ..jobs.inprocess import InProcessExecutor
 from ..jobs.scheduler import Scheduler
 from ..logs import configure_logging, log_event
 from ..ops.backup import create_backup, restore_backup, write_configuration
@@ -51,7 +53,7 @@ from ..store import Store
 from ..times import ms_to_iso, now_ms, to_ms
 from .advice import Advice
 from .alerting import Alerting
-from .batch import BATCH_ANALYSES, run_batch
+from .batch import BATCH_ANALYSES, shared_detection
 from .detection import Detection
 from .exposition import Exposition
 from .facade_alerting import AlertingCalls
@@ -63,6 +65,7 @@ from .plugins import Plugins
 from .sources import Sources
 from .status import Status
 from .summary import Summary
+from .tasks import PERIODIC, periodic_work, task_table
 from .tracking import Tracking
 from .writer import MetricWriter
 
@@ -96,6 +99,7 @@ class AnalyticsService(AlertingCalls):
             max_queued=self.settings.job_queue_limit,
             grace_seconds=self.settings.job_shutdown_grace_seconds,
         )
+        self.executor = self._executor()
         self.scheduler = Scheduler(self.jobs.run_now)
         store = self.store
         self.history = History(store.metrics, store.plugins)
@@ -107,6 +111,7 @@ class AnalyticsService(AlertingCalls):
             sensitivity=self.settings.anomaly_detection_sensitivity,
             floors=self.settings.severity_floors,
             memory_floor_fraction=self.settings.severity_floor_memory_fraction,
+            shared_lock=shared_detection(self.settings, store),
         )
         self.writer = MetricWriter(
             store.metrics,
@@ -144,7 +149,7 @@ class AnalyticsService(AlertingCalls):
             models=store.models,
             predictions=store.predictions,
             plugins=store.plugins,
-            jobs=self.jobs,
+            jobs=self.executor,
             adaptation=store.interval_adaptation,
         )
         self.tracking = Tracking(
@@ -169,18 +174,39 @@ class AnalyticsService(AlertingCalls):
         )
         self.health = Health(store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts)
         self.alerting = Alerting(
-            store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts, jobs=self.jobs
+            store=store, settings=self.settings, sources=self.sources, forecasts=self.forecasts, jobs=self.executor
         )
         self.exposition = Exposition(
             store=store, settings=self.settings, detection=self.detection, alerting=self.alerting
         )
         self.status = Status(
             store=store,
-            jobs=self.jobs,
+            jobs=self.executor,
             scheduler=self.scheduler,
             plugins=self.plugins,
             forecasts=self.forecasts,
             detection=self.detection,
+        )
+
+    def _executor(self) -> Executor:
+        """Where jobs run (AI_ANALYTICS_EXECUTOR): this process's pool, or Celery workers."""
+        if self.settings.executor != "celery":
+            tasks = task_table(self)
+            return InProcessExecutor(self.jobs, lambda kind: tasks[kind])
+        if self.store.dialect != "postgresql":
+            raise ValidationError(
+                "AI_ANALYTICS_EXECUTOR=celery needs PostgreSQL (DATABASE_URL=postgresql://…): every worker "
+                "and API replica shares its database",
+                field="AI_ANALYTICS_EXECUTOR",
+            )
+        from ..jobs.celery_app import CeleryExecutor, make_celery  # start-up cost: Celery loads only in that mode
+
+        app = make_celery(self.settings.broker_url, visibility_seconds=self.settings.task_visibility_seconds)
+        return CeleryExecutor(
+            app,
+            self.store.jobs,
+            max_queued=self.settings.job_queue_limit,
+            retry_after=self.settings.retry_after_seconds,
         )
 
     # -- life cycle --------------------------------------------------------------------------
@@ -195,25 +221,34 @@ class AnalyticsService(AlertingCalls):
             return
         if self.settings.plugins_file:
             self.plugins.load_file(self.settings.plugins_file)
-        self.plugins.schedule_all()
-        # Registrations written by another process (plugins load, another replica) are picked up.
-        self.scheduler.every("follow_registry", REGISTRY_FOLLOW_SECONDS, self.sources.follow_registry)
-        self.scheduler.every("retention", 3600, self.apply_retention, first_in=60)
-        self.scheduler.every("score_predictions", 60, self.tracking.score_due, first_in=30)
-        self.scheduler.every("retrain_due", 600, self.tracking.retrain_tick, first_in=120)
-        if self.settings.backup_interval_hours > 0:
-            every = self.settings.backup_interval_hours * 3600
-            self.scheduler.every("backup", every, lambda: self.backup("scheduled"), first_in=every)
+        if self.executor.name == "celery":
+            # A stateless replica: periodic work and source sampling are the beat process's
+            # (``plugin-ai-analytics beat``), alert delivery the workers'; never both.
+            if self.settings.alerting_file:
+                self.alerting.load_file(self.settings.alerting_file)
+            log_event(logging.INFO, "start", "API replica started", database=self.store.dialect, version=__version__)
+            return
+        self.sample_sources()
         self.alerting.start()
-        self.scheduler.every("alert_rules", self.settings.alert_evaluation_seconds, self.alerting.evaluate, first_in=5)
-        self.scheduler.every("alert_retention", 3600, self.alerting.expire, first_in=90)
+        for task in PERIODIC:
+            if task.enabled(self.settings):
+                every = task.interval(self.settings)
+                first = min(task.first_in or every, every)
+                self.scheduler.every(task.name, every, periodic_work(self, task.name), first_in=first)
         if self.settings.scheduler_enabled:
             self.scheduler.start()
         log_event(logging.INFO, "start", "service started", database=self.store.dialect, version=__version__)
 
+    def sample_sources(self) -> None:
+        """Sample every registered source on its interval, on this process's scheduler."""
+        self.plugins.schedule_all()
+        # Registrations written by another process (plugins load, another replica) are picked up.
+        self.scheduler.every("follow_registry", REGISTRY_FOLLOW_SECONDS, self.sources.follow_registry)
+
     def close(self) -> None:
         self.scheduler.stop()
         self.alerting.stop()
+        self.executor.shutdown(wait=True)
         self.jobs.shutdown(wait=True)
         self.writer.close()
         self.detection.stop()
@@ -464,14 +499,9 @@ class AnalyticsService(AlertingCalls):
                 raise NotFound(f"unknown plugins: {', '.join(missing[:20])}", plugins=missing[:100])
         if not plugin_ids:
             raise ValidationError("no plugins to analyse", field="plugins")
-        settings, ids = self.settings, list(plugin_ids)
-        job_id = self.jobs.submit(
-            "batch_analysis",
-            None,
-            lambda progress: run_batch(settings, ids, chosen, progress, workers=workers, retrain=retrain),
-            params={"plugins": len(ids), "analyses": list(chosen)},
-        )
-        return BatchQueued(job_id=job_id, plugins=len(ids), analyses=list(chosen))
+        params = {"analyses": list(chosen), "retrain": retrain, "workers": workers}
+        job_id = self.executor.submit_batch(plugin_ids, params)
+        return BatchQueued(job_id=job_id, plugins=len(plugin_ids), analyses=list(chosen))
 
     def system_status(self) -> SystemStatus:
         return self.status.report()

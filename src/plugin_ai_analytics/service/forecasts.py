@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..config import Settings
 from ..domain import FORECAST_METRICS, FORECAST_POINT_FIELDS
 from ..errors import InsufficientData, ModelIntegrityError, NotTrained
-from ..jobs.executor import JobRunner, Progress
+from ..jobs.base import Executor
+from ..jobs.executor import Progress
 from ..logs import log_event
 from ..schemas import (
     ForecastFailure,
@@ -59,7 +60,7 @@ class Forecasts:
         models: ModelRecords,
         predictions: PredictionRecords,
         plugins: PluginRecords,
-        jobs: JobRunner | None,
+        jobs: Executor | None,
         adaptation: IntervalAdaptations | None = None,
     ) -> None:
         self._settings = settings
@@ -170,7 +171,11 @@ class Forecasts:
         self._plugins.require(plugin_id)
         if self._jobs is None:
             raise RuntimeError("this context runs no background jobs")
-        return self._jobs.enqueue("train_models", plugin_id, lambda progress: self.train_now(plugin_id, progress))
+        return self._jobs.enqueue("train_models", plugin_id)
+
+    def run_training(self, plugin_id: str, progress: Progress) -> dict[str, Any]:
+        """What a training job runs, in whichever process the executor chose."""
+        return self.train_now(plugin_id, progress)
 
     def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict] | None:
         """The active model of a metric. Its stored text is verified against its checksum on every

@@ -91,10 +91,14 @@ class Ingest:
         except ValidationError as exc:
             self.reject(plugin_id, exc, len(samples))
             raise
-        # A write answers within seconds or fails (503, the client retries): a stalled database
-        # must not hold a request thread and a connection for the analyses' longer timeout.
-        with statement_timeout(self._settings.db_ingest_timeout):
-            stored, merged = self._writer.write(plugin_id, rows)
+        # Stored and scored as one step per plugin: with several API replicas, under the plugin's
+        # lock across processes, so pushes of one plugin are scored once each and in order. A write
+        # answers within seconds or fails (503, the client retries): a stalled database must not
+        # hold a request thread and a connection for the analyses' longer timeout.
+        with self._detection.serialised(plugin_id):
+            with statement_timeout(self._settings.db_ingest_timeout):
+                stored, merged = self._writer.write(plugin_id, rows)
+            verdict = self._detection.on_stored(plugin_id, rows)
         return IngestResult(
             plugin_id=plugin_id,
             received=len(samples),
@@ -102,7 +106,7 @@ class Ingest:
             merged=merged,
             first=ms_to_iso(rows[0][0]),
             last=ms_to_iso(rows[-1][0]),
-            detection=self._detection.on_stored(plugin_id, rows),
+            detection=verdict,
             warnings=self._retention_warning(plugin_id, [r[0] for r in rows]),
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 
 from .._version import __version__
-from ..jobs.executor import JobRunner
+from ..jobs.base import Executor
 from ..jobs.scheduler import Scheduler
 from ..logs import log_event
 from ..schemas import SystemStatus
@@ -30,7 +30,7 @@ class Status:
         self,
         *,
         store: Store,
-        jobs: JobRunner,
+        jobs: Executor,
         scheduler: Scheduler,
         plugins: Plugins,
         forecasts: Forecasts,

@@ -8,6 +8,7 @@ the project lives in this package; dialect differences only in ``database.py``.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Engine, literal, select, text
 
@@ -16,7 +17,8 @@ from .alert_config import AlertConfigRecords, SilenceRecords
 from .alerts import AlertRecords
 from .anomalies import AnomalyRecords, DetectorStates
 from .audit import AuditRecords
-from .database import DatabaseLimits, head_revision, make_engine, migrate, statement_timeout
+from .batch_parts import BatchParts
+from .database import DatabaseLimits, head_revision, make_engine, migrate, plugin_lock, statement_timeout
 from .exports import EXPORT_KINDS, RecordExports
 from .jobs import JobRecords
 from .metrics import METRIC_COLUMNS, MetricRecords
@@ -35,6 +37,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "AnomalyRecords",
     "AuditRecords",
+    "BatchParts",
     "DatabaseLimits",
     "DetectorStates",
     "Expiry",
@@ -55,6 +58,10 @@ __all__ = [
 ]
 
 
+# Connections for locks held across processes (per process; the main pool has 10 + 20).
+LOCK_CONNECTIONS = 8
+
+
 class Store:
     """The database behind the service: SQLite by default, PostgreSQL through ``DATABASE_URL``."""
 
@@ -68,6 +75,7 @@ class Store:
     ) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, limits)
+        self._lock_engine: Engine | None = None
         if run_migrations:
             migrate(self.engine)
         self.plugins = PluginRecords(self.engine, cipher)
@@ -80,6 +88,7 @@ class Store:
         self.interval_adaptation = IntervalAdaptations(self.engine)
         self.suggestions = SuggestionRecords(self.engine)
         self.jobs = JobRecords(self.engine)
+        self.batch_parts = BatchParts(self.engine)
         self.exports = RecordExports(self.engine)
         self.expiry = Expiry(self.engine)
         self.tokens = TokenRecords(self.engine)
@@ -94,6 +103,18 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
+    def plugin_lock(self, scope: str, plugin_id: str) -> AbstractContextManager[None]:
+        """``scope``'s lock on one plugin across every process on this database (``database.plugin_lock``).
+
+        Locks are held on connections of their own (a small pool, made on first use): a holder
+        also needs a connection of the main pool for its work, so lock holders must never be able
+        to take every connection of that pool and wait on each other."""
+        if self._lock_engine is None:
+            self._lock_engine = make_engine(self.url, pool_size=LOCK_CONNECTIONS, max_overflow=0)
+        return plugin_lock(self._lock_engine, scope, plugin_id)
 
     def ping(self) -> float:
         """Round-trip time of a trivial query, in ms (raises if the database is down)."""

@@ -154,6 +154,13 @@ class DetectorStates:
             )
         return json.loads(row["state"])
 
+    def version(self, plugin_id: str) -> str | None:
+        """What identifies the saved state (its checksum), without reading the state: a process
+        holding a copy reloads only when this changed (another process saved since)."""
+        q = select(t.detector_states.c.checksum).where(t.detector_states.c.plugin_id == plugin_id)
+        with self._engine.connect() as conn:
+            return conn.execute(q).scalar_one_or_none()
+
     def delete(self, plugin_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(t.detector_states).where(t.detector_states.c.plugin_id == plugin_id))

@@ -41,6 +41,7 @@ __all__ = [
     "placeholder",
     "metrics_upsert_sql",
     "serialise_appends",
+    "plugin_lock",
 ]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -93,9 +94,12 @@ def statement_timeout(seconds: float) -> Iterator[None]:
         _STATEMENT_BUDGET.reset(token)
 
 
-def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
+def make_engine(
+    url: str, limits: DatabaseLimits | None = None, *, pool_size: int | None = None, max_overflow: int = 10
+) -> Engine:
     """An engine for ``url`` with every wait bounded; creates the SQLite file's directory and sets
-    its pragmas."""
+    its pragmas. ``pool_size``/``max_overflow`` size a PostgreSQL pool other than the main one
+    (the plugin locks' own small pool)."""
     limits = limits or DatabaseLimits()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -123,8 +127,8 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
     default_ms = _ms(limits.statement)
     engine = create_engine(
         url,
-        pool_size=limits.pool_size,
-        max_overflow=10,
+        pool_size=limits.pool_size if pool_size is None else pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_timeout=limits.pool,
         connect_args={
@@ -260,3 +264,23 @@ def serialise_appends(conn: Connection, name: str) -> None:
         conn.exec_driver_sql("UPDATE audit_log SET id = id WHERE 0")
         return
     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+# How long a process waits for another one to finish with a plugin's lock before giving up (ms).
+PLUGIN_LOCK_TIMEOUT_MS = 30_000
+
+
+@contextmanager
+def plugin_lock(engine: Engine, scope: str, plugin_id: str) -> Iterator[None]:
+    """Hold ``scope``'s lock on one plugin across processes for the ``with`` block: a
+    transaction-scoped PostgreSQL advisory lock (``pg_advisory_xact_lock`` on a hash of scope and
+    plugin id) in a transaction of its own that stays open until the block ends; waiting longer
+    than ``PLUGIN_LOCK_TIMEOUT_MS`` raises. Released by the commit, or by PostgreSQL when the
+    process dies. SQLite has one writer per file and needs no lock: a no-op there."""
+    if engine.dialect.name == "sqlite":
+        yield
+        return
+    with engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(PLUGIN_LOCK_TIMEOUT_MS)}")
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scope}:{plugin_id}",))
+        yield

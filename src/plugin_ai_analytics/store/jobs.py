@@ -68,6 +68,19 @@ class JobRecords:
         with self._engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def active(self, kind: str, plugin_id: str | None = None) -> list[str]:
+        """Ids of the jobs of ``kind`` (for ``plugin_id``, if given) queued or running, oldest first:
+        how a distributed executor, whose queue is not in this process, finds a job to merge with."""
+        q = (
+            select(t.jobs.c.job_id)
+            .where(t.jobs.c.kind == kind, t.jobs.c.status.in_(("queued", "running")))
+            .order_by(t.jobs.c.created_at)
+        )
+        if plugin_id is not None:
+            q = q.where(t.jobs.c.plugin_id == plugin_id)
+        with self._engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
     def counts(self) -> dict[str, int]:
         """Jobs per status."""
         q = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)

@@ -35,6 +35,7 @@ __all__ = [
     "suggestions",
     "advice_runs",
     "jobs",
+    "batch_parts",
     "audit_log",
     "api_tokens",
     "alerts",
@@ -215,6 +216,21 @@ jobs = Table(
     Column("result", JSON, nullable=True),
     Column("error", Text, nullable=True),
     Index("ix_jobs_created", "created_at"),
+)
+
+# One row per plugin of a batch job whose parts run as separate tasks (the Celery executor): the
+# key makes a re-delivered part unable to store a second result; ``steps`` ({done, partial}) are the analyses
+# already committed, so a part retried after its worker died goes on from there.
+batch_parts = Table(
+    "batch_parts",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("plugin_id", String(128), primary_key=True),
+    Column("steps", JSON, nullable=False),
+    Column("result", JSON(none_as_null=True), nullable=True),  # SQL NULL until the part finished
+    Column("worker", String(255), nullable=True),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 audit_log = Table(
