@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -67,6 +68,7 @@ class Summary:
     checks: dict[str, Counter] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # the tool's own (a crash, an unreachable server)
     exit_code: int = 0
 
     @property
@@ -84,11 +86,12 @@ class Summary:
             ran = c["success"] + c["failure"]
             out.append(f"{name:32} {ran:>7} {c['success']:>7} {c['failure']:>7} {c['skip']:>7}")
         for f in self.failures:
-            out.append(f"FAILURE {f['code']} {f['title']} ×{f['count']}: {', '.join(f['operations'])}")
+            out.append(f"FAILURE {f['code']} ×{f['count']}: {', '.join(f['operations'])}")
+        out += [f"ERROR {e}" for e in self.errors]
         return out
 
 
-def start_service(data: Path) -> tuple[subprocess.Popen, str]:
+def start_service(data: Path, log: IO[bytes]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -104,7 +107,7 @@ def start_service(data: Path) -> tuple[subprocess.Popen, str]:
         env=env,
         cwd=data,
         stdout=subprocess.DEVNULL,
-        stderr=open(data / "server.err", "wb"),  # noqa: SIM115 - lives as long as the server
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -143,7 +146,12 @@ def fuzz(*, max_examples: int, seed_value: int | None = None, workers: int = 1, 
     work = Path(tempfile.mkdtemp(prefix="fuzz-")) if out is None else out
     work.mkdir(parents=True, exist_ok=True)
     (work / "schemathesis.toml").write_text(CONFIG)
-    proc, url = start_service(work)
+    log = open(work / "server.err", "wb")  # noqa: SIM115 - closed when the server has stopped
+    try:
+        proc, url = start_service(work, log)
+    except Exception:
+        log.close()
+        raise
     try:
         seed(url)
         report = work / "report.ndjson"
@@ -184,6 +192,8 @@ def fuzz(*, max_examples: int, seed_value: int | None = None, workers: int = 1, 
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        log.close()
 
 
 def summarise(report: Path, command: str, seconds: float) -> Summary:
@@ -191,6 +201,10 @@ def summarise(report: Path, command: str, seconds: float) -> Summary:
     seen_failures: dict[str, dict] = {}
     for line in report.read_text().splitlines():
         event = json.loads(line)
+        for kind in ("NonFatalError", "FatalError"):
+            if kind in event:
+                error = event[kind]
+                summary.errors.append(f"{error.get('label', '')}: {json.dumps(error.get('value'))[:300]}")
         finished = event.get("ScenarioFinished")
         if finished:
             recorder = finished["recorder"]
@@ -205,7 +219,7 @@ def summarise(report: Path, command: str, seconds: float) -> Summary:
                     if check["status"] == "failure":
                         key = f"{check['name']} {recorder['label']}"
                         entry = seen_failures.setdefault(
-                            key, {"code": check["name"], "title": "", "count": 0, "operations": [recorder["label"]]}
+                            key, {"code": check["name"], "count": 0, "operations": [recorder["label"]]}
                         )
                         entry["count"] += 1
                         entry.setdefault("example", _example(recorder, case_id))
@@ -226,7 +240,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-examples", type=int, default=250, help="test cases per operation and phase")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--workers", type=int, default=2)
+    # One worker: schemathesis' threads can trip CPython 3.11's AST parser ("AST constructor
+    # recursion depth mismatch") while hypothesis describes its strategies, a tool error.
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="keep the report and the server's log here")
     args = ap.parse_args()
     summary = fuzz(max_examples=args.max_examples, seed_value=args.seed, workers=args.workers, out=args.out)
@@ -234,7 +250,7 @@ def main() -> None:
     print("\n".join(summary.lines()))
     for f in summary.failures:
         print("  e.g.", f.get("example", ""))
-    sys.exit(1 if summary.failed or summary.exit_code else 0)
+    sys.exit(1 if summary.failed or summary.errors or summary.exit_code else 0)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ API = "/api/plugin-ai-analytics"
 
 @pytest.mark.slow
 def test_schemathesis_finds_nothing_over_the_whole_api(tmp_path: Path) -> None:
-    summary = fuzz(max_examples=4, seed_value=16, workers=2, out=tmp_path)
+    summary = fuzz(max_examples=4, seed_value=16, workers=1, out=tmp_path)
     report = "\n".join(summary.lines())
     assert summary.requests >= 1000, report
     assert summary.checks["not_a_server_error"]["success"] >= 1000, report
-    assert not summary.failures and summary.failed == 0, report
+    assert not summary.failures and summary.failed == 0 and not summary.errors, report
     assert summary.exit_code == 0, report + "\n" + (tmp_path / "schemathesis.out").read_text()[-4000:]
 
 
