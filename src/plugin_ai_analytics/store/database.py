@@ -126,8 +126,7 @@ def copy_upsert_metrics(conn: Connection, plugin_id: str, rows: Sequence[Sequenc
     columns = ", ".join(["ts", *METRIC_NAMES])
     # A temporary table lives per connection; pooled connections keep it, so it is made once each.
     conn.exec_driver_sql(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS metrics_staging "
-        "(LIKE metrics INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        "CREATE TEMPORARY TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     cursor = conn.connection.driver_connection.cursor()
     try:
