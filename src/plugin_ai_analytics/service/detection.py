@@ -40,6 +40,15 @@ SCORED_BACKLOG_SECONDS = 24 * 3600
 SYNC_BATCH_LIMIT = 100
 # Persist a plugin's detector state at most this often (and at shutdown).
 STATE_FLUSH_SECONDS = 30.0
+# The background worker scores a backlog this many samples at a time, releasing the plugin's lock
+# in between (a small push of that plugin is scored in its request meanwhile).
+WORKER_CHUNK = 250
+# While pushes keep arriving (one within PUSH_QUIET_SECONDS), the worker waits before its next
+# chunk, at most WORKER_MAX_DEFER_SECONDS: a burst of large pushes is stored first and scored
+# when it ends, instead of sharing the interpreter with it sample by sample (the worker's
+# scoring had half of it and halved ingestion); the deferral bound keeps detection moving.
+PUSH_QUIET_SECONDS = 0.05
+WORKER_MAX_DEFER_SECONDS = 1.0
 # A plugin's limits are re-read this often at most (a change made through this process is seen
 # at once; one made through another API replica within this time).
 CONTEXT_REFRESH_SECONDS = 60.0
@@ -73,6 +82,7 @@ class Detection:
         self._dirty: set[str] = set()
         self._pending: set[str] = set()
         self._wake = threading.Event()
+        self._last_push = 0.0  # time.monotonic() of the newest on_stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.processing_ms: deque[float] = deque(maxlen=1000)
@@ -107,7 +117,7 @@ class Detection:
                 pending, self._pending = self._pending, set()
             for plugin_id in sorted(pending):
                 try:
-                    self.process(plugin_id)
+                    self._catch_up(plugin_id)
                 except Exception as exc:  # one plugin's failure must not stop detection for the rest
                     log_event(logging.ERROR, "detect_anomalies", f"detection failed: {exc!r}", plugin=plugin_id)
             if time.monotonic() - last_flush >= STATE_FLUSH_SECONDS:
@@ -120,6 +130,7 @@ class Detection:
         """Called after ``rows`` (``METRIC_COLUMNS`` tuples, sorted) were committed: a small batch
         of a plugin whose detector is loaded is scored now, from the batch itself; the rest is
         handed to the worker, which reads what is new from the store."""
+        self._last_push = time.monotonic()
         if len(rows) <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
             verdicts = self._score_batch(plugin_id, rows)
             return _verdict_summary(verdicts)
@@ -183,15 +194,56 @@ class Detection:
         self._detectors[plugin_id] = detector
         return detector
 
-    def process(self, plugin_id: str) -> list[Verdict]:
-        """Score every stored sample newer than what the plugin's detector has seen."""
+    def _catch_up(self, plugin_id: str) -> None:
+        """The worker's pass over one plugin: ``WORKER_CHUNK`` samples per turn of the plugin's lock,
+        each turn after pushes paused (or ``WORKER_MAX_DEFER_SECONDS``)."""
+        while not self._stop.is_set():
+            deadline = time.monotonic() + WORKER_MAX_DEFER_SECONDS
+            while time.monotonic() - self._last_push < PUSH_QUIET_SECONDS and time.monotonic() < deadline:
+                time.sleep(PUSH_QUIET_SECONDS / 2)
+            started = time.perf_counter()
+            with self._lock(plugin_id):
+                scored = self._process_locked(plugin_id, started, max_rows=WORKER_CHUNK)
+            if len(scored) < WORKER_CHUNK:
+                return
+
+    def process(self, plugin_id: str, recent: Sequence[tuple] | None = None) -> list[Verdict]:
+        """Score every stored sample newer than what the plugin's detector has seen. ``recent``:
+        the plugin's newest stored rows (``METRIC_COLUMNS`` tuples, oldest first, up to its
+        newest sample) as the caller read them already; used instead of reading the store again
+        when they reach back to the detector's last sample."""
         started = time.perf_counter()
         with self._lock(plugin_id):
-            return self._process_locked(plugin_id, started)
+            return self._process_locked(plugin_id, started, recent=recent)
 
-    def _process_locked(self, plugin_id: str, started: float) -> list[Verdict]:
+    def _process_locked(
+        self,
+        plugin_id: str,
+        started: float,
+        *,
+        max_rows: int | None = None,
+        recent: Sequence[tuple] | None = None,
+    ) -> list[Verdict]:
+        """Score what is new (the first ``max_rows`` samples of it, if given)."""
         detector = self._detector(plugin_id)
         learnt = False
+        if recent and max_rows is None:
+            if detector.last_timestamp is None and len(recent) >= WARM_FROM_SAMPLES:
+                # the newest WARM_FROM_SAMPLES stored samples are the newest of ``recent``
+                learnt = self._learn_backlog(plugin_id, detector, 0, rows=recent[-WARM_FROM_SAMPLES:])
+            last = detector.last_timestamp
+            if last is not None and recent[0][0] <= int(last.timestamp() * 1000):
+                # Everything stored after the detector's last sample is in ``recent``: no second read.
+                last_ms = int(last.timestamp() * 1000)
+                events: dict[str, dict[str, Any]] = {}
+                verdicts = self._score_rows(
+                    plugin_id, detector, [r for r in recent if r[0] > last_ms], events, learnt=learnt
+                )
+                self._anomalies.upsert(plugin_id, list(events.values()))
+                if learnt:
+                    self._dirty.add(plugin_id)
+                self.processing_ms.append((time.perf_counter() - started) * 1000)
+                return verdicts
         start_ms = 0
         if detector.last_timestamp is None:
             # fewer samples than WARM_FROM_SAMPLES: learn from all of them
@@ -201,10 +253,12 @@ class Detection:
             start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
         verdicts: list[Verdict] = []
         events: dict[str, dict[str, Any]] = {}  # stored once, whatever the number of chunks
-        for chunk in self._metrics.chunks(plugin_id, start_ms=start_ms, chunk=1000):
+        for chunk in self._metrics.chunks(plugin_id, start_ms=start_ms, chunk=min(1000, max_rows or 1000)):
             if self._stop.is_set():
                 break  # shutting down: the rest is scored after the restart, from the saved state
             verdicts.extend(self._score_rows(plugin_id, detector, chunk, events, learnt=learnt))
+            if max_rows is not None and len(verdicts) >= max_rows:
+                break
         self._anomalies.upsert(plugin_id, list(events.values()))
         if learnt:
             self._dirty.add(plugin_id)
@@ -255,14 +309,17 @@ class Detection:
             self._dirty.add(plugin_id)
         return verdicts
 
-    def _learn_backlog(self, plugin_id: str, detector: PluginDetector, start_ms: int) -> bool:
+    def _learn_backlog(
+        self, plugin_id: str, detector: PluginDetector, start_ms: int, *, rows: Sequence[tuple] | None = None
+    ) -> bool:
         """A fresh detector learns the stored backlog up to its newest 24 hours in one pass.
 
         Returns whether it did; a backlog too short to pass warm-up is left to be streamed.
         """
         if detector.samples:
             return False
-        rows = self._metrics.rows(plugin_id, start_ms=start_ms)
+        if rows is None:
+            rows = self._metrics.rows(plugin_id, start_ms=start_ms)
         if not rows:
             return False
         cutoff = rows[-1][0] - SCORED_BACKLOG_SECONDS * 1000
@@ -320,10 +377,11 @@ class Detection:
 
     # -- what the faces ask ------------------------------------------------------------------
 
-    def detect_now(self, plugin_id: str) -> DetectionResult:
-        """Bring the plugin's detector up to date and report where it stands."""
+    def detect_now(self, plugin_id: str, recent: Sequence[tuple] | None = None) -> DetectionResult:
+        """Bring the plugin's detector up to date and report where it stands (``recent``: as
+        for ``process``)."""
         self._plugins.require(plugin_id)
-        verdicts = self.process(plugin_id)
+        verdicts = self.process(plugin_id, recent)
         detector = self._detector(plugin_id)
         open_events = self.history(plugin_id, state="open", limit=100)
         last = verdicts[-1] if verdicts else None

@@ -98,12 +98,21 @@ class Forecasts:
 
     # -- training ----------------------------------------------------------------------------
 
-    def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
-        """Train every metric with enough history; store models and a fresh forecast."""
+    def train_now(
+        self,
+        plugin_id: str,
+        progress: Progress | None = None,
+        *,
+        predict_after: bool = True,
+        frame: pd.DataFrame | None = None,
+    ) -> dict:
+        """Train every metric with enough history; store models and a fresh forecast (``frame``:
+        ``History.frame``, when the caller has read it already)."""
         from ..forecast import seasonal_scale, train  # start-up cost: the engines load on first use, not with the CLI
 
         started = time.perf_counter()
-        frame = self._history.frame(plugin_id)
+        if frame is None:
+            frame = self._history.frame(plugin_id)
         trained: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         metrics = [m for m in FORECAST_METRICS if m in frame.columns and frame[m].notna().any()]
@@ -234,11 +243,12 @@ class Forecasts:
                 self._basis.popitem(last=False)
         return result
 
-    def refresh(self, plugin_id: str) -> dict[str, dict[str, Any]]:
+    def refresh(self, plugin_id: str, frame: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
         """Forecast every trained metric again and store it; per metric its model and 24 h peak
-        (batch analysis: nothing is built for a client)."""
+        (batch analysis: nothing is built for a client). ``frame``: ``History.frame`` of the
+        ``TRAINING_WINDOW_DAYS``, when the caller has read it already."""
         models = {m["metric"]: m for m in self._models.active(plugin_id)}
-        _, computed = self._compute(plugin_id, models)
+        _, computed = self._compute(plugin_id, models, frame)
         return {
             metric: {"peak_24h": max(entry[3][0]), "model": entry[0]}
             for metric, entry in computed.items()
@@ -246,12 +256,13 @@ class Forecasts:
         }
 
     def _compute(
-        self, plugin_id: str, models: dict[str, dict[str, Any]]
+        self, plugin_id: str, models: dict[str, dict[str, Any]], frame: pd.DataFrame | None = None
     ) -> tuple[int, dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]]]:
         """Run each metric's model on the newest history and store the points; per metric the
         model, its version, the target times and the ``FORECAST_POINT_FIELDS`` columns."""
 
-        frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
+        if frame is None:
+            frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         limits = self._upper_limits(plugin_id)
         adapted = self.interval_adaptation(plugin_id)
         made_at = now_ms()
