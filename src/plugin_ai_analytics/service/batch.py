@@ -122,7 +122,7 @@ def _work(plugin_id: str, analyses: tuple[str, ...], retrain: bool) -> tuple[str
     assert _worker is not None, "worker not initialised"
     result = analyse_plugin(_worker, plugin_id, analyses, retrain)
     if "detect" in analyses:
-        _worker.detection.flush_states()
+        _worker.detection.flush_states(force=False)  # a state not due is replayed next time
         _worker.detection.forget(plugin_id)  # keep worker memory flat over thousands of plugins
     return plugin_id, result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 

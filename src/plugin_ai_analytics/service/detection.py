@@ -22,10 +22,10 @@ from ..errors import ModelIntegrityError, ValidationError
 from ..logs import log_event
 from ..schemas import AnomalyEvent, DetectionResult, DetectionVerdict
 from ..store import AnomalyRecords, DetectorStates, MetricRecords, PluginRecords
-from ..times import ms_to_iso
+from .anomaly_rows import event_row, public_event, verdict_summary
 
 if TYPE_CHECKING:
-    from ..anomaly import Event, PluginContext, PluginDetector, Verdict
+    from ..anomaly import PluginContext, PluginDetector, Verdict
 
 __all__ = ["Detection", "SYNC_BATCH_LIMIT"]
 
@@ -38,8 +38,15 @@ WARM_FROM_SAMPLES = 4032
 SCORED_BACKLOG_SECONDS = 24 * 3600
 # Batches up to this size are scored inside the request that brought them.
 SYNC_BATCH_LIMIT = 100
-# Persist a plugin's detector state at most this often (and at shutdown).
+# Dirty detector states are considered for saving this often (and saved at shutdown).
 STATE_FLUSH_SECONDS = 30.0
+# A detector's state (~0.6-0.8 MB of JSON for seven metrics) is saved once this many samples were
+# scored since it was last saved, or once its unsaved scoring is this old; not after every batch.
+# What a restart loses is replayed from the metrics table: a loaded state scores every stored
+# sample after its last one, with the same verdicts and events (upserted by id, so nothing doubles).
+# A learnt baseline and operator feedback are saved at once (neither is cheap to redo).
+STATE_SAVE_SAMPLES = 48
+STATE_SAVE_SECONDS = 300.0
 # The background worker scores a backlog this many samples at a time, releasing the plugin's lock
 # in between (a small push of that plugin is scored in its request meanwhile).
 WORKER_CHUNK = 250
@@ -80,6 +87,9 @@ class Detection:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._dirty: set[str] = set()
+        self._unsaved: dict[str, int] = {}  # samples scored since the state was saved or loaded
+        self._saved_at: dict[str, float] = {}  # time.monotonic() of that save or load
+        self._must_save: set[str] = set()
         self._pending: set[str] = set()
         self._wake = threading.Event()
         self._last_push = 0.0  # time.monotonic() of the newest on_stored
@@ -121,7 +131,7 @@ class Detection:
                 except Exception as exc:  # one plugin's failure must not stop detection for the rest
                     log_event(logging.ERROR, "detect_anomalies", f"detection failed: {exc!r}", plugin=plugin_id)
             if time.monotonic() - last_flush >= STATE_FLUSH_SECONDS:
-                self.flush_states()
+                self.flush_states(force=False)
                 last_flush = time.monotonic()
 
     # -- feeding -----------------------------------------------------------------------------
@@ -133,7 +143,7 @@ class Detection:
         self._last_push = time.monotonic()
         if len(rows) <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
             verdicts = self._score_batch(plugin_id, rows)
-            return _verdict_summary(verdicts)
+            return verdict_summary(verdicts)
         with self._registry_lock:
             self._pending.add(plugin_id)
         self._wake.set()
@@ -192,6 +202,8 @@ class Detection:
         if detector is None:
             detector = PluginDetector(sensitivity=self._sensitivity)
         self._detectors[plugin_id] = detector
+        self._unsaved[plugin_id] = 0
+        self._saved_at[plugin_id] = time.monotonic()
         return detector
 
     def _catch_up(self, plugin_id: str) -> None:
@@ -242,6 +254,7 @@ class Detection:
                 self._anomalies.upsert(plugin_id, list(events.values()))
                 if learnt:
                     self._dirty.add(plugin_id)
+                    self._must_save.add(plugin_id)
                 self.processing_ms.append((time.perf_counter() - started) * 1000)
                 return verdicts
         start_ms = 0
@@ -262,6 +275,7 @@ class Detection:
         self._anomalies.upsert(plugin_id, list(events.values()))
         if learnt:
             self._dirty.add(plugin_id)
+            self._must_save.add(plugin_id)
         self.processing_ms.append((time.perf_counter() - started) * 1000)
         return verdicts
 
@@ -288,7 +302,7 @@ class Detection:
 
         def judged(verdict: Verdict) -> None:
             if verdict.event is not None:
-                events[verdict.event.event_id] = _event_row(verdict.event)
+                events[verdict.event.event_id] = event_row(verdict.event)
             if verdict.alert:
                 event = verdict.event
                 level = logging.WARNING if event.severity.value == "High" else logging.INFO
@@ -307,6 +321,7 @@ class Detection:
             self.last_scores[plugin_id] = (float(verdicts[-1].score), dict(verdicts[-1].metric_scores))
         if verdicts or learnt:
             self._dirty.add(plugin_id)
+            self._unsaved[plugin_id] = self._unsaved.get(plugin_id, 0) + len(verdicts)
         return verdicts
 
     def _learn_backlog(
@@ -331,20 +346,39 @@ class Detection:
         detector.learn_history(times, metrics)
         return True
 
-    def flush_states(self) -> None:
+    def flush_states(self, *, force: bool = True) -> None:
+        """Save changed detector states: all of them (``force``: shutdown, feedback), or only those
+        due by ``STATE_SAVE_SAMPLES`` / ``STATE_SAVE_SECONDS`` (or holding a new baseline or feedback)."""
+        now = time.monotonic()
         for plugin_id in list(self._dirty):
             detector = self._detectors.get(plugin_id)
             if detector is None:
                 continue
+            due = (
+                force
+                or plugin_id in self._must_save
+                or self._unsaved.get(plugin_id, 0) >= STATE_SAVE_SAMPLES
+                or now - self._saved_at.get(plugin_id, now) >= STATE_SAVE_SECONDS
+            )
+            if not due:
+                continue
             with self._lock(plugin_id):
                 self._dirty.discard(plugin_id)
+                self._must_save.discard(plugin_id)
                 last = detector.last_timestamp
                 self._states.save(plugin_id, detector.to_state(), int(last.timestamp() * 1000) if last else None)
+                self._unsaved[plugin_id] = 0
+                self._saved_at[plugin_id] = time.monotonic()
 
     def forget(self, plugin_id: str) -> None:
+        """Drop the plugin's detector from memory, unsaved scoring included (replayed from the
+        metrics table when it is loaded again)."""
         with self._lock(plugin_id):
             self._detectors.pop(plugin_id, None)
             self._dirty.discard(plugin_id)
+            self._must_save.discard(plugin_id)
+            self._unsaved.pop(plugin_id, None)
+            self._saved_at.pop(plugin_id, None)
         self.limits_changed(plugin_id)
 
     # -- what the detector is told about a plugin ---------------------------------------------
@@ -441,6 +475,7 @@ class Detection:
         with self._lock(plugin_id):
             self._detector(plugin_id).record_feedback(shape, label)  # type: ignore[arg-type]
             self._dirty.add(plugin_id)
+            self._must_save.add(plugin_id)
         self._anomalies.set_feedback(plugin_id, event_id, label)
         self.flush_states()
         log_event(logging.INFO, "anomaly_feedback", f"marked {label}", plugin=plugin_id, event=event_id)
@@ -454,58 +489,3 @@ class Detection:
     def scoring_times_ms(self) -> list[float]:
         """Recent durations of scoring passes (one per push or worker pass), sorted."""
         return sorted(self.processing_ms)
-
-
-def _event_row(event: Event) -> dict[str, Any]:
-    data = event.to_dict()
-    state = "suppressed" if event.suppressed else ("open" if event.is_open else "closed")
-    return {
-        "event_id": event.event_id,
-        "start_ts": int(event.start.timestamp() * 1000),
-        "end_ts": int(event.end.timestamp() * 1000),
-        "metrics": list(event.metrics),
-        "kind": event.kind,
-        "score": float(event.peak_score),
-        "severity": event.severity.value,
-        "explanation": data,
-        "actions": list(event.diagnosis.actions),
-        "state": state,
-    }
-
-
-def public_event(row: dict[str, Any]) -> AnomalyEvent:
-    """A stored event as clients see it."""
-    detail = row["explanation"] or {}
-    diagnosis = detail.get("diagnosis") or {}
-    return AnomalyEvent(
-        event_id=row["event_id"],
-        start=ms_to_iso(row["start_ts"]),
-        end=ms_to_iso(row["end_ts"]),
-        state=row["state"],
-        metrics=row["metrics"],
-        kind=row["kind"],
-        severity=row["severity"],
-        score=row["score"],
-        explanation=detail.get("explanation"),
-        evidence=detail.get("evidence"),
-        moved_together=detail.get("moved_together"),
-        diagnosis=diagnosis.get("summary"),
-        pattern=diagnosis.get("pattern"),
-        recommended_actions=row["actions"],
-        feedback=row["feedback"],
-        updated_at=ms_to_iso(row["updated_at"]),
-    )
-
-
-def _verdict_summary(verdicts: list[Verdict]) -> DetectionVerdict | None:
-    if not verdicts:
-        return None
-    last = verdicts[-1]
-    return DetectionVerdict(
-        score=last.score,
-        anomalous=any(v.anomalous for v in verdicts),
-        alerts=[v.event.event_id for v in verdicts if v.alert and v.event is not None],
-        open_event=last.event.event_id if last.event is not None and last.event.is_open else None,
-        warming_up=last.warming_up,
-        message=last.message,
-    )
