@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from ..store import (
     PredictionRecords,
 )
 from ..times import DAY_MS, iso_many, ms_to_iso, now_ms
-from .history import TRAINING_WINDOW_DAYS, History
+from .history import TRAINING_WINDOW_DAYS, History, frame_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
 __all__ = ["Forecasts"]
 
 FORECAST_CACHE_PLUGINS = 64
+# Predict keeps the rows of this many plugins' windows and reads only what is newer than them
+# (one new sample: one row instead of four weeks of them); a window is read whole again after
+# WINDOW_REREAD_SECONDS, or at once when the samples it holds changed (a merge through this
+# process, retention, a backfill).
+WINDOW_CACHE_PLUGINS = 16
+WINDOW_REREAD_SECONDS = 600.0
 # The engine calls the point forecast "forecast"; a stored or served point calls it "value".
 _ENGINE_COLUMN = {"value": "forecast"}
 _POINT_KEYS = ("timestamp", *FORECAST_POINT_FIELDS)
@@ -77,6 +84,8 @@ class Forecasts:
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+        # plugin -> (window rows, the plugin's sample count they go with, rewrites, monotonic read time)
+        self._windows: OrderedDict[str, tuple[list[tuple], int, int, float]] = OrderedDict()
         # (plugin, metric) -> (when, why) of the newest forecast that could not be made; a forecast
         # that could clears it (alerting reads it: a prediction that failed)
         self.failures: dict[tuple[str, str], tuple[int, str]] = {}
@@ -226,7 +235,7 @@ class Forecasts:
         if not models and train_missing:
             self.train_now(plugin_id)  # raises InsufficientData (409) naming the hours needed
             return self.latest(plugin_id)
-        made_at, computed = self._compute(plugin_id, models)
+        made_at, computed = self._compute(plugin_id, models, frame_of(self._window(plugin_id, extent)))
         out: dict[str, MetricForecast | ForecastFailure] = {}
         for metric, entry in computed.items():
             if isinstance(entry, ForecastFailure):
@@ -242,6 +251,31 @@ class Forecasts:
             while len(self._basis) > FORECAST_CACHE_PLUGINS:
                 self._basis.popitem(last=False)
         return result
+
+    def _window(self, plugin_id: str, extent: dict[str, Any]) -> list[tuple]:
+        """``History.window`` of the plugin, read incrementally: the rows kept from the last call
+        plus those stored after them, when the sample count says nothing else changed."""
+        if not extent["samples"]:
+            return self._history.window(plugin_id)
+        start = extent["last_ts"] - int(TRAINING_WINDOW_DAYS * DAY_MS)
+        rewrites = self._metrics.rewrites(plugin_id)
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._windows.get(plugin_id)
+        rows, read_at = None, now
+        if cached is not None and cached[0] and cached[2] == rewrites and now - cached[3] < WINDOW_REREAD_SECONDS:
+            kept, samples, _, read_at = cached
+            new = self._metrics.rows(plugin_id, start_ms=kept[-1][0] + 1)
+            if samples + len(new) == extent["samples"] and (new[-1][0] if new else kept[-1][0]) == extent["last_ts"]:
+                rows = kept[bisect_left(kept, (start,)) :] + new
+        if rows is None:
+            rows, read_at = self._metrics.rows(plugin_id, start_ms=start), now
+        with self._cache_lock:
+            self._windows[plugin_id] = (rows, extent["samples"], rewrites, read_at)
+            self._windows.move_to_end(plugin_id)
+            while len(self._windows) > WINDOW_CACHE_PLUGINS:
+                self._windows.popitem(last=False)
+        return rows
 
     def refresh(self, plugin_id: str, frame: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
         """Forecast every trained metric again and store it; per metric its model and 24 h peak

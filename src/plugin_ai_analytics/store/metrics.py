@@ -28,6 +28,13 @@ INTEGER_METRICS = frozenset(spec.name for spec in METRICS if spec.integer)
 class MetricRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # plugin -> how many of this process's inserts overwrote stored samples: a reader that keeps
+        # a plugin's rows (Forecasts' window) re-reads them all when this moved
+        self._rewrites: dict[str, int] = {}
+
+    def rewrites(self, plugin_id: str) -> int:
+        """How many inserts through this object merged into samples of ``plugin_id`` already stored."""
+        return self._rewrites.get(plugin_id, 0)
 
     def insert(self, plugin_id: str, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Store validated samples atomically; a (plugin, ts) already stored is merged, not duplicated.
@@ -44,6 +51,8 @@ class MetricRecords:
             conn.execute(insert_ignore(conn, t.plugins, ["plugin_id"]), [push_only_row(plugin_id, now_ms())])
             if not is_sqlite(conn):
                 merged = copy_upsert_metrics(conn, plugin_id, rows)
+                if merged:
+                    self._rewrites[plugin_id] = self._rewrites.get(plugin_id, 0) + 1
                 return len(rows) - merged, merged
             # Raw SQL: SQLAlchemy compiling an IN of 1,000 literals cost more than the count.
             stamps = [row[0] for row in rows]
@@ -53,6 +62,8 @@ class MetricRecords:
             )
             merged = int(conn.exec_driver_sql(existing, (plugin_id, stamps[0], stamps[-1], *stamps)).scalar_one())
             conn.exec_driver_sql(metrics_upsert_sql(conn), [(plugin_id, *row) for row in rows])
+        if merged:
+            self._rewrites[plugin_id] = self._rewrites.get(plugin_id, 0) + 1
         return len(rows) - merged, merged
 
     def history(
