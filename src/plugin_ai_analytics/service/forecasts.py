@@ -192,24 +192,30 @@ class Forecasts:
 
         return self._jobs.submit("train_models", plugin_id, work)
 
-    def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict] | None:
-        """The active model of a metric. Its stored text is verified against its checksum on every
-        use (a tampered model is refused, not served from memory); it is parsed and rebuilt only
-        when the checksum is not the one of the model already held."""
+    def _models_of(self, plugin_id: str) -> dict[str, tuple[TrainedForecaster, dict] | ModelIntegrityError]:
+        """Every active model of the plugin, read in one query. Each stored text is verified
+        against its checksum on every use (a tampered model is refused, not served from memory);
+        it is parsed and rebuilt only when the checksum is not the one of the model already held."""
         from ..forecast import TrainedForecaster  # start-up cost: the engines load on first use
 
         with self._cache_lock:
-            cached = self._cache.get((plugin_id, metric))
-        loaded = self._models.load_state(plugin_id, metric, known_checksum=cached[0] if cached else None)
-        if loaded is None:
-            return None
-        state, info = loaded
-        if state is None and cached:
-            return cached[1], info
-        model = TrainedForecaster.from_state(state)
-        with self._cache_lock:
-            self._cache[(plugin_id, metric)] = (info["checksum"], model)
-        return model, info
+            known = {m: self._cache[(plugin_id, m)][0] for m in FORECAST_METRICS if (plugin_id, m) in self._cache}
+        out: dict[str, tuple[TrainedForecaster, dict] | ModelIntegrityError] = {}
+        for metric, loaded in self._models.load_states(plugin_id, known).items():
+            if isinstance(loaded, ModelIntegrityError):
+                out[metric] = loaded
+                continue
+            state, info = loaded
+            with self._cache_lock:
+                cached = self._cache.get((plugin_id, metric))
+            if state is None and cached:
+                out[metric] = (cached[1], info)
+                continue
+            model = TrainedForecaster.from_state(state)
+            with self._cache_lock:
+                self._cache[(plugin_id, metric)] = (info["checksum"], model)
+            out[metric] = (model, info)
+        return out
 
     # -- prediction --------------------------------------------------------------------------
 
@@ -302,11 +308,14 @@ class Forecasts:
         made_at = now_ms()
         computed: dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]] = {}
         rows: list[tuple] = []
+        loaded = self._models_of(plugin_id) if models else {}
         for metric in models:
             if metric not in frame.columns:
                 continue
             try:
-                found = self._model(plugin_id, metric)
+                found = loaded.get(metric)
+                if isinstance(found, ModelIntegrityError):
+                    raise found
             except ModelIntegrityError as exc:
                 log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
                 computed[metric] = ForecastFailure(error=exc.message)
