@@ -205,7 +205,7 @@ SLOW_PEERS = ("statsforecast AutoARIMA (P=Q=0)", "Prophet")
 # interval tunables (they change no point forecast) then by coverage error (the largest over the
 # groups: the target holds per group), given that pool.
 POOLS: dict[str, list[str] | None] = {
-    "all": None,
+    "all": list(CANDIDATES),
     "no_forest": [c for c in CANDIDATES if c != "random_forest"],
     "cheap": [c for c in CANDIDATES if not CANDIDATES[c].expensive],
     "baselines": [c for c in CANDIDATES if CANDIDATES[c].family == "baseline"],
@@ -219,11 +219,13 @@ ENGINE_GRID: dict[str, list] = {
     "volatility_hours": [0, 6, 24],  # local-volatility normalisation window (0: off)
     "tail_scale": [1.0, 0.85],  # tail probability multiplier of the conformal ranks
 }
+# The product's defaults (forecast/_engine.py: DEFAULT_POOL, VOLATILITY_HOURS): since issue 11's
+# second pass they are what every LOCO fold chooses, the baselines pool with volatility off.
 ENGINE_DEFAULTS = {
-    "candidates": "all",
+    "candidates": "baselines",
     "selection_origins": 6,
     "calibration_origins": 20,
-    "volatility_hours": 6,
+    "volatility_hours": 0,
     "tail_scale": 1.0,
 }
 POINT_TUNABLES = ("candidates", "selection_origins")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
 
     model_retraining_interval_hours: float = Field(default=168.0, alias="MODEL_RETRAINING_INTERVAL", gt=0)
     prediction_horizon_hours: float = Field(default=24.0, alias="PREDICTION_HORIZON", gt=0, le=24 * 14)
+    # The models a forecaster is chosen from: "baselines" (default, chosen leave-one-group-out) or
+    # "all" (adds theta, MSTL, SES and the seed's RandomForest). docs/forecasting.md.
+    forecast_models: Literal["baselines", "all"] = Field(default="baselines", alias="AI_ANALYTICS_FORECAST_MODELS")
     anomaly_detection_sensitivity: float = Field(default=0.1, alias="ANOMALY_DETECTION_SENSITIVITY", gt=0, lt=0.5)
     # Operational floors (issue 10 #3): an anomaly whose every metric changed less than its floor
     # is at most Low, however unusual. CPU in points of one core; memory as a share of the

@@ -265,6 +265,8 @@ def test_public_names() -> None:
 
     assert set(forecast.__all__) == {
         "CANDIDATES",
+        "DEFAULT_POOL",
+        "MODEL_POOLS",
         "BacktestReport",
         "Forecast",
         "IntervalAdaptation",

@@ -28,6 +28,8 @@ START = pd.Timestamp("2026-03-02 00:00", tz="UTC")
 TRAINED_ON = 8 * 288  # samples given to train; predict sees 72 more
 # A pool whose winner keeps fitted parameters (what a version 2 state adds).
 POOL = ("theta", "mstl", "seasonal_naive", "naive")
+# The fixture exercises the local-volatility scaling (off by default since issue 11's second pass).
+VOLATILITY_HOURS = 6
 
 
 def series() -> pd.Series:
@@ -49,7 +51,7 @@ def frame_values(frame: pd.DataFrame) -> dict[str, list[Any]]:
 
 def make_fixture() -> dict[str, Any]:
     history = series()
-    trained = train(history.iloc[:TRAINED_ON], metric="cpu_percent", candidates=POOL)
+    trained = train(history.iloc[:TRAINED_ON], metric="cpu_percent", candidates=POOL, volatility_hours=VOLATILITY_HOURS)
     # A copy, so nothing later can change what is written.
     state = json.loads(json.dumps(trained.to_state()))
     return {"state": state, "model": trained.model, "forecast": frame_values(trained.predict(history).frame)}
@@ -81,7 +83,9 @@ def test_saved_state_predicts_as_the_code_that_saved_it(path: Path) -> None:
 
 
 def test_training_on_the_same_history_saves_the_same_state() -> None:
-    trained = train(series().iloc[:TRAINED_ON], metric="cpu_percent", candidates=POOL)
+    trained = train(
+        series().iloc[:TRAINED_ON], metric="cpu_percent", candidates=POOL, volatility_hours=VOLATILITY_HOURS
+    )
     assert json.dumps(trained.to_state()) == json.dumps(load()["state"])
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from plugin_ai_analytics.errors import ModelIntegrityError
-from plugin_ai_analytics.forecast import CANDIDATES, TrainedForecaster, _forest, _selection, train
+from plugin_ai_analytics.forecast import CANDIDATES, MODEL_POOLS, TrainedForecaster, _forest, _selection, train
 from plugin_ai_analytics.forecast._forest import Forest, forest_pipeline
 from plugin_ai_analytics.forecast._series import prepare
 from plugin_ai_analytics.forecast._stl import stl
@@ -86,11 +86,11 @@ def busy_week(seed: int = 11) -> pd.Series:
 
 def test_racing_picks_what_the_full_backtest_picks(monkeypatch: pytest.MonkeyPatch) -> None:
     series = busy_week()
-    raced = train(series, horizon=H24)
+    raced = train(series, horizon=H24, candidates=MODEL_POOLS["all"])  # racing concerns the expensive models
     origins = [s.origins for s in raced.scores.values() if s.origins is not None]
     assert min(origins) < max(origins)  # some expensive model did leave the race
     monkeypatch.setattr(_selection, "RACE_MARGIN", float("inf"))
-    full = train(series, horizon=H24)
+    full = train(series, horizon=H24, candidates=MODEL_POOLS["all"])
     assert raced.model == full.model
     assert raced.chosen == full.chosen
     assert np.array_equal(raced.calibration.upper_95, full.calibration.upper_95)

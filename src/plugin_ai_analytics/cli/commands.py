@@ -257,16 +257,21 @@ def forecast(
     metric: Annotated[
         str | None, typer.Option(help="metric name, to respect its physical range (e.g. error_rate in 0..1)")
     ] = None,
+    models: Annotated[
+        str, typer.Option(help="model pool: baselines (the service's default) or all (AI_ANALYTICS_FORECAST_MODELS)")
+    ] = "baselines",
 ) -> None:
     """Forecast the period after the last row with exactly the production engine; writes
     timestamp,forecast,lower_80,upper_80,lower_95,upper_95."""
     # loaded on use, so --help and the quick commands start fast
     from ..collect.importer import read_series
-    from ..forecast import train
+    from ..forecast import MODEL_POOLS, train
 
     try:
+        if models not in MODEL_POOLS:
+            raise ValidationError(f"--models must be one of {sorted(MODEL_POOLS)}, not {models!r}", field="models")
         series = read_series(history, timestamp_column, value_column)
-        model = train(series, horizon=_horizon(horizon), metric=metric)
+        model = train(series, horizon=_horizon(horizon), metric=metric, candidates=MODEL_POOLS[models])
         result = model.predict(series).to_frame()
     except Exception as exc:
         _fail(exc)

@@ -4,7 +4,7 @@ intervals, a JSON-safe trained state. Pure functions of the series they are give
 
 from ._adaptive import IntervalAdaptation
 from ._candidates import CANDIDATES
-from ._engine import backtest, train
+from ._engine import DEFAULT_POOL, MODEL_POOLS, backtest, train
 from ._report import BacktestReport, OriginResult
 from ._results import Forecast, ModelScore
 from ._scoring import accuracy, accuracy_from_sums, coverage, mase, seasonal_scale
@@ -13,6 +13,8 @@ from ._trained import TrainedForecaster
 
 __all__ = [
     "CANDIDATES",
+    "DEFAULT_POOL",
+    "MODEL_POOLS",
     "BacktestReport",
     "Forecast",
     "IntervalAdaptation",

@@ -117,7 +117,8 @@ class Forecasts:
     ) -> dict:
         """Train every metric with enough history; store models and a fresh forecast (``frame``:
         ``History.frame``, when the caller has read it already)."""
-        from ..forecast import seasonal_scale, train  # start-up cost: the engines load on first use, not with the CLI
+        # start-up cost: the engines load on first use, not with the CLI
+        from ..forecast import MODEL_POOLS, seasonal_scale, train
 
         started = time.perf_counter()
         if frame is None:
@@ -129,7 +130,9 @@ class Forecasts:
         for i, metric in enumerate(metrics):
             series = frame[metric].dropna()
             try:
-                model = train(series, horizon=self.horizon, metric=metric)
+                model = train(
+                    series, horizon=self.horizon, metric=metric, candidates=MODEL_POOLS[self._settings.forecast_models]
+                )
             except InsufficientData as exc:
                 skipped[metric] = exc.message
                 needed = max(needed, int(exc.details.get("needed_hours") or 0))
