@@ -131,6 +131,7 @@ def test_an_unverified_scikit_learn_fits_the_public_estimator(
     fast = fit_isolation_forest(X, **kw)
     monkeypatch.setattr(_forest_fit, "VERIFIED_SKLEARN", ())
     monkeypatch.setattr(_forest_fit, "_fell_back", False)
+    monkeypatch.setattr(_forest_fit.log, "handlers", [*_forest_fit.log.handlers, caplog.handler])  # as above
     with caplog.at_level(logging.WARNING, logger="plugin_ai_analytics.anomaly"):
         public = fit_isolation_forest(X, **kw)
     assert isinstance(public, IsolationForest)

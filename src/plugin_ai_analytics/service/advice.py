@@ -4,13 +4,16 @@ keep each finding as one suggestion record, updated in place when it is found ag
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..logs import log_event
 from ..schemas import AdviceRun, SkippedAnalysis, Suggestion, SuggestionHistory, SuggestionReport
 from ..store import PluginRecords, SuggestionRecords
 from ..times import ms_to_iso, now_ms
 from .history import History
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Advice", "public_suggestion"]
 
@@ -21,15 +24,17 @@ class Advice:
         self._suggestions = suggestions
         self._plugins = plugins
 
-    def suggest(self, plugin_id: str) -> SuggestionReport:
-        """Analyse the plugin's own history; every suggestion carries its evidence and numbers.
+    def suggest(self, plugin_id: str, frame: pd.DataFrame | None = None) -> SuggestionReport:
+        """Analyse the plugin's own history (``frame``: ``History.frame`` read already by the
+        caller); every suggestion carries its evidence and numbers.
 
         A finding already on record is updated in place, so history never repeats itself.
         """
         from ..advise import PluginContext, analyse_with_report  # start-up cost: the engines load on first use
 
         plugin = self._plugins.require(plugin_id)
-        frame = self._history.frame(plugin_id)
+        if frame is None:
+            frame = self._history.frame(plugin_id)
         # CPU advice needs the plugin's own allocation; the host's core count is not it.
         context = PluginContext(
             memory_limit_mb=plugin["memory_limit_mb"], cpu_limit_percent=plugin["cpu_limit_percent"]

@@ -28,7 +28,7 @@ from .advice import Advice
 from .alert_changes import listen_for_alerts
 from .detection import Detection
 from .forecasts import Forecasts
-from .history import History
+from .history import History, frame_of
 
 __all__ = ["BATCH_ANALYSES", "Analysts", "analyse_plugin", "run_batch", "shared_detection"]
 
@@ -41,6 +41,7 @@ class Analysts:
     """The parts that analyse one plugin: what a batch worker needs, and nothing more."""
 
     store: Store
+    history: History
     forecasts: Forecasts
     detection: Detection
     advice: Advice
@@ -70,7 +71,7 @@ class Analysts:
         )
         advice = Advice(history=history, suggestions=store.suggestions, plugins=store.plugins)
         listen_for_alerts(store)  # the events this worker stores raise their alerts in the same transaction
-        return cls(store=store, forecasts=forecasts, detection=detection, advice=advice)
+        return cls(store=store, history=history, forecasts=forecasts, detection=detection, advice=advice)
 
 
 def shared_detection(settings: Settings, store: Store) -> Callable[[str], AbstractContextManager[None]] | None:
@@ -85,18 +86,24 @@ def analyse_plugin(analysts: Analysts, plugin_id: str, analyses: Sequence[str], 
     started = time.perf_counter()
     result: dict[str, Any] = {"ok": True}
     try:
+        rows: list[tuple] | None = None
+        frame = None
+        if set(BATCH_ANALYSES) & set(analyses):
+            # One read of the plugin's window for every analysis of this pass.
+            rows = analysts.history.window(plugin_id)
+            frame = frame_of(rows)
         if "train" in analyses:
             if retrain or not analysts.store.models.active(plugin_id):
-                trained = analysts.forecasts.train_now(plugin_id, predict_after=False)
+                trained = analysts.forecasts.train_now(plugin_id, predict_after=False, frame=frame)
                 result["trained"] = sorted(trained["trained"])
         if "forecast" in analyses:
-            result["forecast"] = analysts.forecasts.refresh(plugin_id)
+            result["forecast"] = analysts.forecasts.refresh(plugin_id, frame)
         if "detect" in analyses:
-            status = analysts.detection.detect_now(plugin_id)
+            status = analysts.detection.detect_now(plugin_id, rows)
             result["anomaly_status"] = status.status
             result["open_anomalies"] = len(status.open_anomalies)
         if "suggest" in analyses:
-            result["suggestions"] = [s.finding for s in analysts.advice.suggest(plugin_id).suggestions]
+            result["suggestions"] = [s.finding for s in analysts.advice.suggest(plugin_id, frame).suggestions]
     except AnalyticsError as exc:
         result = {"ok": False, "error": exc.message, "partial": result}
     except Exception as exc:  # one plugin's crash is its own result, not the batch's end
@@ -126,7 +133,7 @@ def _work(plugin_id: str, analyses: tuple[str, ...], retrain: bool) -> tuple[str
     assert _worker is not None, "worker not initialised"
     result = analyse_plugin(_worker, plugin_id, analyses, retrain)
     if "detect" in analyses:
-        _worker.detection.flush_states()
+        _worker.detection.flush_states(force=False)  # a state not due is replayed next time
         _worker.detection.forget(plugin_id)  # keep worker memory flat over thousands of plugins
     return plugin_id, result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 

@@ -13,8 +13,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +23,8 @@ from ..errors import ModelIntegrityError, ValidationError
 from ..logs import log_event
 from ..schemas import AnomalyEvent, DetectionResult
 from ..store import AnomalyRecords, DetectorStates, MetricRecords, PluginRecords
-from .detection_records import event_row as _event_row
-from .detection_records import public_event
-from .detection_records import verdict_summary as _verdict_summary
+from .anomaly_rows import EventViews, event_row, public_event, verdict_summary
+from .detection_shared import AcrossProcesses
 
 if TYPE_CHECKING:
     from ..anomaly import PluginContext, PluginDetector, Verdict
@@ -42,14 +41,30 @@ WARM_FROM_SAMPLES = 4032
 SCORED_BACKLOG_SECONDS = 24 * 3600
 # Batches up to this size are scored inside the request that brought them.
 SYNC_BATCH_LIMIT = 100
-# Persist a plugin's detector state at most this often (and at shutdown).
+# Dirty detector states are considered for saving this often (and saved at shutdown).
 STATE_FLUSH_SECONDS = 30.0
+# A detector's state (~0.6-0.8 MB of JSON for seven metrics) is saved once this many samples were
+# scored since it was last saved, or once its unsaved scoring is this old; not after every batch.
+# What a restart loses is replayed from the metrics table: a loaded state scores every stored
+# sample after its last one, with the same verdicts and events (upserted by id, so nothing doubles).
+# A learnt baseline and operator feedback are saved at once (neither is cheap to redo).
+STATE_SAVE_SAMPLES = 48
+STATE_SAVE_SECONDS = 300.0
+# The background worker scores a backlog this many samples at a time, releasing the plugin's lock
+# in between (a small push of that plugin is scored in its request meanwhile).
+WORKER_CHUNK = 250
+# While pushes keep arriving (one within PUSH_QUIET_SECONDS), the worker waits before its next
+# chunk, at most WORKER_MAX_DEFER_SECONDS: a burst of large pushes is stored first and scored
+# when it ends, instead of sharing the interpreter with it sample by sample (the worker's
+# scoring had half of it and halved ingestion); the deferral bound keeps detection moving.
+PUSH_QUIET_SECONDS = 0.05
+WORKER_MAX_DEFER_SECONDS = 1.0
 # A plugin's limits are re-read this often at most (a change made through this process is seen
 # at once; one made through another API replica within this time).
 CONTEXT_REFRESH_SECONDS = 60.0
 
 
-class Detection:
+class Detection(AcrossProcesses, EventViews):
     def __init__(
         self,
         *,
@@ -76,8 +91,12 @@ class Detection:
         self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._dirty: set[str] = set()
+        self._unsaved: dict[str, int] = {}  # samples scored since the state was saved or loaded
+        self._saved_at: dict[str, float] = {}  # time.monotonic() of that save or load
+        self._must_save: set[str] = set()
         self._pending: set[str] = set()
         self._wake = threading.Event()
+        self._last_push = 0.0  # time.monotonic() of the newest on_stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Set once the worker's start-up import is done: until then it holds the interpreter lock
@@ -123,11 +142,11 @@ class Detection:
                 if self._stop.is_set():  # shutting down: what is left is read from the store next time
                     break
                 try:
-                    self.process(plugin_id)
+                    self._catch_up(plugin_id)
                 except Exception as exc:  # one plugin's failure must not stop detection for the rest
                     log_event(logging.ERROR, "detect_anomalies", f"detection failed: {exc!r}", plugin=plugin_id)
             if time.monotonic() - last_flush >= STATE_FLUSH_SECONDS:
-                self.flush_states()
+                self.flush_states(force=False)
                 last_flush = time.monotonic()
 
     # -- feeding -----------------------------------------------------------------------------
@@ -136,10 +155,11 @@ class Detection:
         """Called after ``rows`` (``METRIC_COLUMNS`` tuples, sorted) were committed: a small batch
         of a plugin whose detector is loaded is scored now, from the batch itself; the rest is
         handed to the worker, which reads what is new from the store."""
+        self._last_push = time.monotonic()
         with self.serialised(plugin_id):
             if len(rows) <= SYNC_BATCH_LIMIT and plugin_id in self._detectors:
                 verdicts = self._score_batch(plugin_id, rows)
-                return _verdict_summary(verdicts)
+                return verdict_summary(verdicts)
         with self._registry_lock:
             self._pending.add(plugin_id)
         self._wake.set()
@@ -198,17 +218,61 @@ class Detection:
         if detector is None:
             detector = PluginDetector(sensitivity=self._sensitivity)
         self._detectors[plugin_id] = detector
+        self._unsaved[plugin_id] = 0
+        self._saved_at[plugin_id] = time.monotonic()
         return detector
 
-    def process(self, plugin_id: str) -> list[Verdict]:
-        """Score every stored sample newer than what the plugin's detector has seen."""
+    def _catch_up(self, plugin_id: str) -> None:
+        """The worker's pass over one plugin: ``WORKER_CHUNK`` samples per turn of the plugin's lock,
+        each turn after pushes paused (or ``WORKER_MAX_DEFER_SECONDS``)."""
+        while not self._stop.is_set():
+            deadline = time.monotonic() + WORKER_MAX_DEFER_SECONDS
+            while time.monotonic() - self._last_push < PUSH_QUIET_SECONDS and time.monotonic() < deadline:
+                time.sleep(PUSH_QUIET_SECONDS / 2)
+            started = time.perf_counter()
+            with self._lock(plugin_id):
+                scored = self._process_locked(plugin_id, started, max_rows=WORKER_CHUNK)
+            if len(scored) < WORKER_CHUNK:
+                return
+
+    def process(self, plugin_id: str, recent: Sequence[tuple] | None = None) -> list[Verdict]:
+        """Score every stored sample newer than what the plugin's detector has seen. ``recent``:
+        the plugin's newest stored rows (``METRIC_COLUMNS`` tuples, oldest first, up to its
+        newest sample) as the caller read them already; used instead of reading the store again
+        when they reach back to the detector's last sample."""
         started = time.perf_counter()
         with self.serialised(plugin_id), self._lock(plugin_id):
-            return self._process_locked(plugin_id, started)
+            return self._process_locked(plugin_id, started, recent=recent)
 
-    def _process_locked(self, plugin_id: str, started: float) -> list[Verdict]:
+    def _process_locked(
+        self,
+        plugin_id: str,
+        started: float,
+        *,
+        max_rows: int | None = None,
+        recent: Sequence[tuple] | None = None,
+    ) -> list[Verdict]:
+        """Score what is new (the first ``max_rows`` samples of it, if given)."""
         detector = self._detector(plugin_id)
         learnt = False
+        if recent and max_rows is None:
+            if detector.last_timestamp is None and len(recent) >= WARM_FROM_SAMPLES:
+                # the newest WARM_FROM_SAMPLES stored samples are the newest of ``recent``
+                learnt = self._learn_backlog(plugin_id, detector, 0, rows=recent[-WARM_FROM_SAMPLES:])
+            last = detector.last_timestamp
+            if last is not None and recent[0][0] <= int(last.timestamp() * 1000):
+                # Everything stored after the detector's last sample is in ``recent``: no second read.
+                last_ms = int(last.timestamp() * 1000)
+                events: dict[str, dict[str, Any]] = {}
+                verdicts = self._score_rows(
+                    plugin_id, detector, [r for r in recent if r[0] > last_ms], events, learnt=learnt
+                )
+                self._anomalies.upsert(plugin_id, list(events.values()))
+                if learnt:
+                    self._dirty.add(plugin_id)
+                    self._must_save.add(plugin_id)
+                self.processing_ms.append((time.perf_counter() - started) * 1000)
+                return verdicts
         start_ms = 0
         if detector.last_timestamp is None:
             # fewer samples than WARM_FROM_SAMPLES: learn from all of them
@@ -218,13 +282,16 @@ class Detection:
             start_ms = int(detector.last_timestamp.timestamp() * 1000) + 1
         verdicts: list[Verdict] = []
         events: dict[str, dict[str, Any]] = {}  # stored once, whatever the number of chunks
-        for chunk in self._metrics.chunks(plugin_id, start_ms=start_ms, chunk=1000):
+        for chunk in self._metrics.chunks(plugin_id, start_ms=start_ms, chunk=min(1000, max_rows or 1000)):
             if self._stop.is_set():
                 break  # shutting down: the rest is scored after the restart, from the saved state
             verdicts.extend(self._score_rows(plugin_id, detector, chunk, events, learnt=learnt))
+            if max_rows is not None and len(verdicts) >= max_rows:
+                break
         self._anomalies.upsert(plugin_id, list(events.values()))
         if learnt:
             self._dirty.add(plugin_id)
+            self._must_save.add(plugin_id)
         self.processing_ms.append((time.perf_counter() - started) * 1000)
         return verdicts
 
@@ -251,7 +318,7 @@ class Detection:
 
         def judged(verdict: Verdict) -> None:
             if verdict.event is not None:
-                events[verdict.event.event_id] = _event_row(verdict.event)
+                events[verdict.event.event_id] = event_row(verdict.event)
             if verdict.alert:
                 event = verdict.event
                 level = logging.WARNING if event.severity.value == "High" else logging.INFO
@@ -270,16 +337,20 @@ class Detection:
             self.last_scores[plugin_id] = (float(verdicts[-1].score), dict(verdicts[-1].metric_scores))
         if verdicts or learnt:
             self._dirty.add(plugin_id)
+            self._unsaved[plugin_id] = self._unsaved.get(plugin_id, 0) + len(verdicts)
         return verdicts
 
-    def _learn_backlog(self, plugin_id: str, detector: PluginDetector, start_ms: int) -> bool:
+    def _learn_backlog(
+        self, plugin_id: str, detector: PluginDetector, start_ms: int, *, rows: Sequence[tuple] | None = None
+    ) -> bool:
         """A fresh detector learns the stored backlog up to its newest 24 hours in one pass.
 
         Returns whether it did; a backlog too short to pass warm-up is left to be streamed.
         """
         if detector.samples:
             return False
-        rows = self._metrics.rows(plugin_id, start_ms=start_ms)
+        if rows is None:
+            rows = self._metrics.rows(plugin_id, start_ms=start_ms)
         if not rows:
             return False
         cutoff = rows[-1][0] - SCORED_BACKLOG_SECONDS * 1000
@@ -291,76 +362,43 @@ class Detection:
         detector.learn_history(times, metrics)
         return True
 
-    def flush_states(self) -> None:
+    def flush_states(self, *, force: bool = True) -> None:
+        """Save changed detector states: all of them (``force``: shutdown, feedback), or only those
+        due by ``STATE_SAVE_SAMPLES`` / ``STATE_SAVE_SECONDS`` (or holding a new baseline or feedback)."""
         if self._shared is not None:
             return  # shared: every state is saved before its plugin's lock is released
+        now = time.monotonic()
         for plugin_id in list(self._dirty):
             detector = self._detectors.get(plugin_id)
             if detector is None:
                 continue
+            due = (
+                force
+                or plugin_id in self._must_save
+                or self._unsaved.get(plugin_id, 0) >= STATE_SAVE_SAMPLES
+                or now - self._saved_at.get(plugin_id, now) >= STATE_SAVE_SECONDS
+            )
+            if not due:
+                continue
             with self._lock(plugin_id):
                 self._dirty.discard(plugin_id)
+                self._must_save.discard(plugin_id)
                 last = detector.last_timestamp
                 self._states.save(plugin_id, detector.to_state(), int(last.timestamp() * 1000) if last else None)
+                self._unsaved[plugin_id] = 0
+                self._saved_at[plugin_id] = time.monotonic()
 
     def forget(self, plugin_id: str) -> None:
+        """Drop the plugin's detector from memory, unsaved scoring included (replayed from the
+        metrics table when it is loaded again)."""
         with self._lock(plugin_id):
             self._detectors.pop(plugin_id, None)
             self._versions.pop(plugin_id, None)
             self._dirty.discard(plugin_id)
+            self._must_save.discard(plugin_id)
+            self._unsaved.pop(plugin_id, None)
+            self._saved_at.pop(plugin_id, None)
         self.limits_changed(plugin_id)
-
-    # -- several processes -------------------------------------------------------------------
-
-    @contextmanager
-    def serialised(self, plugin_id: str) -> Iterator[None]:
-        """Score ``plugin_id`` inside this block only. Shared (several processes): hold the
-        plugin's lock across processes, with the detector as last saved by any of them, and save
-        it before the lock goes, so two processes never score the same samples twice or out of
-        order. Alone: nothing to do. Re-entered by the same thread, the outer block covers it."""
-        holding = self._holding.__dict__.setdefault("plugins", set())
-        if self._shared is None or plugin_id in holding:
-            yield
-            return
-        with self._shared(plugin_id):
-            holding.add(plugin_id)
-            try:
-                self._refresh(plugin_id)
-                yield
-                self._save(plugin_id)
-            except BaseException:
-                # what this process holds may be ahead of what was saved: read it again next time
-                with self._lock(plugin_id):
-                    self._detectors.pop(plugin_id, None)
-                    self._versions.pop(plugin_id, None)
-                    self._dirty.discard(plugin_id)
-                raise
-            finally:
-                holding.discard(plugin_id)
-
-    def _refresh(self, plugin_id: str) -> None:
-        """Drop the detector held in memory if another process saved one since (its version, the
-        checksum of the saved state, changed); load the saved one, so a push is scored in its
-        request whichever replica it reaches."""
-        version = self._states.version(plugin_id)
-        with self._lock(plugin_id):
-            if plugin_id in self._detectors and plugin_id in self._versions and self._versions[plugin_id] == version:
-                return
-            self._detectors.pop(plugin_id, None)
-            self._dirty.discard(plugin_id)
-            self._versions[plugin_id] = version
-            if version is not None:
-                self._detector(plugin_id)
-
-    def _save(self, plugin_id: str) -> None:
-        with self._lock(plugin_id):
-            detector = self._detectors.get(plugin_id)
-            if plugin_id not in self._dirty or detector is None:
-                return
-            self._dirty.discard(plugin_id)
-            last = detector.last_timestamp
-            self._states.save(plugin_id, detector.to_state(), int(last.timestamp() * 1000) if last else None)
-            self._versions[plugin_id] = self._states.version(plugin_id)
 
     # -- what the detector is told about a plugin ---------------------------------------------
 
@@ -392,11 +430,12 @@ class Detection:
 
     # -- what the faces ask ------------------------------------------------------------------
 
-    def detect_now(self, plugin_id: str) -> DetectionResult:
-        """Bring the plugin's detector up to date and report where it stands."""
+    def detect_now(self, plugin_id: str, recent: Sequence[tuple] | None = None) -> DetectionResult:
+        """Bring the plugin's detector up to date and report where it stands (``recent``: as
+        for ``process``)."""
         self._plugins.require(plugin_id)
         with self.serialised(plugin_id):
-            verdicts = self.process(plugin_id)
+            verdicts = self.process(plugin_id, recent)
             detector = self._detector(plugin_id)
         open_events = self.history(plugin_id, state="open", limit=100)
         last = verdicts[-1] if verdicts else None
@@ -416,35 +455,6 @@ class Detection:
             open_anomalies=open_events,
         )
 
-    def history(
-        self,
-        plugin_id: str,
-        *,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        severity: str | None = None,
-        state: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[AnomalyEvent]:
-        """Events still going on at or after ``start_ms`` and started before ``end_ms``, newest first."""
-        if severity is not None and severity not in ("High", "Medium", "Low"):
-            raise ValidationError("severity must be High, Medium or Low", field="severity")
-        if state is not None and state not in ("open", "closed", "suppressed"):
-            raise ValidationError("state must be open, closed or suppressed", field="state")
-        if not 1 <= limit <= 1000:
-            raise ValidationError("limit must be between 1 and 1000", field="limit")
-        rows = self._anomalies.find(
-            plugin_id,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            severity=severity,
-            state=state,
-            limit=limit,
-            offset=offset,
-        )
-        return [public_event(r) for r in rows]
-
     def feedback(self, plugin_id: str, event_id: str, label: str) -> AnomalyEvent:
         """Operator verdict: a false alarm suppresses later events of the same shape for this plugin."""
         if label not in ("false_alarm", "confirmed"):
@@ -456,6 +466,7 @@ class Detection:
         with self.serialised(plugin_id), self._lock(plugin_id):
             self._detector(plugin_id).record_feedback(shape, label)  # type: ignore[arg-type]
             self._dirty.add(plugin_id)
+            self._must_save.add(plugin_id)
         self._anomalies.set_feedback(plugin_id, event_id, label)
         self.flush_states()
         log_event(logging.INFO, "anomaly_feedback", f"marked {label}", plugin=plugin_id, event=event_id)

@@ -22,9 +22,7 @@ from ..jobs.executor import JobRunner
 from ..jobs.inprocess import InProcessExecutor
 from ..jobs.scheduler import Scheduler
 from ..logs import configure_logging, log_event
-from ..ops.backup import create_backup, restore_backup, write_configuration
 from ..ops.export import export_stream
-from ..ops.retention import apply_retention
 from ..schemas import (
     AnalyticsSummary,
     AnomalyEvent,
@@ -50,13 +48,14 @@ from ..security.masking import mask
 from ..security.outbound import Allowlist
 from ..security.tokens import Tokens
 from ..store import Store
-from ..times import ms_to_iso, now_ms, to_ms
+from ..times import ms_to_iso, to_ms
 from .advice import Advice
 from .alerting import Alerting
 from .batch import BATCH_ANALYSES, shared_detection
 from .detection import Detection
 from .exposition import Exposition
 from .facade_alerting import AlertingCalls
+from .facade_operations import OperationsCalls
 from .forecasts import Forecasts
 from .health import Health
 from .history import History
@@ -78,7 +77,7 @@ __all__ = ["AnalyticsService"]
 REGISTRY_FOLLOW_SECONDS = 10.0
 
 
-class AnalyticsService(AlertingCalls):
+class AnalyticsService(AlertingCalls, OperationsCalls):
     """Everything the product does, behind one object. Create, ``start()``, use, ``close()``."""
 
     def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
@@ -253,38 +252,6 @@ class AnalyticsService(AlertingCalls):
         self.writer.close()
         self.detection.stop()
         self.store.close()
-
-    def apply_retention(self) -> dict[str, int]:
-        """Delete what is past retention, in bounded batches; audited, and reported in system-status."""
-        started = now_ms()
-        deleted = apply_retention(self.store.expiry, self.settings, started)
-        self.audit.record("system", "retention", details={**deleted, "took_ms": now_ms() - started})
-        return deleted
-
-    def backup(self, actor: str = "local") -> Path:
-        """A consistent snapshot of the database with its manifest, rotated; audited."""
-        folder = create_backup(self.store, self.settings.effective_backup_dir, keep=self.settings.backup_keep)
-        self.audit.record(actor, "backup", details={"folder": folder.name})
-        return folder
-
-    def _backup_configuration(self) -> None:
-        try:
-            write_configuration(self.store.plugins.sealed(), self.settings.effective_backup_dir)
-        except OSError as exc:  # the change itself has happened; a missed copy is logged, not raised
-            log_event(logging.ERROR, "backup", f"configuration backup not written: {exc}")
-
-    def restore(self, folder: Path, actor: str = "local") -> dict[str, Any]:
-        """Replace the database with a verified backup (the service must not be running)."""
-        manifest = restore_backup(self.store, folder)
-        self.audit.record(actor, "restore", details={"folder": folder.name, "created_at": manifest["created_at"]})
-        return manifest
-
-    def reencrypt_secrets(self) -> int:
-        """Re-encrypt every stored secret with the newest key (``keys rotate``); audited."""
-        plugins = self.store.plugins.reseal(self.secrets.rotate)
-        contact_points = self.store.alert_config.reseal(self.secrets.rotate)
-        self.audit.record("local", "keys_rotate", details={"plugins": plugins, "contact_points": contact_points})
-        return plugins + contact_points
 
     # -- ingestion and the registry ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from ..store import (
     PredictionRecords,
 )
 from ..times import DAY_MS, iso_many, ms_to_iso, now_ms
-from .history import TRAINING_WINDOW_DAYS, History
+from .history import TRAINING_WINDOW_DAYS, History, frame_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,12 @@ if TYPE_CHECKING:
 __all__ = ["Forecasts"]
 
 FORECAST_CACHE_PLUGINS = 64
+# Predict keeps the rows of this many plugins' windows and reads only what is newer than them
+# (one new sample: one row instead of four weeks of them); a window is read whole again after
+# WINDOW_REREAD_SECONDS, or at once when the samples it holds changed (a merge through this
+# process, retention, a backfill).
+WINDOW_CACHE_PLUGINS = 16
+WINDOW_REREAD_SECONDS = 600.0
 # The engine calls the point forecast "forecast"; a stored or served point calls it "value".
 _ENGINE_COLUMN = {"value": "forecast"}
 _POINT_KEYS = ("timestamp", *FORECAST_POINT_FIELDS)
@@ -77,6 +84,8 @@ class Forecasts:
         # plugin → (what its last forecast was made from, that forecast): served while unchanged.
         # Bounded (least recently used out): a forecast is ~0.5 MB and there may be thousands.
         self._basis: OrderedDict[str, tuple[tuple[Any, ...], PluginForecast]] = OrderedDict()
+        # plugin -> (window rows, the plugin's sample count they go with, rewrites, monotonic read time)
+        self._windows: OrderedDict[str, tuple[list[tuple], int, int, float]] = OrderedDict()
         # (plugin, metric) -> (when, why) of the newest forecast that could not be made; a forecast
         # that could clears it (alerting reads it: a prediction that failed)
         self.failures: dict[tuple[str, str], tuple[int, str]] = {}
@@ -98,13 +107,22 @@ class Forecasts:
 
     # -- training ----------------------------------------------------------------------------
 
-    def train_now(self, plugin_id: str, progress: Progress | None = None, *, predict_after: bool = True) -> dict:
-        """Train every metric with enough history; store models and a fresh forecast."""
+    def train_now(
+        self,
+        plugin_id: str,
+        progress: Progress | None = None,
+        *,
+        predict_after: bool = True,
+        frame: pd.DataFrame | None = None,
+    ) -> dict:
+        """Train every metric with enough history; store models and a fresh forecast (``frame``:
+        ``History.frame``, when the caller has read it already)."""
         # start-up cost: the engines load on first use, not with the CLI
         from ..forecast import MODEL_POOLS, seasonal_scale, train
 
         started = time.perf_counter()
-        frame = self._history.frame(plugin_id)
+        if frame is None:
+            frame = self._history.frame(plugin_id)
         trained: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         metrics = [m for m in FORECAST_METRICS if m in frame.columns and frame[m].notna().any()]
@@ -177,24 +195,30 @@ class Forecasts:
         """What a training job runs, in whichever process the executor chose."""
         return self.train_now(plugin_id, progress)
 
-    def _model(self, plugin_id: str, metric: str) -> tuple[TrainedForecaster, dict] | None:
-        """The active model of a metric. Its stored text is verified against its checksum on every
-        use (a tampered model is refused, not served from memory); it is parsed and rebuilt only
-        when the checksum is not the one of the model already held."""
+    def _models_of(self, plugin_id: str) -> dict[str, tuple[TrainedForecaster, dict] | ModelIntegrityError]:
+        """Every active model of the plugin, read in one query. Each stored text is verified
+        against its checksum on every use (a tampered model is refused, not served from memory);
+        it is parsed and rebuilt only when the checksum is not the one of the model already held."""
         from ..forecast import TrainedForecaster  # start-up cost: the engines load on first use
 
         with self._cache_lock:
-            cached = self._cache.get((plugin_id, metric))
-        loaded = self._models.load_state(plugin_id, metric, known_checksum=cached[0] if cached else None)
-        if loaded is None:
-            return None
-        state, info = loaded
-        if state is None and cached:
-            return cached[1], info
-        model = TrainedForecaster.from_state(state)
-        with self._cache_lock:
-            self._cache[(plugin_id, metric)] = (info["checksum"], model)
-        return model, info
+            known = {m: self._cache[(plugin_id, m)][0] for m in FORECAST_METRICS if (plugin_id, m) in self._cache}
+        out: dict[str, tuple[TrainedForecaster, dict] | ModelIntegrityError] = {}
+        for metric, loaded in self._models.load_states(plugin_id, known).items():
+            if isinstance(loaded, ModelIntegrityError):
+                out[metric] = loaded
+                continue
+            state, info = loaded
+            with self._cache_lock:
+                cached = self._cache.get((plugin_id, metric))
+            if state is None and cached:
+                out[metric] = (cached[1], info)
+                continue
+            model = TrainedForecaster.from_state(state)
+            with self._cache_lock:
+                self._cache[(plugin_id, metric)] = (info["checksum"], model)
+            out[metric] = (model, info)
+        return out
 
     # -- prediction --------------------------------------------------------------------------
 
@@ -223,7 +247,7 @@ class Forecasts:
             if models and cached is not None and cached[0] == basis:
                 self._basis.move_to_end(plugin_id)
                 return cached[1]
-        made_at, computed = self._compute(plugin_id, models)
+        made_at, computed = self._compute(plugin_id, models, frame_of(self._window(plugin_id, extent)))
         out: dict[str, MetricForecast | ForecastFailure] = {}
         for metric, entry in computed.items():
             if isinstance(entry, ForecastFailure):
@@ -268,11 +292,37 @@ class Forecasts:
             training=training,
         )
 
-    def refresh(self, plugin_id: str) -> dict[str, dict[str, Any]]:
+    def _window(self, plugin_id: str, extent: dict[str, Any]) -> list[tuple]:
+        """``History.window`` of the plugin, read incrementally: the rows kept from the last call
+        plus those stored after them, when the sample count says nothing else changed."""
+        if not extent["samples"]:
+            return self._history.window(plugin_id)
+        start = extent["last_ts"] - int(TRAINING_WINDOW_DAYS * DAY_MS)
+        rewrites = self._metrics.rewrites(plugin_id)
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._windows.get(plugin_id)
+        rows, read_at = None, now
+        if cached is not None and cached[0] and cached[2] == rewrites and now - cached[3] < WINDOW_REREAD_SECONDS:
+            kept, samples, _, read_at = cached
+            new = self._metrics.rows(plugin_id, start_ms=kept[-1][0] + 1)
+            if samples + len(new) == extent["samples"] and (new[-1][0] if new else kept[-1][0]) == extent["last_ts"]:
+                rows = kept[bisect_left(kept, (start,)) :] + new
+        if rows is None:
+            rows, read_at = self._metrics.rows(plugin_id, start_ms=start), now
+        with self._cache_lock:
+            self._windows[plugin_id] = (rows, extent["samples"], rewrites, read_at)
+            self._windows.move_to_end(plugin_id)
+            while len(self._windows) > WINDOW_CACHE_PLUGINS:
+                self._windows.popitem(last=False)
+        return rows
+
+    def refresh(self, plugin_id: str, frame: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
         """Forecast every trained metric again and store it; per metric its model and 24 h peak
-        (batch analysis: nothing is built for a client)."""
+        (batch analysis: nothing is built for a client). ``frame``: ``History.frame`` of the
+        ``TRAINING_WINDOW_DAYS``, when the caller has read it already."""
         models = {m["metric"]: m for m in self._models.active(plugin_id)}
-        _, computed = self._compute(plugin_id, models)
+        _, computed = self._compute(plugin_id, models, frame)
         return {
             metric: {"peak_24h": max(entry[3][0]), "model": entry[0]}
             for metric, entry in computed.items()
@@ -280,22 +330,26 @@ class Forecasts:
         }
 
     def _compute(
-        self, plugin_id: str, models: dict[str, dict[str, Any]]
+        self, plugin_id: str, models: dict[str, dict[str, Any]], frame: pd.DataFrame | None = None
     ) -> tuple[int, dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]]]:
         """Run each metric's model on the newest history and store the points; per metric the
         model, its version, the target times and the ``FORECAST_POINT_FIELDS`` columns."""
 
-        frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
+        if frame is None:
+            frame = self._history.frame(plugin_id, days=TRAINING_WINDOW_DAYS)
         limits = self._upper_limits(plugin_id)
         adapted = self.interval_adaptation(plugin_id)
         made_at = now_ms()
         computed: dict[str, ForecastFailure | tuple[str, int, list[int], list[list]]] = {}
         rows: list[tuple] = []
+        loaded = self._models_of(plugin_id) if models else {}
         for metric in models:
             if metric not in frame.columns:
                 continue
             try:
-                found = self._model(plugin_id, metric)
+                found = loaded.get(metric)
+                if isinstance(found, ModelIntegrityError):
+                    raise found
             except ModelIntegrityError as exc:
                 log_event(logging.ERROR, "predict", exc.message, plugin=plugin_id)
                 computed[metric] = ForecastFailure(error=exc.message)

@@ -88,8 +88,14 @@ class History:
     def frame(self, plugin_id: str, *, days: float = TRAINING_WINDOW_DAYS) -> pd.DataFrame:
         """The plugin's newest ``days`` of samples as a frame indexed by UTC time (one column per
         metric); empty for a registered plugin without samples, ``NotFound`` for an unknown one."""
+        return frame_of(self.window(plugin_id, days=days))
+
+    def window(self, plugin_id: str, *, days: float = TRAINING_WINDOW_DAYS) -> list[tuple]:
+        """The rows behind ``frame`` (``METRIC_COLUMNS`` tuples, oldest first): read once, they can
+        feed every analysis of a pass (batch analysis shares them between forecast, detect and
+        suggest)."""
         extent = self._metrics.extent(plugin_id)
         if not extent["samples"]:
             self._plugins.require(plugin_id)
-            return frame_of([])
-        return frame_of(self._metrics.rows(plugin_id, start_ms=extent["last_ts"] - int(days * DAY_MS)))
+            return []
+        return self._metrics.rows(plugin_id, start_ms=extent["last_ts"] - int(days * DAY_MS))

@@ -64,30 +64,42 @@ class ModelRecords:
         with self._engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def load_state(
-        self, plugin_id: str, metric: str, *, known_checksum: str | None = None
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
-        """The active model's state and its info (``checksum`` included), after verifying the
-        stored text against its checksum; a mismatch is refused. When the verified checksum is
-        ``known_checksum`` (a model the caller holds already) the state is not parsed: None."""
+    def load_states(
+        self, plugin_id: str, known_checksums: dict[str, str]
+    ) -> dict[str, tuple[dict[str, Any] | None, dict[str, Any]] | ModelIntegrityError]:
+        """Every active model of the plugin in one query: per metric its state and info
+        (``checksum`` included) after verifying the stored text against its checksum (the state
+        is None, not parsed, when the checksum is ``known_checksums``' one: a model the caller holds
+        already), or the ``ModelIntegrityError`` that refuses it (one bad model hides no other)."""
         m = t.models.c
-        q = select(t.models).where(m.plugin_id == plugin_id, m.metric == metric, m.active.is_(True))
+        q = select(t.models).where(m.plugin_id == plugin_id, m.active.is_(True))
         with self._engine.connect() as conn:
-            row = conn.execute(q).mappings().first()
-        if row is None:
-            return None
-        if sha256_hex(row["state"]) != row["checksum"]:
-            raise ModelIntegrityError(
-                f"stored model {plugin_id}/{metric} v{row['version']} fails its checksum: refused (retrain it)",
-                plugin_id=plugin_id,
-                metric=metric,
-            )
-        info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
-        info["checksum"] = row["checksum"]
-        if known_checksum is not None and known_checksum == row["checksum"]:
-            return None, info
-        try:
-            state = json.loads(row["state"])
-        except ValueError:
-            raise ModelIntegrityError(f"stored model {plugin_id}/{metric} is not valid JSON: refused") from None
-        return state, info
+            rows = conn.execute(q).mappings().all()
+        out: dict[str, tuple[dict[str, Any] | None, dict[str, Any]] | ModelIntegrityError] = {}
+        for row in rows:
+            try:
+                out[row["metric"]] = _checked(plugin_id, row["metric"], row, known_checksums.get(row["metric"]))
+            except ModelIntegrityError as exc:
+                out[row["metric"]] = exc
+        return out
+
+
+def _checked(
+    plugin_id: str, metric: str, row: Any, known_checksum: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """A stored model row verified against its checksum; parsed unless ``known_checksum`` is its own."""
+    if sha256_hex(row["state"]) != row["checksum"]:
+        raise ModelIntegrityError(
+            f"stored model {plugin_id}/{metric} v{row['version']} fails its checksum: refused (retrain it)",
+            plugin_id=plugin_id,
+            metric=metric,
+        )
+    info = {k: row[k] for k in ("version", "model_name", "trained_at", "data_from", "data_to", "quality")}
+    info["checksum"] = row["checksum"]
+    if known_checksum is not None and known_checksum == row["checksum"]:
+        return None, info
+    try:
+        state = json.loads(row["state"])
+    except ValueError:
+        raise ModelIntegrityError(f"stored model {plugin_id}/{metric} is not valid JSON: refused") from None
+    return state, info

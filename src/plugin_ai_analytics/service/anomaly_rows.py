@@ -1,17 +1,20 @@
-"""How detection's records look outside the detector: an event as a store row and as clients see
-it, and the verdict a push's answer carries."""
+"""How detection's results are written and shown: an engine event as a stored row, a stored row
+as the event clients see, a batch's verdicts as the receipt of the push that brought them, and
+the stored events as clients page through them."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ValidationError
 from ..schemas import AnomalyEvent, DetectionVerdict
 from ..times import ms_to_iso
 
 if TYPE_CHECKING:
     from ..anomaly import Event, Verdict
+    from ..store import AnomalyRecords
 
-__all__ = ["event_row", "public_event", "verdict_summary"]
+__all__ = ["EventViews", "event_row", "public_event", "verdict_summary"]
 
 
 def event_row(event: Event) -> dict[str, Any]:
@@ -67,3 +70,38 @@ def verdict_summary(verdicts: list[Verdict]) -> DetectionVerdict | None:
         warming_up=last.warming_up,
         message=last.message,
     )
+
+
+class EventViews:
+    """The stored events as clients page through them (a part of ``Detection``)."""
+
+    _anomalies: AnomalyRecords
+
+    def history(
+        self,
+        plugin_id: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        severity: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AnomalyEvent]:
+        """Events still going on at or after ``start_ms`` and started before ``end_ms``, newest first."""
+        if severity is not None and severity not in ("High", "Medium", "Low"):
+            raise ValidationError("severity must be High, Medium or Low", field="severity")
+        if state is not None and state not in ("open", "closed", "suppressed"):
+            raise ValidationError("state must be open, closed or suppressed", field="state")
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be between 1 and 1000", field="limit")
+        rows = self._anomalies.find(
+            plugin_id,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            severity=severity,
+            state=state,
+            limit=limit,
+            offset=offset,
+        )
+        return [public_event(r) for r in rows]
