@@ -77,7 +77,11 @@ def build_app(settings: Settings) -> Celery:
     def run_part(self: Any, job_id: str, plugin_id: str, params: dict[str, Any]) -> None:
         service = _open(settings)
         analysts = Analysts(
-            store=service.store, forecasts=service.forecasts, detection=service.detection, advice=service.advice
+            store=service.store,
+            history=service.history,
+            forecasts=service.forecasts,
+            detection=service.detection,
+            advice=service.advice,
         )
         try:
             # Two deliveries of one part (a restored message while the first still runs) never

@@ -5,6 +5,7 @@ not raised."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -109,14 +110,19 @@ def test_the_status_reports_every_part(store: Store, service: Service) -> None:
 
 def test_a_queued_training_is_counted_until_it_ends(store: Store, service: Service) -> None:
     stored(store, "shop", synthetic_plugin(0.5, end=recent_end(0)))
+    # the one worker is held, so the training waits in the queue while it is counted (it would
+    # otherwise fail on its too-short history before the report could see it)
+    release = threading.Event()
+    service.jobs.submit("hold", None, lambda progress: {"released": release.wait(30)})
     job_id = service.forecasts.submit_training("shop")
     assert service.status.report().models.training_jobs_running == 1
+    release.set()
     deadline = time.monotonic() + 30
     while store.jobs.get(job_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.02)  # it runs to its end (too little data: it fails)
     status = service.status.report()
     assert status.models.training_jobs_running == 0
-    assert status.executor.jobs == {"failed": 1}
+    assert status.executor.jobs == {"failed": 1, "succeeded": 1}
     assert store.jobs.get(job_id)["status"] == "failed"
 
 

@@ -65,5 +65,5 @@ class ReplaySource:
                 hi = mid - 1
         value = values[lo]
         if self.metric in ("request_count", "active_users"):
-            value = float(round(value))
+            value = int(round(value))  # counts are whole numbers (the API refuses 12.0 for a count)
         return {self.metric: value}

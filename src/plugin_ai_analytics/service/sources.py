@@ -10,12 +10,14 @@ store back: a new sample always goes behind those waiting, so the order is kept.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..collect.sources import build_source
 from ..collect.spool import Spool
+from ..collect.validate import COUNT_METRICS
 from ..domain import METRIC_NAMES
 from ..errors import AnalyticsError, NotFound, SourceError, ValidationError
 from ..jobs.scheduler import Scheduler
@@ -125,7 +127,7 @@ class Sources:
             self._note(plugin_id, f"{type(exc).__name__}: {exc}")
             raise SourceError(f"source of {plugin_id!r} failed: {exc}", plugin_id=plugin_id) from exc
         self._note(plugin_id, None)
-        values = {k: v for k, v in values.items() if k in METRIC_NAMES and v is not None}
+        values = {k: _whole(k, v) for k, v in values.items() if k in METRIC_NAMES and v is not None}
         if not values:
             # e.g. the first scrape of counters: rates need two readings. Nothing is invented.
             return IngestResult(plugin_id=plugin_id, received=0, stored=0, note="source gave no values yet")
@@ -221,6 +223,15 @@ class Sources:
             log_event(logging.ERROR, "collect_metrics", f"scheduled collection failed: {exc}", plugin=plugin_id)
             exc.logged = True  # type: ignore[attr-defined]  # the scheduler counts it without a second line
             raise
+
+
+def _whole(metric: str, value: Any) -> Any:
+    """A count as a source reads it (Prometheus answers floats; a rate over an interval has a
+    fraction) rounded to the whole count the API stores; anything not finite is left for
+    validation to refuse by name."""
+    if metric in COUNT_METRICS and isinstance(value, float) and math.isfinite(value):
+        return int(round(value))
+    return value
 
 
 def _task(plugin_id: str) -> str:
