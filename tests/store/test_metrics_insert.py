@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,16 @@ def test_concurrent_batches_of_one_plugin_neither_lose_nor_duplicate(store: Stor
         th.join(timeout=60)
     assert not errors
     assert store.metrics.extent("shared")["samples"] == 4 * 5 * 200
+
+
+def test_the_sqlite_writers_group_commit_merges_and_counts_rewrites_like_insert(tmp_path: Path) -> None:
+    # insert_group is the SQLite writer's path (PostgreSQL writes through insert)
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    first = [row(i, memory_mb=100.0 + i) for i in range(20)]
+    assert store.metrics.insert_group([("p", first), ("q", first[:5]), ("r", [])]) == [(20, 0), (5, 0), (0, 0)]
+    assert store.metrics.rewrites("p") == 0
+    # a resend merges, and predict's kept window must learn that stored samples changed
+    assert store.metrics.insert_group([("p", [row(i, memory_mb=7.0) for i in range(15, 25)])]) == [(5, 5)]
+    assert store.metrics.rewrites("p") == 1 and store.metrics.rewrites("q") == 0
+    assert store.metrics.extent("p")["samples"] == 25
+    store.close()

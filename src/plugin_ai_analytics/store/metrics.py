@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy.engine import Connection
 
 from ..domain import METRIC_NAMES, METRICS
 from ..times import now_ms
@@ -54,14 +55,21 @@ class MetricRecords:
                 if merged:
                     self._rewrites[plugin_id] = self._rewrites.get(plugin_id, 0) + 1
                 return len(rows) - merged, merged
-            # Raw SQL: SQLAlchemy compiling an IN of 1,000 literals cost more than the count.
-            stamps = [row[0] for row in rows]
-            existing = (
-                "SELECT count(*) FROM metrics WHERE plugin_id = ? AND ts >= ? AND ts <= ? "
-                f"AND ts IN ({', '.join('?' * len(stamps))})"
-            )
-            merged = int(conn.exec_driver_sql(existing, (plugin_id, stamps[0], stamps[-1], *stamps)).scalar_one())
-            conn.exec_driver_sql(metrics_upsert_sql(conn), [(plugin_id, *row) for row in rows])
+            return self._insert_sqlite(conn, plugin_id, rows, metrics_upsert_sql(conn))
+
+    def _insert_sqlite(
+        self, conn: Connection, plugin_id: str, rows: Sequence[tuple[Any, ...]], upsert_sql: str
+    ) -> tuple[int, int]:
+        """One batch into SQLite inside the caller's transaction: ``(new rows, merged rows)``; a merge
+        is counted in ``rewrites`` (predict's kept window is then read again)."""
+        # Raw SQL: SQLAlchemy compiling an IN of 1,000 literals cost more than the count.
+        stamps = [row[0] for row in rows]
+        existing = (
+            "SELECT count(*) FROM metrics WHERE plugin_id = ? AND ts >= ? AND ts <= ? "
+            f"AND ts IN ({', '.join('?' * len(stamps))})"
+        )
+        merged = int(conn.exec_driver_sql(existing, (plugin_id, stamps[0], stamps[-1], *stamps)).scalar_one())
+        conn.exec_driver_sql(upsert_sql, [(plugin_id, *row) for row in rows])
         if merged:
             self._rewrites[plugin_id] = self._rewrites.get(plugin_id, 0) + 1
         return len(rows) - merged, merged
@@ -70,21 +78,14 @@ class MetricRecords:
         """Store several ``(plugin, rows)`` batches in one transaction (the SQLite writer's group
         commit: one commit and one fsync of the WAL for all); per batch what ``insert`` returns."""
         out: list[tuple[int, int]] = []
-        m = t.metrics.c
         with self._engine.begin() as conn:
             upsert_sql = metrics_upsert_sql(conn)
             for plugin_id, rows in batches:
                 if not rows:
                     out.append((0, 0))
                     continue
-                stamps = [row[0] for row in rows]
-                existing = select(func.count()).where(
-                    m.plugin_id == plugin_id, m.ts >= stamps[0], m.ts <= stamps[-1], m.ts.in_(stamps)
-                )
                 conn.execute(insert_ignore(conn, t.plugins, ["plugin_id"]), [push_only_row(plugin_id, now_ms())])
-                merged = int(conn.execute(existing).scalar_one())
-                conn.exec_driver_sql(upsert_sql, [(plugin_id, *row) for row in rows])
-                out.append((len(rows) - merged, merged))
+                out.append(self._insert_sqlite(conn, plugin_id, rows, upsert_sql))
         return out
 
     def history(
