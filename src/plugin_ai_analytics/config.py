@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     retention_predictions_days: float = Field(default=7, alias="AI_ANALYTICS_RETENTION_PREDICTIONS_DAYS", gt=0)
     retention_anomalies_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_ANOMALIES_DAYS", gt=0)
     retention_suggestions_days: float = Field(default=90, alias="AI_ANALYTICS_RETENTION_SUGGESTIONS_DAYS", gt=0)
+    retention_jobs_days: float = Field(default=30, alias="AI_ANALYTICS_RETENTION_JOBS_DAYS", gt=0)
     retention_audit_days: float = Field(default=400, alias="AI_ANALYTICS_RETENTION_AUDIT_DAYS", gt=0)
     retention_batch_rows: int = Field(default=1000, alias="AI_ANALYTICS_RETENTION_BATCH", ge=10, le=100_000)
 

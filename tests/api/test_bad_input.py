@@ -152,7 +152,11 @@ def read_answer(sock: socket.socket, wait: float = 10) -> bytes:
         head, sep, body = answer.partition(b"\r\n\r\n")
         if sep:
             length = next(
-                (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
                 0,
             )
             if len(body) >= length:

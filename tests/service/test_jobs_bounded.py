@@ -163,3 +163,27 @@ def test_predict_on_an_untrained_plugin_is_a_409_saying_what_to_do(api: httpx.Cl
     assert r.json()["training"] is False and "train-models/fresh" in r.json()["message"]
     assert r.json()["samples"] == len(synthetic_plugin(0.1)) and r.json()["needed_hours"] > 0
     assert api.get("/jobs").json()["jobs"] == []  # and nothing was trained or queued by the read
+
+
+def test_jobs_a_killed_service_left_unfinished_are_recorded_failed_at_the_next_start(tmp_path: Path) -> None:
+    """Embedded mode owns the only job queue: a job still queued or running when the service
+    starts belonged to a process that died (kill -9) and will never finish."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    before = Store(url)
+    queued = before.jobs.create("train", "a")
+    running = before.jobs.create("batch_analysis", None)
+    before.jobs.update(running, status="running", started_at=1)
+    done = before.jobs.create("train", "b")
+    before.jobs.update(done, status="succeeded", finished_at=2)
+    before.close()  # the "killed" process: it never recorded an end
+    service = AnalyticsService(make_settings(tmp_path, url, scheduler_enabled=False))
+    service.start()
+    try:
+        for job_id in (queued, running):
+            job = service.store.jobs.get(job_id)
+            assert job["status"] == "failed" and job["finished_at"] is not None
+            assert job["error"].startswith("interrupted: the service stopped")
+        assert service.store.jobs.get(done)["status"] == "succeeded"
+        assert service.store.jobs.active("train") == []
+    finally:
+        service.close()

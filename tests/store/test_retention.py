@@ -59,3 +59,23 @@ def test_a_push_older_than_retention_says_so(service: AnalyticsService) -> None:
     assert len(result.warnings) == 1 and "older than the metrics retention of 30 days" in result.warnings[0]
     fresh = service.ingest_samples("late", [{"timestamp": now / 1000, "cpu_percent": 2.0}])
     assert fresh.warnings == []
+
+
+def test_finished_jobs_older_than_30_days_go_with_their_batch_parts(service: AnalyticsService) -> None:
+    now = now_ms()
+    jobs = service.store.jobs
+    old = jobs.create("batch_analysis", None)
+    jobs.update(old, status="succeeded", finished_at=now - 31 * DAY)
+    service.store.batch_parts.begin(old, "a", "w1")
+    recent = jobs.create("train", "a")
+    jobs.update(recent, status="failed", finished_at=now - 29 * DAY)
+    old_running = jobs.create("batch_analysis", None)  # running for 31 days: not finished, kept
+    jobs.update(old_running, status="running", started_at=now - 31 * DAY)
+    service.store.batch_parts.begin(old_running, "a", "w1")
+    assert service.apply_retention()["jobs"] == 1
+    assert {j["job_id"] for j in jobs.recent()} == {recent, old_running}
+    assert (
+        service.store.batch_parts.results(old) == []
+        and service.store.batch_parts.begin(old, "a", "w2")["attempts"] == 1
+    )
+    assert service.store.batch_parts.begin(old_running, "a", "w2")["attempts"] == 2

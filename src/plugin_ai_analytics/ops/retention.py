@@ -1,5 +1,5 @@
-"""Retention: metrics 30 days, predictions 7, anomalies 30, suggestions 90, audit entries 400
-(settings override), deleted in bounded batches with a pause after each, so ingestion is never
+"""Retention: metrics 30 days, predictions 7, anomalies 30, suggestions 90, finished jobs 30,
+audit entries 400 (settings override), deleted in bounded batches with a pause after each, so ingestion is never
 held up for longer than one small batch (benchmarks/retention.py measures it)."""
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def apply_retention(
     for (table, column), days in rules.items():
         edge = now_ms - int(days * DAY_MS)
         deleted[table] = paced(lambda tb=table, col=column, e=edge: expiry.delete_batch(tb, col, e, batch))
+    jobs_edge = now_ms - int(settings.retention_jobs_days * DAY_MS)
+    deleted["jobs"] = paced(lambda: expiry.delete_finished_jobs(jobs_edge, batch))
     if any(deleted.values()):
         log_event(logging.INFO, "retention", "deleted expired records", **deleted)
     return deleted

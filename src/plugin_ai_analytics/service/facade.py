@@ -227,6 +227,8 @@ class AnalyticsService(AlertingCalls, OperationsCalls):
                 self.alerting.load_file(self.settings.alerting_file)
             log_event(logging.INFO, "start", "API replica started", database=self.store.dialect, version=__version__)
             return
+        if not self.settings.effective_replicated:  # this process owns the only job queue
+            self.close_interrupted_jobs()
         self.sample_sources()
         self.alerting.start()
         for task in PERIODIC:

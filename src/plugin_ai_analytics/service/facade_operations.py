@@ -34,6 +34,17 @@ class OperationsCalls:
         self.audit.record("system", "retention", details={**deleted, "took_ms": now_ms() - started})
         return deleted
 
+    def close_interrupted_jobs(self) -> int:
+        """Jobs a previous process left queued or running (it died before they finished) are
+        recorded as failed, so /jobs does not show them running forever and a new request of the
+        same kind is not merged into a job nobody runs."""
+        count = self.store.jobs.interrupt_unfinished("interrupted: the service stopped before the job finished")
+        if count:
+            log_event(
+                logging.WARNING, "start", "jobs left unfinished by a stopped service recorded as failed", jobs=count
+            )
+        return count
+
     def backup(self, actor: str = "local") -> Path:
         """A consistent snapshot of the database with its manifest, rotated; audited."""
         folder = create_backup(self.store, self.settings.effective_backup_dir, keep=self.settings.backup_keep)

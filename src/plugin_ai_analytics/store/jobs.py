@@ -54,6 +54,19 @@ class JobRecords:
                 done += conn.execute(q).rowcount
         return done
 
+    def interrupt_unfinished(self, reason: str) -> int:
+        """Record every job still ``queued`` or ``running`` as ``failed`` with ``reason``: at the
+        start of a process that owns the only job queue (embedded mode), such a job belonged to a
+        process that died (kill -9, power loss) and will never finish; left as it was, it would
+        show "running" forever and merge every later request of its kind into itself."""
+        q = (
+            update(t.jobs)
+            .where(t.jobs.c.status.in_(("queued", "running")))
+            .values(status="failed", finished_at=now_ms(), error=reason)
+        )
+        with self._engine.begin() as conn:
+            return int(conn.execute(q).rowcount)
+
     def get(self, job_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
             row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).mappings().first()

@@ -34,6 +34,25 @@ class Expiry:
             bound = m.ts <= edge if edge is not None else m.ts < cutoff_ms
             return conn.execute(delete(t.metrics).where(m.plugin_id == plugin_id, bound)).rowcount
 
+    def delete_finished_jobs(self, cutoff_ms: int, limit: int) -> int:
+        """Delete at most ``limit`` jobs that finished before ``cutoff_ms``, with their batch parts
+        (one row per plugin of a distributed batch), in one transaction; returns jobs deleted."""
+        j = t.jobs.c
+        with self._engine.begin() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(j.job_id)
+                    .where(j.finished_at < cutoff_ms, j.status.in_(("succeeded", "failed", "cancelled")))
+                    .order_by(j.finished_at)
+                    .limit(limit)
+                )
+            ]
+            if not ids:
+                return 0
+            conn.execute(delete(t.batch_parts).where(t.batch_parts.c.job_id.in_(ids)))
+            return conn.execute(delete(t.jobs).where(j.job_id.in_(ids))).rowcount
+
     def delete_batch(self, table_name: str, column: str, cutoff_ms: int, limit: int) -> int:
         """Delete at most ``limit`` rows of ``table_name`` (a table with an ``id`` key) whose
         ``column`` is before ``cutoff_ms``, except those of plugins registered ``keep_history``."""
