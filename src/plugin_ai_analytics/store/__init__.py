@@ -72,9 +72,10 @@ class Store:
         run_migrations: bool = True,
         cipher: FieldCipher | None = None,
         limits: DatabaseLimits | None = None,
+        checkpoint_pages: int = 1000,
     ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, limits)
+        self.engine: Engine = make_engine(url, limits, checkpoint_pages=checkpoint_pages)
         self._lock_engine: Engine | None = None
         if run_migrations:
             migrate(self.engine)

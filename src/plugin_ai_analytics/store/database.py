@@ -96,11 +96,17 @@ def statement_timeout(seconds: float) -> Iterator[None]:
 
 
 def make_engine(
-    url: str, limits: DatabaseLimits | None = None, *, pool_size: int | None = None, max_overflow: int = 10
+    url: str,
+    limits: DatabaseLimits | None = None,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int = 10,
+    checkpoint_pages: int = 1000,
 ) -> Engine:
     """An engine for ``url`` with every wait bounded; creates the SQLite file's directory and sets
     its pragmas. ``pool_size``/``max_overflow`` size a PostgreSQL pool other than the main one
-    (the plugin locks' own small pool)."""
+    (the plugin locks' own small pool). ``checkpoint_pages``: SQLite's WAL auto-checkpoint (pages
+    of 4 KiB); the commit that crosses it copies the WAL into the database file and syncs it."""
     limits = limits or DatabaseLimits()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -122,6 +128,7 @@ def make_engine(
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
             cur.close()
 
         return engine
