@@ -89,3 +89,19 @@ def test_the_sqlite_writers_group_commit_merges_and_counts_rewrites_like_insert(
     assert store.metrics.rewrites("p") == 1 and store.metrics.rewrites("q") == 0
     assert store.metrics.extent("p")["samples"] == 25
     store.close()
+
+
+def test_a_resend_inside_the_same_transaction_counts_as_merged(postgres_url: str) -> None:
+    """PostgreSQL counts merges from the upserted rows' xmax; a row this very transaction inserted
+    and then updates must count as merged too (two batches of one group commit)."""
+    from plugin_ai_analytics.store.database import copy_upsert_metrics  # the COPY path is PostgreSQL's
+
+    s = Store(postgres_url)
+    try:
+        with s.engine.begin() as conn:
+            assert copy_upsert_metrics(conn, "p", [row(i, cpu_percent=1.0) for i in range(10)]) == 0
+            assert copy_upsert_metrics(conn, "p", [row(i, memory_mb=2.0) for i in range(5, 15)]) == 5
+        assert s.metrics.insert("p", [row(i, cpu_percent=3.0) for i in range(12, 20)]) == (5, 3)
+        assert s.metrics.extent("p")["samples"] == 20
+    finally:
+        s.close()

@@ -272,24 +272,30 @@ def copy_upsert_metrics(conn: Connection, plugin_id: str, rows: Sequence[Sequenc
     ``executemany`` of the upsert sends one statement per row; ``COPY`` streams them all in one
     command, ~3-5x less server and driver work per 1,000-sample batch."""
     columns = ", ".join(["ts", *METRIC_NAMES])
-    # A temporary table lives per connection; pooled connections keep it, so it is made once each.
-    conn.exec_driver_sql(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
+    # A temporary table lives per connection; pooled connections keep it, so it is made once each
+    # (noted in the pooled connection's info: asking PostgreSQL again costs a round trip a batch).
+    info = conn.connection.info
+    if not info.get("metrics_staging"):
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+        info["metrics_staging"] = True
     cursor = conn.connection.driver_connection.cursor()
     try:
         with cursor.copy(f"COPY metrics_staging (plugin_id, {columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row((plugin_id, *row))
+        updates = ", ".join(f"{c} = COALESCE(excluded.{c}, metrics.{c})" for c in METRIC_NAMES)
+        # A row the upsert updated rather than inserted has a non-zero xmax (the inserting
+        # transaction's id is in xmin, an update of a row another transaction wrote sets xmax):
+        # counting them in the same statement saves a join of the staging rows with metrics.
         cursor.execute(
-            "SELECT count(*) FROM metrics m JOIN metrics_staging s ON m.plugin_id = s.plugin_id AND m.ts = s.ts"
+            f"WITH upserted AS (INSERT INTO metrics (plugin_id, {columns}) SELECT plugin_id, {columns} "
+            f"FROM metrics_staging ON CONFLICT (plugin_id, ts) DO UPDATE SET {updates} RETURNING xmax) "
+            "SELECT count(*) FILTER (WHERE xmax::text <> '0') FROM upserted"
         )
         merged = int(cursor.fetchone()[0])
-        updates = ", ".join(f"{c} = COALESCE(excluded.{c}, metrics.{c})" for c in METRIC_NAMES)
-        cursor.execute(
-            f"INSERT INTO metrics (plugin_id, {columns}) SELECT plugin_id, {columns} FROM metrics_staging "
-            f"ON CONFLICT (plugin_id, ts) DO UPDATE SET {updates}"
-        )
         cursor.execute("DELETE FROM metrics_staging")  # another insert in this transaction starts empty
     finally:
         cursor.close()
