@@ -1,11 +1,16 @@
 """Push ingestion through real HTTP into SQLite and PostgreSQL, and the instrumentation
 client's overhead per tracked call.
 
-    python benchmarks/ingest.py [--batches 200] [--batch-size 1000] [--clients 4] [--backends sqlite,postgres]
+    python benchmarks/ingest.py [--batches 600] [--batch-size 1000] [--clients 4] [--backends sqlite,postgres]
 
 Starts `plugin-ai-analytics serve` as a subprocess (one process, as a user would run it) on a
 fresh database, pre-encodes every JSON batch (so the load generator measures the server, not
 its own JSON encoding), and posts them from concurrent keep-alive connections.
+
+600 batches (600,000 samples, ~10 s per backend) by default: with 200 (~3-5 s) the server's first
+seconds (connections opened, each pooled PostgreSQL connection's staging table, the detection
+worker's first backlog) weigh on the rate and decide the p99, and two runs on the idle machine
+gave SQLite 65,563 and 36,341 samples/s; BENCHMARKS.md shows both lengths.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def bench_backend(name: str, args: argparse.Namespace, bodies: list[tuple[str, b
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batches", type=int, default=200)
+    ap.add_argument("--batches", type=int, default=600)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--plugins", type=int, default=10)
