@@ -105,3 +105,23 @@ def test_a_resend_inside_the_same_transaction_counts_as_merged(postgres_url: str
         assert s.metrics.extent("p")["samples"] == 20
     finally:
         s.close()
+
+
+def test_a_rolled_back_first_batch_does_not_leave_the_connection_without_its_staging_table(
+    postgres_url: str,
+) -> None:
+    """The staging table is created once per connection, inside the batch's transaction: a
+    rollback takes it back (DDL is transactional), and the next batch there must create it again."""
+    from plugin_ai_analytics.store.database import copy_upsert_metrics  # the COPY path is PostgreSQL's
+
+    s = Store(postgres_url)
+    try:
+        with s.engine.connect() as conn:
+            with conn.begin() as tx:
+                copy_upsert_metrics(conn, "p", [row(i, cpu_percent=1.0) for i in range(3)])
+                tx.rollback()
+            with conn.begin():  # the same connection: its staging table was rolled back
+                assert copy_upsert_metrics(conn, "p", [row(i, cpu_percent=2.0) for i in range(5)]) == 0
+        assert s.metrics.extent("p")["samples"] == 5
+    finally:
+        s.close()

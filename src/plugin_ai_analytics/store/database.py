@@ -168,6 +168,15 @@ def make_engine(
             dbapi_conn.commit()
             record.info["statement_timeout_ms"] = wanted
 
+    @event.listens_for(engine, "rollback")
+    def _staging_gone(conn: Any) -> None:
+        # DDL is transactional: a rolled-back transaction takes back the staging table that
+        # ``copy_upsert_metrics`` created in it, so the connection must create it again.
+        try:
+            conn.connection.info.pop("metrics_staging", None)
+        except Exception:  # an invalidated connection: its info goes with it
+            pass
+
     return engine
 
 
@@ -287,9 +296,10 @@ def copy_upsert_metrics(conn: Connection, plugin_id: str, rows: Sequence[Sequenc
             for row in rows:
                 copy.write_row((plugin_id, *row))
         updates = ", ".join(f"{c} = COALESCE(excluded.{c}, metrics.{c})" for c in METRIC_NAMES)
-        # A row the upsert updated rather than inserted has a non-zero xmax (the inserting
-        # transaction's id is in xmin, an update of a row another transaction wrote sets xmax):
-        # counting them in the same statement saves a join of the staging rows with metrics.
+        # RETURNING gives each row's new version: one the upsert inserted has xmax 0, one it
+        # updated carries the row lock ON CONFLICT took on it (a non-zero xmax), also when this
+        # very transaction had inserted it (tests/store/test_metrics_insert.py). Counting them
+        # in the same statement saves a join of the staging rows with metrics.
         cursor.execute(
             f"WITH upserted AS (INSERT INTO metrics (plugin_id, {columns}) SELECT plugin_id, {columns} "
             f"FROM metrics_staging ON CONFLICT (plugin_id, ts) DO UPDATE SET {updates} RETURNING xmax) "
