@@ -125,3 +125,21 @@ def test_a_rolled_back_first_batch_does_not_leave_the_connection_without_its_sta
         assert s.metrics.extent("p")["samples"] == 5
     finally:
         s.close()
+
+
+def test_a_read_rolled_back_on_a_connection_keeps_its_committed_staging_table(postgres_url: str) -> None:
+    """Reads end in a rollback; that must not make the next batch on the connection create the
+    staging table again (the note is dropped only by the rollback of the creating transaction)."""
+    from plugin_ai_analytics.store.database import copy_upsert_metrics  # the COPY path is PostgreSQL's
+
+    s = Store(postgres_url)
+    try:
+        with s.engine.connect() as conn:
+            with conn.begin():
+                copy_upsert_metrics(conn, "p", [row(i, cpu_percent=1.0) for i in range(3)])
+            assert conn.connection.info["metrics_staging"] == "committed"
+            conn.exec_driver_sql("SELECT 1")
+            conn.rollback()
+            assert conn.connection.info["metrics_staging"] == "committed"
+    finally:
+        s.close()

@@ -168,14 +168,23 @@ def make_engine(
             dbapi_conn.commit()
             record.info["statement_timeout_ms"] = wanted
 
+    # ``copy_upsert_metrics`` notes in the connection's info that its staging table exists. DDL is
+    # transactional: the note holds once the transaction that created the table commits, and a
+    # rollback of that transaction takes the table back (the next batch creates it again).
+    @event.listens_for(engine, "commit")
+    def _staging_kept(conn: Any) -> None:
+        info = conn.connection.info
+        if info.get("metrics_staging") == "uncommitted":
+            info["metrics_staging"] = "committed"
+
     @event.listens_for(engine, "rollback")
     def _staging_gone(conn: Any) -> None:
-        # DDL is transactional: a rolled-back transaction takes back the staging table that
-        # ``copy_upsert_metrics`` created in it, so the connection must create it again.
         try:
-            conn.connection.info.pop("metrics_staging", None)
+            info = conn.connection.info
         except Exception:  # an invalidated connection: its info goes with it
-            pass
+            return
+        if info.get("metrics_staging") == "uncommitted":
+            del info["metrics_staging"]
 
     return engine
 
@@ -282,14 +291,15 @@ def copy_upsert_metrics(conn: Connection, plugin_id: str, rows: Sequence[Sequenc
     command, ~3-5x less server and driver work per 1,000-sample batch."""
     columns = ", ".join(["ts", *METRIC_NAMES])
     # A temporary table lives per connection; pooled connections keep it, so it is made once each
-    # (noted in the pooled connection's info: asking PostgreSQL again costs a round trip a batch).
+    # (noted in the pooled connection's info: asking PostgreSQL again costs a round trip a batch;
+    # make_engine's commit and rollback listeners settle the note with the transaction).
     info = conn.connection.info
     if not info.get("metrics_staging"):
         conn.exec_driver_sql(
             "CREATE TEMPORARY TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS) "
             "ON COMMIT DELETE ROWS"
         )
-        info["metrics_staging"] = True
+        info["metrics_staging"] = "uncommitted"
     cursor = conn.connection.driver_connection.cursor()
     try:
         with cursor.copy(f"COPY metrics_staging (plugin_id, {columns}) FROM STDIN") as copy:
