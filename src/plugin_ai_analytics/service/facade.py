@@ -218,6 +218,8 @@ class AnalyticsService(AlertingCalls, OperationsCalls):
         if not background:
             log_event(logging.INFO, "start", "service started (no background work)", version=__version__)
             return
+        if self.executor.name != "celery" and not self.settings.effective_replicated:
+            self.close_interrupted_jobs()  # this process owns the only job queue: what it finds was a dead one's
         if self.settings.plugins_file:
             self.plugins.load_file(self.settings.plugins_file)
         if self.executor.name == "celery":
@@ -227,8 +229,6 @@ class AnalyticsService(AlertingCalls, OperationsCalls):
                 self.alerting.load_file(self.settings.alerting_file)
             log_event(logging.INFO, "start", "API replica started", database=self.store.dialect, version=__version__)
             return
-        if not self.settings.effective_replicated:  # this process owns the only job queue
-            self.close_interrupted_jobs()
         self.sample_sources()
         self.alerting.start()
         for task in PERIODIC:
