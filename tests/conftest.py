@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -40,9 +43,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for the block, dropped afterwards."""
     from sqlalchemy import create_engine, text
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -53,11 +56,56 @@ def postgres_url() -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with fresh_database() as url:
+        yield url
+
+
+@contextmanager
+def served(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``plugin-ai-analytics serve`` as its own process on a free port, data in ``tmp_path / 'data'``,
+    the test admin token, ``env`` added (``AI_ANALYTICS_…``); yields the process and the API's base
+    URL once it answers; killed afterwards if the test has not ended it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plugin_ai_analytics", "serve", "--port", str(port)],
+        env={
+            **os.environ,
+            "AI_ANALYTICS_DATA_DIR": str(tmp_path / "data"),
+            "AI_ANALYTICS_LOG_DIR": str(tmp_path),
+            "AI_ANALYTICS_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+            **env,
+        },
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/plugin-ai-analytics"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/system-status", timeout=1, headers=AUTH).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "server did not start"
+                assert process.poll() is None, "the server exited"
+                time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

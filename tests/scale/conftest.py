@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,30 +17,9 @@ import pytest
 
 from plugin_ai_analytics.security.crypto import new_key
 
-from ..conftest import AUTH, PG_ADMIN_URL, REPO, TEST_ADMIN_TOKEN, free_port, unavailable
+from ..conftest import AUTH, REPO, TEST_ADMIN_TOKEN, free_port, unavailable
 
 REDIS = os.environ.get("AI_ANALYTICS_TEST_REDIS", "redis://127.0.0.1:6379")
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database for the block, dropped afterwards (as the ``postgres_url`` fixture)."""
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"pa_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def broker_url() -> str:

@@ -24,8 +24,8 @@ from plugin_ai_analytics.service import AnalyticsService
 from plugin_ai_analytics.store import Store
 from plugin_ai_analytics.store import tables as t
 
-from ..conftest import REPO, make_settings
-from .conftest import broker_url, client, fresh_database
+from ..conftest import REPO, fresh_database, make_settings
+from .conftest import broker_url, client
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

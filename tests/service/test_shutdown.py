@@ -5,10 +5,7 @@ their worker processes) included."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +15,7 @@ import pytest
 
 from plugin_ai_analytics.store import Store
 
-from ..conftest import AUTH, TEST_ADMIN_TOKEN, free_port
+from ..conftest import AUTH, served
 from .conftest import recent_end, rows_of, synthetic_plugin
 
 PLUGINS = 1000
@@ -34,32 +31,7 @@ def test_sigterm_with_1000_queued_jobs_exits_within_10_s_and_records_them_cancel
     for begin in range(0, PLUGINS, 50):
         store.metrics.insert_group([(f"p{i:04d}", rows) for i in range(begin, begin + 50)])
     store.close()
-    port = free_port()
-    env = {
-        **os.environ,
-        "AI_ANALYTICS_DATA_DIR": str(tmp_path / "data"),
-        "AI_ANALYTICS_LOG_DIR": str(tmp_path),
-        "AI_ANALYTICS_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
-        "AI_ANALYTICS_CPU_CORES": "2",
-        "AI_ANALYTICS_JOB_QUEUE_LIMIT": str(PLUGINS),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plugin_ai_analytics", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/plugin-ai-analytics"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/system-status", timeout=1, headers=AUTH).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+    with served(tmp_path, AI_ANALYTICS_CPU_CORES="2", AI_ANALYTICS_JOB_QUEUE_LIMIT=str(PLUGINS)) as (proc, url):
         with httpx.Client(timeout=30, headers=AUTH) as client:
 
             def train(i: int) -> int:
@@ -79,9 +51,6 @@ def test_sigterm_with_1000_queued_jobs_exits_within_10_s_and_records_them_cancel
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         took = time.monotonic() - began
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert took <= 10, f"exited {took:.1f} s after SIGTERM"
     store = Store(f"sqlite:///{db}")
     try:
